@@ -1,0 +1,40 @@
+# Two entry points for a fresh machine: `make demo` (the main job) and `make test` (CI runs this).
+# Each creates the virtual environment when missing and installs the project into it.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# The reference implementation, used by tests only as a conformance oracle (never by the library).
+OFA_ORACLE := ofa==0.1.0.post202307202001
+
+.PHONY: demo test test-fast bench install clean
+
+$(STAMP): pyproject.toml tests/plugin_pkg/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# Pinned first so pip takes the local CPU-tested pair rather than resolving another release.
+	$(BIN)/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
+	$(BIN)/python -m pip install -q -e ".[test]" ./tests/plugin_pkg
+	$(BIN)/python -m pip install -q --no-deps "$(OFA_ORACLE)"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ofa-bench demo
+
+# Unit, integration and slow tests, then the performance benchmarks in their short CI form.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest benchmarks --quick --benchmark-columns=min,median,max,rounds
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+# Full-length benchmarks, saved for comparison with --benchmark-compare.
+bench: $(STAMP)
+	$(BIN)/python -m pytest benchmarks --benchmark-autosave
+
+clean:
+	rm -rf $(VENV) .pytest_cache .benchmarks out

@@ -1,0 +1,92 @@
+"""Performance of the core: elastic vs static forward, analytic costs, sampling and encoding.
+
+Run: ``.venv/bin/python -m pytest benchmarks`` (add ``--quick`` for the CI form). Targets (issue 2):
+elastic / static forward median <= 1.03 (ofa-mbv3-w1.0, r=160, batch 8, one thread); analytic costs
+>= 50,000 archs/s on one core. Figures print in the closing summary.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from benchmarks.conftest import RATIOS, THROUGHPUT
+from ofa_bench.costs import macs_params
+from ofa_bench.nn import ElasticMobileNetV3
+from ofa_bench.space import get_space
+
+W10 = get_space("ofa-mbv3-w1.0")
+
+
+@pytest.fixture(scope="module")
+def supernet() -> ElasticMobileNetV3:
+    torch.manual_seed(0)
+    return ElasticMobileNetV3(W10).eval()
+
+
+def _interleaved_ratio(a, b, x: torch.Tensor, pairs: int) -> float:
+    """Median over ``pairs`` of time(a)/time(b), each pair measured back to back."""
+    ratios = []
+    with torch.inference_mode():
+        for _ in range(2):
+            a(x), b(x)
+        for i in range(pairs):
+            first, second = (a, b) if i % 2 == 0 else (b, a)  # alternate order against drift
+            t0 = time.perf_counter()
+            first(x)
+            t1 = time.perf_counter()
+            second(x)
+            t2 = time.perf_counter()
+            ta, tb = (t1 - t0, t2 - t1) if first is a else (t2 - t1, t1 - t0)
+            ratios.append(ta / tb)
+    return float(np.median(ratios))
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_elastic_vs_static_forward(benchmark, supernet, index, quick):
+    """(a) Elastic forward of an active subnet vs the same subnet extracted as a static model."""
+    arch = W10.sample(4, rng=2026)[index].replace(r=160)
+    supernet.set_active(arch)
+    static = supernet.extract().eval()
+    x = torch.randn(8, 3, 160, 160, generator=torch.Generator().manual_seed(index))
+    with torch.inference_mode():
+        assert torch.allclose(supernet(x), static(x), atol=1e-5)
+        benchmark.pedantic(supernet, args=(x,), rounds=3 if quick else 10, warmup_rounds=1)
+    ratio = _interleaved_ratio(supernet, static, x, pairs=8 if quick else 30)
+    benchmark.extra_info["elastic_over_static"] = ratio
+    RATIOS[f"subnet {index} ({arch.d})"] = ratio
+
+
+def test_costs_throughput(benchmark):
+    """(b) Analytic MACs and params for a batch of 10,000 archs."""
+    archs = W10.sample(10_000, rng=0)
+    macs, params = benchmark(macs_params, archs)
+    assert macs.shape == params.shape == (10_000,)
+    THROUGHPUT["costs (MACs + params), Arch list"] = 10_000 / benchmark.stats.stats.median
+
+
+def test_costs_throughput_array(benchmark):
+    """(b') The same from a batch array, as strategies hold populations."""
+    array = W10.sample_array(10_000, rng=0)
+    benchmark(macs_params, array, W10)
+    THROUGHPUT["costs (MACs + params), array"] = 10_000 / benchmark.stats.stats.median
+
+
+def test_sample_and_onehot_throughput(benchmark):
+    """(c) Sample 10,000 archs and one-hot encode them."""
+
+    def run() -> np.ndarray:
+        return W10.encode_onehot(W10.sample(10_000, rng=1))
+
+    features = benchmark(run)
+    assert features.shape[0] == 10_000
+    THROUGHPUT["sample + one-hot, Arch list"] = 10_000 / benchmark.stats.stats.median
+
+
+def test_sample_and_onehot_array_throughput(benchmark):
+    """(c') Sampling and encoding on arrays only, the vectorised path."""
+    benchmark(lambda: W10.encode_onehot(W10.sample_array(10_000, rng=1)))
+    THROUGHPUT["sample + one-hot, array"] = 10_000 / benchmark.stats.stats.median

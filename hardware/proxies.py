@@ -1,0 +1,67 @@
+"""Analytic proxies for latency: MACs and parameter counts, computed for whole batches at once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from ofa_bench.costs import macs_params
+from ofa_bench.interfaces import HardwareBackend
+
+if TYPE_CHECKING:
+    from ofa_bench.space import Arch
+
+__all__ = ["MacsProxy", "ParamsProxy"]
+
+
+class _CostProxy(HardwareBackend):
+    """A proxy returning one of the analytic costs, in millions, in place of latency."""
+
+    units: ClassVar[str] = ""
+    _cost_index: ClassVar[int] = 0  # position in the (macs, params) pair
+
+    def latency(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Return the cost of each arch in millions.
+
+        Args:
+            archs: Archs, all from one search space.
+
+        Returns:
+            Float64 array of shape ``(len(archs),)`` in :attr:`units`.
+        """
+        # An empty batch names no space, so the cost model cannot be asked.
+        if len(archs) == 0:
+            return np.zeros(0, dtype=np.float64)
+        cost = macs_params(archs)[self._cost_index]
+        return np.asarray(cost, dtype=np.float64) / 1e6
+
+    def describe(self) -> dict[str, Any]:
+        """Describe this proxy; it is exact and deterministic, and versioned with ofa-bench."""
+        # Imported here so that importing a plug-in never depends on the package's import order.
+        from ofa_bench import __version__
+
+        return {
+            "name": self.name,
+            "device": "analytic",
+            "version": __version__,
+            "units": self.units,
+            "deterministic": True,
+        }
+
+
+class MacsProxy(_CostProxy):
+    """Multiply-accumulate operations per image, in millions, as a stand-in for latency."""
+
+    name = "macs"
+    units = "MMACs"
+    _cost_index = 0
+
+
+class ParamsProxy(_CostProxy):
+    """Parameter count, in millions, as a stand-in for latency."""
+
+    name = "params"
+    units = "M params"
+    _cost_index = 1

@@ -1,0 +1,120 @@
+"""Static building blocks of an extracted sub-network: plain PyTorch, no elastic logic.
+
+These are what :meth:`ElasticMobileNetV3.extract` returns, so they export to ONNX, script and
+quantise like any MobileNetV3.
+"""
+
+from __future__ import annotations
+
+import torch
+from collections import OrderedDict
+
+from torch import nn
+
+__all__ = ["ConvBNAct", "SqueezeExcite", "MBConv", "MobileNetV3", "activation"]
+
+
+def activation(name: str) -> nn.Module:
+    """The activation module called ``name`` (``relu``, ``h_swish`` or ``none``)."""
+    if name == "relu":
+        return nn.ReLU(inplace=True)
+    if name == "h_swish":
+        return nn.Hardswish(inplace=True)
+    if name == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown activation {name!r}; allowed: relu, h_swish, none")
+
+
+class ConvBNAct(nn.Sequential):
+    """Convolution, optional batch norm, activation; ``same`` padding for odd kernels."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel: int = 1,
+        stride: int = 1,
+        groups: int = 1,
+        act: str = "none",
+        bn: bool = True,
+    ) -> None:
+        layers: dict[str, nn.Module] = {
+            "conv": nn.Conv2d(in_channels, out_channels, kernel, stride, kernel // 2, groups=groups, bias=False)
+        }
+        if bn:
+            layers["bn"] = nn.BatchNorm2d(out_channels)
+        if act != "none":
+            layers["act"] = activation(act)
+        super().__init__(OrderedDict(layers))
+
+
+class SqueezeExcite(nn.Module):
+    """Squeeze-and-excitation: channel gates from the pooled input (ReLU, then hard sigmoid)."""
+
+    def __init__(self, channels: int, hidden: int) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(channels, hidden, 1, bias=True)
+        self.expand = nn.Conv2d(hidden, channels, 1, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Scale each channel of ``x`` by its learned gate."""
+        s = x.mean((2, 3), keepdim=True)
+        s = torch.relu(self.reduce(s))
+        return x * nn.functional.hardsigmoid(self.expand(s))
+
+
+class MBConv(nn.Module):
+    """Inverted-residual block: 1x1 expand, depthwise kxk (+SE), 1x1 project, optional skip."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        mid_channels: int,
+        out_channels: int,
+        kernel: int,
+        stride: int,
+        act: str,
+        se_hidden: int | None,
+        expand: bool,
+        skip: bool,
+    ) -> None:
+        super().__init__()
+        self.inverted_bottleneck = ConvBNAct(in_channels, mid_channels, act=act) if expand else None
+        self.depth_conv = ConvBNAct(mid_channels, mid_channels, kernel, stride, groups=mid_channels, act=act)
+        self.se = SqueezeExcite(mid_channels, se_hidden) if se_hidden else None
+        self.point_linear = ConvBNAct(mid_channels, out_channels)
+        self.skip = skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the block."""
+        y = x if self.inverted_bottleneck is None else self.inverted_bottleneck(x)
+        y = self.depth_conv(y)
+        if self.se is not None:
+            y = self.se(y)
+        y = self.point_linear(y)
+        return y + x if self.skip else y
+
+
+class MobileNetV3(nn.Module):
+    """A static MobileNetV3 sub-network: stem, blocks, final expand, pooling, feature mix, classifier."""
+
+    def __init__(
+        self,
+        stem: nn.Module,
+        blocks: list[nn.Module],
+        final_expand: nn.Module,
+        feature_mix: nn.Module,
+        classifier: nn.Module,
+    ) -> None:
+        super().__init__()
+        self.stem = stem
+        self.blocks = nn.Sequential(*blocks)
+        self.final_expand = final_expand
+        self.feature_mix = feature_mix
+        self.classifier = classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch of images ``(n, c, r, r)``."""
+        x = self.final_expand(self.blocks(self.stem(x)))
+        x = self.feature_mix(x.mean((2, 3), keepdim=True))
+        return self.classifier(torch.flatten(x, 1))
