@@ -27,7 +27,9 @@ class LayerShape:
     """One layer of a sub-network, as a latency lookup table keys it.
 
     Attributes:
-        kind: ``"stem"``, ``"mbconv"``, ``"final_expand"``, ``"feature_mix"`` or ``"classifier"``.
+        kind: ``"stem"``, ``"mbconv"``, ``"final_expand"``, ``"pool"`` (global average pooling,
+            no MACs or parameters, listed because latency tables time it), ``"feature_mix"`` or
+            ``"classifier"``.
         in_size: Input height (= width) in pixels; 1 after global pooling.
         in_channels: Input channels.
         out_channels: Output channels.
@@ -68,16 +70,22 @@ class LayerShape:
         return _layer_costs(self)[1]
 
     def key(self) -> str:
-        """This layer's key in OFA's published latency lookup tables."""
+        """This layer's key in OFA's published latency lookup tables.
+
+        As in OFA's tables, an MBConv key's ``expand:`` field holds the block's middle channel
+        count, not its expand ratio.
+        """
         i, o = self.in_size, self.out_size
         if self.kind == "mbconv":
             return (
                 f"expanded_conv-input:{i}x{i}x{self.in_channels}-output:{o}x{o}x{self.out_channels}"
-                f"-expand:{self.expand}-kernel:{self.kernel}-stride:{self.stride}"
+                f"-expand:{self.mid_channels}-kernel:{self.kernel}-stride:{self.stride}"
                 f"-idskip:{int(self.idskip)}-se:{int(self.se)}-hs:{int(self.act == 'h_swish')}"
             )
         if self.kind == "classifier":
             return f"Logits-input:{i}x{i}x{self.in_channels}-output:{self.out_channels}"
+        if self.kind == "pool":
+            return f"AvgPool2D-input:{i}x{i}x{self.in_channels}-output:{o}x{o}x{self.out_channels}"
         name = {"stem": "Conv", "final_expand": "Conv_1", "feature_mix": "Conv_2"}[self.kind]
         return f"{name}-input:{i}x{i}x{self.in_channels}-output:{o}x{o}x{self.out_channels}"
 
@@ -92,6 +100,8 @@ def _layer_costs(layer: LayerShape) -> tuple[int, int]:
     cin, cout, k = layer.in_channels, layer.out_channels, layer.kernel
     if layer.kind == "stem" or layer.kind == "final_expand":
         return o * o * cin * cout * k * k, cin * cout * k * k + 2 * cout
+    if layer.kind == "pool":  # additions only: neither MACs nor parameters
+        return 0, 0
     if layer.kind == "feature_mix":  # no BN, no bias, after global pooling
         return cin * cout, cin * cout
     if layer.kind == "classifier":
@@ -179,6 +189,7 @@ def _fixed_layers(space: SearchSpace, r: int) -> tuple[list[LayerShape], list[La
     ]
     tail = [
         LayerShape("final_expand", final_in, last_c, final_c, act="h_swish"),
+        LayerShape("pool", final_in, final_c, final_c, kernel=final_in, stride=final_in),
         LayerShape("feature_mix", 1, final_c, mix_c, act="h_swish"),
         LayerShape("classifier", 1, mix_c, net.n_classes),
     ]

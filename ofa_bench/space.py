@@ -225,7 +225,7 @@ class SearchSpace:
         if not ok.all():
             row, col = np.argwhere(~ok)[0]
             name, pos = self.column_name(col)
-            self._raise_choice(name, pos, array[row, col])
+            self._raise_choice(name, pos, int(array[row, col]))
         return array.astype(np.int64, copy=False)
 
     def normalise(self, array: np.ndarray) -> np.ndarray:
@@ -313,23 +313,22 @@ class SearchSpace:
     # ----- encodings ---------------------------------------------------------------------------
 
     def encode_onehot(self, archs: Sequence[Arch] | np.ndarray) -> np.ndarray:
-        """One-hot features as OFA's accuracy predictor uses them (float32, one row per arch).
+        """One-hot features exactly as OFA's accuracy predictor encodes archs (float32).
 
-        Per block: one-hot kernel then one-hot expand, all zeros for an inactive block (so depth
-        is implied); then one-hot resolution. Width: ``n_blocks*(|ks|+|e|) + |r|``.
+        Columns, in OFA's ``MobileNetArchEncoder`` order: one-hot resolution, then one-hot kernel of
+        every block, then one-hot expand of every block; an inactive block's columns are all zero,
+        so depth is implied. Width: ``|r| + n_blocks * (|ks| + |e|)``.
         """
         array = self._as_array(archs)
-        t = self._tables
-        idx = t.index_of(array)
+        idx = self._tables.index_of(array)
         active = self.active_mask(array)
         n, nb = array.shape[0], self.n_blocks
         nk, ne, nr = len(self.ks_choices), len(self.e_choices), len(self.resolutions)
-        out = np.zeros((n, nb * (nk + ne) + nr), dtype=np.float32)
+        out = np.zeros((n, nr + nb * (nk + ne)), dtype=np.float32)
         rows = np.arange(n)[:, None]
-        block_base = np.arange(nb) * (nk + ne)
-        out[rows, block_base + idx[:, :nb]] = active
-        out[rows, block_base + nk + idx[:, nb : 2 * nb]] = active
-        out[np.arange(n), nb * (nk + ne) + idx[:, -1]] = 1.0
+        out[np.arange(n), idx[:, -1]] = 1.0
+        out[rows, nr + np.arange(nb) * nk + idx[:, :nb]] = active
+        out[rows, nr + nb * nk + np.arange(nb) * ne + idx[:, nb : 2 * nb]] = active
         return out
 
     def encode_ordinal(self, archs: Sequence[Arch] | np.ndarray) -> np.ndarray:
@@ -431,9 +430,9 @@ class Arch:
     r: int
 
     def __init__(self, space: SearchSpace, ks: Sequence[int], e: Sequence[int], d: Sequence[int], r: int) -> None:
-        d_t = _checked(space, "d", d, space.n_stages)
         ks_t = _checked(space, "ks", ks, space.n_blocks)
         e_t = _checked(space, "e", e, space.n_blocks)
+        d_t = _checked(space, "d", d, space.n_stages)
         (r_i,) = _checked(space, "r", [r], 1, scalar=True)
         depth = space.max_depth
         ks_n = tuple(k if i % depth < d_t[i // depth] else space.ks_choices[0] for i, k in enumerate(ks_t))
@@ -472,7 +471,8 @@ class Arch:
         return self._hash
 
     def __reduce__(self) -> tuple:
-        return (_rebuild_arch, (self.space.name, self.to_dict()))
+        # The space travels with the arch, so archs of custom (non-preset) spaces pickle too.
+        return (Arch, (self.space, self.ks, self.e, self.d, self.r))
 
     def __repr__(self) -> str:
         return f"Arch({self.space.name}, {self.to_json()})"
@@ -505,10 +505,6 @@ class Arch:
         return [(s, j, s * depth + j) for s, d in enumerate(self.d) for j in range(d)]
 
 
-def _rebuild_arch(space_name: str, data: dict[str, Any]) -> Arch:
-    return get_space(space_name).from_dict(data)
-
-
 def _broadcast(value: Any, length: int) -> Any:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return [value] * length
@@ -532,7 +528,7 @@ def _checked(space: SearchSpace, name: str, values: Any, length: int, scalar: bo
         if number is None:
             raise SpaceError(f"{where}={value!r} is not an integer; allowed: {_describe(allowed)}")
         if number not in allowed:
-            space._raise_choice(name, None if scalar else i, value)
+            space._raise_choice(name, None if scalar else i, number)
         out.append(number)
     return tuple(out)
 

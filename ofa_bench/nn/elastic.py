@@ -47,6 +47,7 @@ def _hardswish_(x: torch.Tensor) -> torch.Tensor:
 
 
 def _copy_bn(src: nn.BatchNorm2d, dst: nn.BatchNorm2d, index: torch.Tensor | slice) -> None:
+    dst.eps, dst.momentum = src.eps, src.momentum
     dst.weight.copy_(src.weight[index])
     dst.bias.copy_(src.bias[index])
     dst.running_mean.copy_(src.running_mean[index])
@@ -61,6 +62,11 @@ def _permute_bn(bn: nn.BatchNorm2d, order: torch.Tensor) -> None:
 
 class ElasticMBConv(nn.Module):
     """An inverted-residual block with elastic kernel size and expand ratio.
+
+    In eval mode without autograd, the active weight slices are copied once and reused until the
+    active setting or a tensor's version changes (in-place updates, optimiser steps and
+    ``load_state_dict`` all bump it). Edits through ``.data`` bypass version tracking: call
+    :meth:`ElasticMobileNetV3.clear_cache` after them.
 
     Args:
         plan: Fixed facts of the block position (channels, stride, activation, SE).

@@ -102,6 +102,11 @@ class ElasticMobileNetV3(nn.Module):
         device = next(self.parameters()).device
         return model.to(device).train(self.training)
 
+    def clear_cache(self) -> None:
+        """Drop the inference copies of active weights (needed only after edits through ``.data``)."""
+        for block in self.blocks:
+            block._frozen = None
+
     def sort_channels(self, expand_choices: tuple[int, ...] | None = None) -> None:
         """Channel-importance sort in every elastic block (see :meth:`ElasticMBConv.sort_channels`)."""
         for block in self.blocks:

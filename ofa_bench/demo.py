@@ -1,0 +1,199 @@
+"""The end-to-end demo: sample archs, run them in the supernet and as extracted networks, export one.
+
+It exercises every part that exists so far on scikit-learn's bundled digits (no download):
+analytic costs, the elastic forward, static extraction (whose output must equal the elastic one),
+and ONNX export checked against ONNX Runtime. The supernet is untrained, so its predictions are at
+chance level; the point is that the parts agree, not the accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ofa_bench.atomic import write_text_atomic
+from ofa_bench.costs import macs_params
+from ofa_bench.errors import OfaBenchError
+from ofa_bench.export import export_onnx, onnx_max_abs_diff
+from ofa_bench.nn import ElasticMobileNetV3
+from ofa_bench.space import SearchSpace, get_space
+
+__all__ = ["UNTRAINED_NOTE", "DemoResult", "load_digits", "random_supernet", "run_demo"]
+
+#: What every output built on :func:`random_supernet` must say about its numbers.
+UNTRAINED_NOTE = "weights are random and untrained (training comes in a later issue): predictions are at chance level"
+
+ONNX_NAME = "largest.onnx"
+JSONL_NAME = "demo.jsonl"
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What :func:`run_demo` measured and wrote.
+
+    Attributes:
+        space: Name of the search space.
+        seed: Seed of the weights, the sampled archs and the digits batch.
+        records: One flat dict per arch (see :func:`run_demo`), in sampling order.
+        onnx_path: The exported ONNX file of the largest sampled arch.
+        onnx_index: Position of that arch in ``records``.
+        onnx_max_abs_diff: ``max |ONNX Runtime - PyTorch|`` of its logits on the digits batch.
+        jsonl_path: The ``demo.jsonl`` file holding ``records``.
+        seconds: Wall time of the whole demo.
+    """
+
+    space: str
+    seed: int
+    records: list[dict[str, Any]] = field(repr=False)
+    onnx_path: Path
+    onnx_index: int
+    onnx_max_abs_diff: float
+    jsonl_path: Path
+    seconds: float
+
+
+def random_supernet(space: SearchSpace | str, seed: int = 0) -> ElasticMobileNetV3:
+    """An untrained supernet with reproducible random weights, in eval mode.
+
+    The global torch RNG is left as it was, so calling this does not change other random draws.
+
+    Args:
+        space: Search space or preset name.
+        seed: Seed of the weight initialisation.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return ElasticMobileNetV3(space).eval()
+
+
+def load_digits(n: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's bundled 8x8 digits as images in ``[0, 1]``, shape ``(n, 1, 8, 8)``.
+
+    Args:
+        n: How many images to draw without replacement (all 1797 when ``None``).
+        seed: Seed of the draw.
+
+    Returns:
+        ``(images, labels)``: float32 images and int64 labels 0..9.
+    """
+    try:
+        from sklearn.datasets import load_digits as sklearn_digits
+    except ImportError:
+        raise OfaBenchError("the digits demo needs scikit-learn; install it with: pip install scikit-learn") from None
+    data = sklearn_digits()
+    images = torch.as_tensor(data.images, dtype=torch.float32) / 16.0  # pixel values are 0..16
+    labels = torch.as_tensor(data.target, dtype=torch.int64)
+    if n is not None:
+        if not 0 <= n <= len(labels):
+            raise OfaBenchError(f"n must be between 0 and {len(labels)} digits; got {n}")
+        pick = torch.as_tensor(np.random.default_rng(seed).choice(len(labels), n, replace=False))
+        images, labels = images[pick], labels[pick]
+    return images.unsqueeze(1), labels
+
+
+def _resize(images: torch.Tensor, r: int, channels: int) -> torch.Tensor:
+    x = F.interpolate(images, size=(r, r), mode="bilinear", align_corners=False)
+    # Grey digits fed to a colour network (the ImageNet presets) repeat the one channel.
+    return x.expand(-1, channels, -1, -1).contiguous() if channels != x.size(1) else x
+
+
+def _forward_ms(model: nn.Module, x: torch.Tensor, repeats: int = 3) -> tuple[torch.Tensor, float]:
+    """Logits and the median forward time; one untimed warm-up run builds caches first."""
+    with torch.no_grad():
+        out = model(x)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(x)
+            times.append((time.perf_counter() - start) * 1e3)
+    return out, statistics.median(times)
+
+
+def run_demo(
+    space: SearchSpace | str = "ofa-mini",
+    n: int = 16,
+    seed: int = 0,
+    out_dir: str | Path = "out/demo",
+    batch_size: int = 64,
+    on_step: Callable[[int, int, str], None] | None = None,
+) -> DemoResult:
+    """Sample ``n`` archs and measure each in the supernet and as an extracted network; export one.
+
+    Each record holds the arch (``ks``, ``e``, ``d``, ``r``) and: ``macs`` and ``params``
+    (analytic); ``elastic_ms`` and ``static_ms`` (median CPU forward time of the batch);
+    ``max_abs_diff`` between the elastic and static logits (should be ~0); ``agreement``, the
+    fraction of images both predict the same class for; ``accuracy`` against the digit labels
+    (chance level: the weights are untrained); ``onnx`` and ``onnx_max_abs_diff``, set on the one
+    arch exported (the one with the most MACs) and ``None`` elsewhere.
+
+    Args:
+        space: Search space or preset name.
+        n: Number of archs to sample (at least 1).
+        seed: Seed of the weights, the archs and the digits batch.
+        out_dir: Directory for ``demo.jsonl`` and ``largest.onnx`` (created if missing).
+        batch_size: Digits per forward pass.
+        on_step: Called as ``on_step(done, total, what)`` after each step, for progress display.
+
+    Returns:
+        The records and where the files are.
+    """
+    start = time.perf_counter()
+    space = get_space(space)
+    if n < 1:
+        raise OfaBenchError(f"n must be >= 1 for the demo; got {n}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    total = n + 1
+    if on_step is not None:
+        on_step(0, total, "loading digits and building the supernet")
+    net = random_supernet(space, seed)
+    images, labels = load_digits(batch_size, seed)
+    archs = space.sample(n, seed)
+    macs, params = macs_params(archs)
+    inputs: dict[int, torch.Tensor] = {}  # per resolution: only a few resolutions exist
+    records = []
+    for i, arch in enumerate(archs):
+        if arch.r not in inputs:
+            inputs[arch.r] = _resize(images, arch.r, space.net.in_channels)
+        x = inputs[arch.r]
+        net.set_active(arch)
+        elastic_out, elastic_ms = _forward_ms(net, x)
+        static_out, static_ms = _forward_ms(net.extract(arch), x)
+        pred_e, pred_s = elastic_out.argmax(1), static_out.argmax(1)
+        records.append(
+            {
+                **arch.to_dict(),
+                "macs": int(macs[i]),
+                "params": int(params[i]),
+                "elastic_ms": round(elastic_ms, 4),
+                "static_ms": round(static_ms, 4),
+                "max_abs_diff": float((elastic_out - static_out).abs().max()),
+                "agreement": float((pred_e == pred_s).float().mean()),
+                "accuracy": float((pred_s == labels).float().mean()),
+                "onnx": None,
+                "onnx_max_abs_diff": None,
+            }
+        )
+        if on_step is not None:
+            on_step(i + 1, total, f"arch {i + 1}/{n}")
+
+    largest = int(np.argmax(macs))
+    arch = archs[largest]
+    static = net.extract(arch)
+    onnx_path = export_onnx(static, out_dir / ONNX_NAME, arch.r, space.net.in_channels)
+    diff = onnx_max_abs_diff(static, onnx_path, inputs[arch.r])
+    records[largest].update(onnx=ONNX_NAME, onnx_max_abs_diff=diff)
+    jsonl_path = write_text_atomic(out_dir / JSONL_NAME, "".join(json.dumps(r) + "\n" for r in records))
+    if on_step is not None:
+        on_step(total, total, "ONNX export")
+    return DemoResult(space.name, seed, records, onnx_path, largest, diff, jsonl_path, time.perf_counter() - start)
