@@ -90,3 +90,30 @@ def test_sample_and_onehot_array_throughput(benchmark):
     """(c') Sampling and encoding on arrays only, the vectorised path."""
     benchmark(lambda: W10.encode_onehot(W10.sample_array(10_000, rng=1)))
     THROUGHPUT["sample + one-hot, array"] = 10_000 / benchmark.stats.stats.median
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("index", range(4))
+def test_elastic_vs_static_forward_cuda(benchmark, supernet, index, quick):
+    """(a, GPU) The same comparison on CUDA at batch 64, r=224, with device synchronisation."""
+    arch = W10.sample(4, rng=2026)[index].replace(r=224)
+    net = supernet.cuda()
+    net.set_active(arch)
+    static = net.extract().eval()
+    x = torch.randn(64, 3, 224, 224, device="cuda")
+
+    def synced(model):
+        def run(inputs):
+            out = model(inputs)
+            torch.cuda.synchronize()
+            return out
+
+        return run
+
+    with torch.inference_mode():
+        torch.testing.assert_close(net(x), static(x), atol=1e-3, rtol=1e-3)
+        benchmark.pedantic(synced(net), args=(x,), rounds=5 if quick else 20, warmup_rounds=2)
+    ratio = _interleaved_ratio(synced(net), synced(static), x, pairs=10 if quick else 40)
+    benchmark.extra_info["elastic_over_static"] = ratio
+    RATIOS[f"CUDA subnet {index} ({arch.d})"] = ratio
+    supernet.cpu()

@@ -257,10 +257,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         def on_step(done: int, total: int, what: str) -> None:
             progress.update(task, completed=done, total=total, description=what)
 
-        result = run_demo(args.space, args.n, args.seed, args.out, on_step=on_step)
+        result = run_demo(args.space, args.n, args.seed, args.out, on_step=on_step, device=args.device)
     if args.json:
         print(_dumps({
-            "space": result.space, "seed": result.seed, "weights": UNTRAINED_NOTE, "records": result.records,
+            "space": result.space, "seed": result.seed, "device": result.device, "weights": UNTRAINED_NOTE,
+            "records": result.records,
             "onnx": {"path": str(result.onnx_path), "index": result.onnx_index,
                      "max_abs_diff": result.onnx_max_abs_diff},
             "jsonl": str(result.jsonl_path), "seconds": round(result.seconds, 3),
@@ -275,7 +276,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     ]  # fmt: skip
     columns = ["#", "depths", "r", "MACs", "params", "elastic ms", "static ms", "max |Δ|", "agree", "accuracy"]
     _table(
-        f"Demo: {_archs(len(rows))} of {result.space} on digits (seed {result.seed}, {result.seconds:.1f} s)",
+        f"Demo: {_archs(len(rows))} of {result.space} on digits "
+        f"(seed {result.seed}, {result.device}, {result.seconds:.1f} s)",
         columns,
         rows,
         caption=f"Note: {UNTRAINED_NOTE}. max |Δ|: elastic vs extracted logits; agree: same predicted class.",
@@ -344,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--num", dest="n", type=_int_at_least(1), default=16, help="archs to sample (default 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, archs and digits (default 0)")
     p.add_argument("--out", default="out/demo", metavar="DIR", help="output directory (default out/demo)")
+    p.add_argument("--device", choices=["cpu", "cuda"], help="where to run forwards (default: cuda when present)")
     return parser
 
 

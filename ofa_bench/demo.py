@@ -25,7 +25,7 @@ from ofa_bench.atomic import write_text_atomic
 from ofa_bench.costs import macs_params
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.export import export_onnx, onnx_max_abs_diff
-from ofa_bench.nn import ElasticMobileNetV3
+from ofa_bench.nn import ElasticMobileNetV3, resolve_device
 from ofa_bench.space import SearchSpace, get_space
 
 __all__ = ["UNTRAINED_NOTE", "DemoResult", "load_digits", "random_supernet", "run_demo"]
@@ -50,6 +50,7 @@ class DemoResult:
         onnx_max_abs_diff: ``max |ONNX Runtime - PyTorch|`` of its logits on the digits batch.
         jsonl_path: The ``demo.jsonl`` file holding ``records``.
         seconds: Wall time of the whole demo.
+        device: Where the forward passes ran (``cpu`` or ``cuda...``).
     """
 
     space: str
@@ -60,6 +61,7 @@ class DemoResult:
     onnx_max_abs_diff: float
     jsonl_path: Path
     seconds: float
+    device: str = "cpu"
 
 
 def random_supernet(space: SearchSpace | str, seed: int = 0) -> ElasticMobileNetV3:
@@ -109,12 +111,15 @@ def _resize(images: torch.Tensor, r: int, channels: int) -> torch.Tensor:
 
 def _forward_ms(model: nn.Module, x: torch.Tensor, repeats: int = 3) -> tuple[torch.Tensor, float]:
     """Logits and the median forward time; one untimed warm-up run builds caches first."""
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)  # GPU work is asynchronous
     with torch.no_grad():
         out = model(x)
         times = []
         for _ in range(repeats):
+            sync()
             start = time.perf_counter()
             model(x)
+            sync()
             times.append((time.perf_counter() - start) * 1e3)
     return out, statistics.median(times)
 
@@ -126,6 +131,7 @@ def run_demo(
     out_dir: str | Path = "out/demo",
     batch_size: int = 64,
     on_step: Callable[[int, int, str], None] | None = None,
+    device: str | torch.device | None = None,
 ) -> DemoResult:
     """Sample ``n`` archs and measure each in the supernet and as an extracted network; export one.
 
@@ -143,6 +149,7 @@ def run_demo(
         out_dir: Directory for ``demo.jsonl`` and ``largest.onnx`` (created if missing).
         batch_size: Digits per forward pass.
         on_step: Called as ``on_step(done, total, what)`` after each step, for progress display.
+        device: Where to run the forward passes; CUDA when present by default.
 
     Returns:
         The records and where the files are.
@@ -156,8 +163,10 @@ def run_demo(
     total = n + 1
     if on_step is not None:
         on_step(0, total, "loading digits and building the supernet")
-    net = random_supernet(space, seed)
+    device = resolve_device(device)
+    net = random_supernet(space, seed).to(device)
     images, labels = load_digits(batch_size, seed)
+    images, labels = images.to(device), labels.to(device)
     archs = space.sample(n, seed)
     macs, params = macs_params(archs)
     inputs: dict[int, torch.Tensor] = {}  # per resolution: only a few resolutions exist
@@ -191,9 +200,10 @@ def run_demo(
     arch = archs[largest]
     static = net.extract(arch)
     onnx_path = export_onnx(static, out_dir / ONNX_NAME, arch.r, space.net.in_channels)
-    diff = onnx_max_abs_diff(static, onnx_path, inputs[arch.r])
+    diff = onnx_max_abs_diff(static, onnx_path, inputs[arch.r].cpu())
     records[largest].update(onnx=ONNX_NAME, onnx_max_abs_diff=diff)
     jsonl_path = write_text_atomic(out_dir / JSONL_NAME, "".join(json.dumps(r) + "\n" for r in records))
     if on_step is not None:
         on_step(total, total, "ONNX export")
-    return DemoResult(space.name, seed, records, onnx_path, largest, diff, jsonl_path, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return DemoResult(space.name, seed, records, onnx_path, largest, diff, jsonl_path, seconds, str(device))

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from ofa_bench import cli, get_space
 from ofa_bench.costs import macs_params
@@ -371,3 +372,10 @@ def test_demo_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert len(result["records"]) == 1 and result["onnx"]["index"] == 0
     assert "untrained" in result["weights"]
     assert Path(result["jsonl"]) == tmp_path / "demo.jsonl"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_demo_on_missing_cuda_is_one_line(tmp_path, capsys):
+    code, _, err = _run(capsys, ["demo", "-n", "1", "--quiet", "--device", "cuda", "--out", str(tmp_path)])
+    assert code == 2
+    assert err.count("\n") == 1 and "no usable CUDA GPU" in err

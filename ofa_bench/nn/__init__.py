@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ofa_bench.nn.elastic import ElasticMBConv
 from ofa_bench.nn.layers import ConvBNAct, MBConv, MobileNetV3, SqueezeExcite
-from ofa_bench.nn.supernet import ElasticMobileNetV3, default_device
+from ofa_bench.nn.supernet import ElasticMobileNetV3, default_device, resolve_device
 
 __all__ = [
     "ConvBNAct",
@@ -14,4 +14,5 @@ __all__ = [
     "MobileNetV3",
     "SqueezeExcite",
     "default_device",
+    "resolve_device",
 ]

@@ -8,17 +8,30 @@ import torch
 from torch import nn
 
 from ofa_bench.costs import block_plan
-from ofa_bench.errors import SpaceError
+from ofa_bench.errors import OfaBenchError, SpaceError
 from ofa_bench.nn.elastic import ElasticMBConv
 from ofa_bench.nn.layers import ConvBNAct, MBConv, MobileNetV3
 from ofa_bench.space import Arch, SearchSpace, get_space
 
-__all__ = ["ElasticMobileNetV3", "default_device"]
+__all__ = ["ElasticMobileNetV3", "default_device", "resolve_device"]
 
 
 def default_device() -> torch.device:
     """CUDA when a GPU is present, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """The device asked for (``None``: :func:`default_device`), checked to exist here."""
+    if device is None:
+        return default_device()
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise OfaBenchError(f"device {device!r} is not a torch device; use cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise OfaBenchError("device 'cuda' asked for, but this machine has no usable CUDA GPU; use cpu")
+    return device
 
 
 class ElasticMobileNetV3(nn.Module):
