@@ -119,11 +119,11 @@ def _mixed_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
 
 def test_randomised_supernet_is_well_scaled_and_arch_sensitive(mini):
     space = mini.space
-    x = _images(space, 32, n=4)
+    x = _images(space, 24, n=4)
     outputs = []
     with torch.no_grad():
         for arch in _mixed_archs(space, 4, seed=0):
-            mini.set_active(arch.replace(r=32))
+            mini.set_active(arch.replace(r=24))
             outputs.append(mini(x))
     for out in outputs:
         assert 0.05 < out.std().item() < 20
@@ -163,7 +163,7 @@ def test_extract_equals_supernet_in_eval_mode_w10(w10):
 def test_extract_equals_supernet_in_train_mode(mini):
     """One training-mode forward: batch statistics, the same dropout mask, the same BN updates."""
     space = mini.space
-    arch = space.arch([3, 5, 7, 5] * 5, [3, 4, 6, 4] * 5, [4, 3, 2, 4, 3], 28)
+    arch = space.arch([3, 5, 7, 5] * 5, [3, 4, 6, 4] * 5, [4, 3, 2, 4, 3], 20)
     mini.train().set_active(arch)
     model = mini.extract(arch)
     assert model.training
@@ -356,7 +356,7 @@ def test_clear_cache_after_edits_through_data(mini):
 
 def test_frozen_path_follows_state_dict_loads_and_dtype_changes(mini):
     space = mini.space
-    arch = space.smallest(32)
+    arch = space.smallest(24)
     mini.set_active(arch)
     x = _images(space, arch.r)
     with torch.no_grad():
@@ -457,8 +457,8 @@ def _importance(block: ElasticMBConv) -> torch.Tensor:
 
 def test_sort_channels_default_keeps_largest_and_orders_importance(mini):
     space = mini.space
-    largest, small = space.largest(28), space.smallest(28)
-    x = _images(space, 28)
+    largest, small = space.largest(20), space.smallest(20)
+    x = _images(space, 20)
     with torch.no_grad():
         mini.set_active(largest)
         before_large = mini(x)

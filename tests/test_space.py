@@ -44,7 +44,7 @@ def test_presets_are_listed_and_shaped_like_ofa():
     assert space.n_columns == 2 * 20 + 5 + 1
     assert space.resolutions == tuple(range(128, 225, 4))
     assert get_space(space) is space
-    assert get_space("ofa-mini").resolutions == (16, 20, 24, 28, 32)
+    assert get_space("ofa-mini").resolutions == (12, 16, 20, 24)
 
 
 def test_unknown_preset_lists_known_ones():
@@ -58,7 +58,7 @@ def test_space_size_closed_form():
     per_stage = 9**2 + 9**3 + 9**4  # 3 kernels x 3 expands per block, depth 2, 3 or 4
     assert get_space(W10).size == per_stage**5 * 25
     assert get_space("ofa-mbv3-w1.2").size == per_stage**5 * 25
-    assert get_space("ofa-mini").size == per_stage**5 * 5
+    assert get_space("ofa-mini").size == per_stage**5 * 4
     # OFA's "more than 10^19 sub-networks" at one resolution.
     assert per_stage**5 > 10**19
 
@@ -140,7 +140,7 @@ def test_bad_depth_and_resolution(space):
     with _raises("r=130 is not allowed in ofa-mbv3-w1.0; allowed: 128..224 step 4"):
         space.arch(**_kwargs(space, r=130))
     mini = get_space("ofa-mini")
-    with _raises("r=36 is not allowed in ofa-mini; allowed: 16, 20, 24, 28, 32"):
+    with _raises("r=36 is not allowed in ofa-mini; allowed: 12, 16, 20, 24"):
         mini.arch(**_kwargs(mini, r=36))
 
 
