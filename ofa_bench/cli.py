@@ -95,15 +95,21 @@ def _human(value: float) -> str:
 _NUMBER = re.compile(r"^(10\^)?[-+]?[\d.]+(e[-+]?\d+)?[KMG%]?$")
 
 
-def _console() -> Any:
+def _console(file: Any = None) -> Any:
     from rich.console import Console
 
+    file = file or sys.stdout
     # Piped tables would otherwise be cut to 80 columns; a wider page folds less.
-    return Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 120)
+    return Console(file=file, highlight=False, width=None if file.isatty() else 120)
 
 
 def _table(
-    title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], caption: str | None = None, header: bool = True
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    caption: str | None = None,
+    header: bool = True,
+    file: Any = None,
 ) -> None:
     from rich.table import Table
 
@@ -114,7 +120,7 @@ def _table(
         table.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for row in cells:
         table.add_row(*row)
-    _console().print(table)
+    _console(file).print(table)
 
 
 # ----- subcommands ------------------------------------------------------------------------------
@@ -290,6 +296,160 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backends(value: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    known = registry.names("hardware")
+    for name in names:
+        if name not in known:
+            raise argparse.ArgumentTypeError(f"unknown hardware backend {name!r}; known: {', '.join(known) or 'none'}")
+    return names
+
+
+def _evaluator(args: argparse.Namespace) -> Any:
+    from ofa_bench.evaluate import Evaluator
+
+    show = not args.quiet and sys.stderr.isatty()
+    return Evaluator(args.bench, device=args.device, cache=not args.no_cache, progress=show)
+
+
+def _records_jsonl(df: Any) -> str:
+    lines = []
+    for row in df.to_dict(orient="records"):
+        arch = json.loads(row.pop("arch"))
+        del row["r"]  # already in the arch
+        record = {**arch, **{k: _plain(v) for k, v in row.items()}}
+        lines.append(json.dumps(record, separators=(",", ":")) + "\n")
+    return "".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready scalar: numpy numbers as Python ones, NaN as null."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _report_records(args: argparse.Namespace, evaluator: Any, df: Any, seconds: float, title: str) -> int:
+    if args.out is not None:
+        text = df.to_csv(index=False) if args.out.endswith(".csv") else _records_jsonl(df)
+        write_text(args.out, text, "records")
+        if args.out != "-" and not args.quiet:
+            print(f"wrote {len(df)} records to {args.out}", file=sys.stderr)
+    bench = evaluator.benchmark
+    accuracy = df["accuracy"].to_numpy(dtype=float)
+    fresh = df.drop_duplicates("arch")
+    summary = {
+        "benchmark": str(bench.directory), "fingerprint": bench.fingerprint, "space": bench.space.name,
+        "oracle": evaluator.oracle_label, "device": str(evaluator.device), "count": len(df),
+        "unique": len(fresh), "accuracy": {
+            "min": _plain(float(np.min(accuracy))) if accuracy.size else None,
+            "median": _plain(float(np.median(accuracy))) if accuracy.size else None,
+            "max": _plain(float(np.max(accuracy))) if accuracy.size else None,
+        },
+        "cached": int(fresh["cached"].sum()), "measured": int((~fresh["cached"]).sum()),
+        "seconds": round(seconds, 3), "out": args.out, "units": df.attrs.get("units", {}),
+    }  # fmt: skip
+    # Records on stdout keep it clean: the summary goes to stderr then.
+    file = sys.stderr if args.out == "-" else sys.stdout
+    if args.json:
+        print(_dumps(summary), file=file)
+        return 0
+    acc = summary["accuracy"]
+    pct = [("-" if v is None else f"{v:.2%}") for v in (acc["min"], acc["median"], acc["max"])]
+    rows = [
+        ["archs", f"{len(df)} ({len(fresh)} unique)"],
+        ["accuracy min / median / max", " / ".join(pct)],
+        ["cached hits", summary["cached"]],
+        ["measured now", summary["measured"]],
+        ["seconds", f"{seconds:.1f}"],
+    ]
+    caption = f"{bench.space.name}, fingerprint {bench.fingerprint}, {evaluator.oracle_label} accuracy"
+    _table(title, ["", ""], rows, caption=caption, header=False, file=file)
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import time
+
+    with _evaluator(args) as evaluator:
+        archs = read_archs(evaluator.space, args.archs)
+        start = time.perf_counter()
+        df = evaluator.evaluate(archs, args.backends)
+        seconds = time.perf_counter() - start
+        return _report_records(args, evaluator, df, seconds, f"Evaluated {_archs(len(df))}")
+
+
+def _cmd_archive(args: argparse.Namespace) -> int:
+    import time
+
+    from ofa_bench.evaluate import archive
+
+    with _evaluator(args) as evaluator:
+        start = time.perf_counter()
+        df = archive(evaluator.benchmark, args.n, args.seed, args.backends, evaluator=evaluator)
+        seconds = time.perf_counter() - start
+        title = f"Archive of {_archs(len(df))} (seed {args.seed})"
+        return _report_records(args, evaluator, df, seconds, title)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ofa_bench.data import DataSpec
+    from ofa_bench.evaluate import Evaluator
+    from ofa_bench.train import default_schedule, load_schedule, no_ps_schedule
+    from ofa_bench.train.trainer import Trainer
+
+    space = args.preset
+    schedule = load_schedule(args.schedule) if args.schedule else default_schedule(space, args.epochs_scale)
+    if args.sandwich:
+        schedule = schedule.model_copy(update={"sampling": "sandwich"})
+    if args.no_ps:
+        schedule = no_ps_schedule(schedule)
+    data = DataSpec(dataset=args.data, root=args.data_root)
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    show = rank0 and not args.quiet and sys.stderr.isatty()
+    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[stats]}"), TimeElapsedColumn()]
+    with Progress(*columns, console=Console(file=sys.stderr), disable=not show) as progress:
+        task = progress.add_task("training", total=schedule.total_epochs, stats="")
+        done: set[tuple[str, int]] = set()
+
+        def on_step(phase: str, epoch: int, step: int, steps: int, loss: float, accuracy: float) -> None:
+            stats = f"step {step}/{steps} loss {loss:.3f} acc {accuracy:.1%}"
+            if step == steps:
+                done.add((phase, epoch))
+            progress.update(task, completed=len(done), description=f"{phase} epoch {epoch + 1}", stats=stats)
+
+        trainer = Trainer(space, args.out, schedule, data, args.seed, args.device, on_step)
+        bench = trainer.fit(resume=args.resume)
+    if bench is None:  # a data-parallel rank other than 0: rank 0 reports
+        return 0
+    with Evaluator(bench, device=args.device) as evaluator:
+        df = evaluator.evaluate([space.largest(), space.smallest()], ("macs", "params"))
+    summary = {
+        "benchmark": str(bench.directory), "fingerprint": bench.fingerprint, "space": space.name,
+        "mode": schedule.mode, "sampling": schedule.sampling, "epochs": schedule.total_epochs, "seed": args.seed,
+        "seconds": bench.training.get("seconds"), "largest_accuracy": float(df["accuracy"].iloc[0]),
+        "smallest_accuracy": float(df["accuracy"].iloc[1]),
+    }  # fmt: skip
+    if args.json:
+        print(_dumps(summary))
+        return 0
+    rows = [
+        ["benchmark", summary["benchmark"]],
+        ["fingerprint", summary["fingerprint"]],
+        ["schedule", f"{schedule.mode}, {schedule.sampling} sampling, {schedule.total_epochs} epochs"],
+        ["training seconds", summary["seconds"]],
+        ["largest subnet val accuracy", f"{summary['largest_accuracy']:.2%}"],
+        ["smallest subnet val accuracy", f"{summary['smallest_accuracy']:.2%}"],
+    ]
+    _table(f"Trained {space.name} on {args.data}", ["", ""], rows, header=False)
+    return 0
+
+
 # ----- parser and entry point -------------------------------------------------------------------
 
 
@@ -347,6 +507,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of weights, archs and digits (default 0)")
     p.add_argument("--out", default="out/demo", metavar="DIR", help="output directory (default out/demo)")
     p.add_argument("--device", choices=["cpu", "cuda"], help="where to run forwards (default: cuda when present)")
+
+    p = command("train", _cmd_train, "train a supernet by progressive shrinking into a benchmark directory")
+    p.add_argument("--preset", type=_space, default=get_space("ofa-mini"), help=f"{space_help} (default ofa-mini)")
+    p.add_argument("--out", required=True, metavar="DIR", help="benchmark directory to write (checkpoints too)")
+    p.add_argument("--schedule", metavar="FILE", help="YAML schedule (default: progressive shrinking for digits)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    p.add_argument("--no-ps", action="store_true", help="baseline: everything elastic from the start, same epochs")
+    p.add_argument("--sandwich", action="store_true", help="largest + smallest + random subnets per step")
+    p.add_argument("--epochs-scale", type=float, default=1.0, help="multiply the default schedule's epochs")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice in training (default 0)")
+    p.add_argument("--data", default="digits", choices=["digits", "cifar10", "cifar100", "imagefolder"])
+    p.add_argument("--data-root", metavar="DIR", help="folder of a local data set (all but digits)")
+    p.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when present")
+
+    bench_help = "benchmark directory (benchmark.json + supernet.pt)"
+    out_help = "records file: .csv for CSV, anything else JSON lines, - for stdout (summary then goes to stderr)"
+    for name, run, help in (
+        ("evaluate", _cmd_evaluate, "measure archs on a benchmark: accuracy, loss, MACs, params, latency"),
+        ("archive", _cmd_archive, "measure N seeded random archs on a benchmark (resumable through the cache)"),
+    ):
+        p = command(name, run, help)
+        p.add_argument("--bench", required=True, metavar="DIR", help=bench_help)
+        if name == "evaluate":
+            p.add_argument("--archs", default="-", metavar="FILE", help="JSON-lines file, or - for stdin (default)")
+        else:
+            p.add_argument("-n", "--num", dest="n", type=_int_at_least(0), required=True, help="how many archs")
+            p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+        default = "macs" if name == "evaluate" else "macs,params"
+        p.add_argument(
+            "--backends", type=_backends, default=default, metavar="A,B",
+            help=f"hardware backends for latency:<name> columns, comma-separated (default {default})",
+        )  # fmt: skip
+        p.add_argument("--out", metavar="FILE", help=out_help)
+        p.add_argument("--no-cache", action="store_true", help="neither read nor write the benchmark's cache.sqlite")
+        p.add_argument("--device", choices=["cpu", "cuda"], help="where the supernet runs (default: cuda when present)")
     return parser
 
 

@@ -41,6 +41,11 @@ def randomise(net: ElasticMobileNetV3, seed: int = 0, batch: int = 8) -> Elastic
     """Give ``net`` random, well-scaled weights in every part an elastic forward touches."""
     g = torch.Generator().manual_seed(seed)
     space = net.space
+    # PyTorch's default initialisation (not the supernet's training init, whose zero residual
+    # scales and fan-out depthwise weights would make small subnets nearly constant here).
+    for module in net.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear, nn.BatchNorm2d)):
+            module.reset_parameters()
     for block in net.blocks:
         for matrix in block.kernel_transforms.values():
             n = matrix.shape[0]

@@ -1,0 +1,323 @@
+"""The evaluator: archs in, records out, each measured once per benchmark.
+
+Accuracy comes from the benchmark's supernet (BN re-calibrated per arch on the fixed calibration
+subset, then top-1 on the fixed validation split) or, when an ``oracle`` predictor is given, from
+that surrogate, labelled as such in every record. MACs and params are analytic; latency comes from
+hardware backends. Accuracies are cached in ``cache.sqlite`` inside the benchmark, keyed by the
+benchmark fingerprint, the oracle (``live``, or the surrogate's label plus a digest of its fitted
+state) and the arch; each row is committed as soon as it is measured, so an interrupted evaluation
+resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import pickle
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from ofa_bench import registry
+from ofa_bench.benchmark import Benchmark
+from ofa_bench.cache import Measurement, MeasurementCache
+from ofa_bench.costs import macs_params
+from ofa_bench.errors import OfaBenchError, SpaceError
+from ofa_bench.interfaces import HardwareBackend, Predictor
+from ofa_bench.nn import ElasticMobileNetV3, resolve_device
+from ofa_bench.space import Arch, SearchSpace
+from ofa_bench.train.calibrate import calibrate_bn
+
+__all__ = ["COLUMNS", "LIVE", "Evaluator", "archive"]
+
+#: The oracle label of accuracies measured on the supernet.
+LIVE = "live"
+
+#: Record columns, in order; one ``latency:<backend>`` column per backend goes after ``params``.
+COLUMNS = ("arch", "r", "accuracy", "loss", "macs", "params", "wall_time", "cached", "fingerprint", "oracle")
+
+_UNITS = {
+    "accuracy": "fraction (top-1)",
+    "loss": "nats (mean cross-entropy)",
+    "macs": "multiply-accumulates",
+    "params": "parameters",
+    "wall_time": "s",
+}
+
+
+class Evaluator:
+    """Measures archs on one benchmark.
+
+    Args:
+        benchmark: A :class:`Benchmark` or the path of a benchmark directory.
+        device: Where the supernet runs (default: CUDA when present).
+        cache: Read and write ``cache.sqlite`` in the benchmark directory.
+        oracle: A fitted :class:`Predictor` to use instead of the supernet (a surrogate benchmark);
+            the supernet is then never loaded.
+        progress: Show a progress bar on stderr while measuring.
+    """
+
+    def __init__(
+        self,
+        benchmark: Benchmark | str | Path,
+        *,
+        device: str | torch.device | None = None,
+        cache: bool = True,
+        oracle: Predictor | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.benchmark = benchmark if isinstance(benchmark, Benchmark) else Benchmark.load(benchmark)
+        if oracle is not None and not isinstance(oracle, Predictor):
+            raise OfaBenchError(f"oracle must be a fitted Predictor instance; got {type(oracle).__name__}")
+        self.oracle = oracle
+        self.device = resolve_device(device) if oracle is None else torch.device("cpu")
+        self.progress = progress
+        self._cache = MeasurementCache(self.benchmark.directory) if cache else None
+        self._net: ElasticMobileNetV3 | None = None
+
+    @property
+    def space(self) -> SearchSpace:
+        """The benchmark's search space."""
+        return self.benchmark.space
+
+    @property
+    def oracle_label(self) -> str:
+        """``"live"``, or ``"surrogate:<predictor class name>"``."""
+        return LIVE if self.oracle is None else f"surrogate:{type(self.oracle).__name__}"
+
+    def close(self) -> None:
+        """Close the cache connection."""
+        if self._cache is not None:
+            self._cache.close()
+
+    def __enter__(self) -> Evaluator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- public ---------------------------------------------------------------------------------
+
+    def evaluate(
+        self, archs: Iterable[Arch | Mapping[str, Any]], backends: Sequence[str | HardwareBackend] = ("macs",)
+    ) -> pd.DataFrame:
+        """Measure archs; one record per arch, in input order (duplicates are measured once).
+
+        Args:
+            archs: Archs of the benchmark's space, or their OFA dicts.
+            backends: Hardware backend names or instances; each adds a ``latency:<name>`` column
+                in that backend's units (``df.attrs["units"]``).
+
+        Returns:
+            A DataFrame with columns ``arch`` (OFA JSON), ``r``, ``accuracy``, ``loss``, ``macs``,
+            ``params``, ``latency:<name>``..., ``wall_time``, ``cached``, ``fingerprint``,
+            ``oracle``. ``wall_time`` is the time the accuracy measurement took when it was made,
+            also for cached rows.
+        """
+        if isinstance(backends, (str, HardwareBackend)):
+            backends = (backends,)
+        archs = self._check(archs)
+        backend_objs = [registry.create("hardware", b) for b in backends]
+        unique = list(dict.fromkeys(archs))
+        key = self._cache_key()
+        results = self._lookup(unique, key)
+        missing = [a for a in unique if a not in results]
+        if missing:
+            results.update(self._predict(missing, key) if self.oracle is not None else self._measure_all(missing, key))
+        return self._frame(archs, unique, results, backend_objs)
+
+    # ----- steps ----------------------------------------------------------------------------------
+
+    def _check(self, archs: Iterable[Arch | Mapping[str, Any]]) -> list[Arch]:
+        space = self.space
+        out = []
+        for i, arch in enumerate(archs):
+            if isinstance(arch, Mapping):
+                try:
+                    arch = space.from_dict(arch)
+                except SpaceError as exc:
+                    raise SpaceError(f"arch {i}: {exc}") from None
+            elif not isinstance(arch, Arch):
+                raise OfaBenchError(f"arch {i} is a {type(arch).__name__}; expected an Arch or an OFA dict")
+            elif arch.space != space:
+                raise SpaceError(
+                    f"arch {i} is of space {arch.space.name!r}; benchmark {self.benchmark.fingerprint} "
+                    f"is of {space.name!r}"
+                )
+            out.append(arch)
+        return out
+
+    def _cache_key(self) -> str | None:
+        """The oracle's key in the cache; ``None`` when its answers cannot be cached.
+
+        A surrogate's key adds a digest of its pickled state, so a refitted predictor (or one with
+        other parameters) never reads the predictions of an earlier fit.
+        """
+        if self._cache is None:
+            return None
+        if self.oracle is None:
+            return LIVE
+        try:
+            state = pickle.dumps(self.oracle, protocol=4)
+        except Exception:  # an unpicklable predictor still predicts; it just is not cached
+            return None
+        return f"{self.oracle_label}@{hashlib.sha256(state).hexdigest()[:16]}"
+
+    def _lookup(self, archs: list[Arch], key: str | None) -> dict[Arch, Measurement]:
+        if key is None or not archs:
+            return {}
+        found = self._cache.get(self.benchmark.fingerprint, key, [a.to_json() for a in archs])
+        return {a: found[a.to_json()] for a in archs if a.to_json() in found}
+
+    def _store(self, archs: list[Arch], results: list[Measurement], key: str | None) -> None:
+        if key is not None:
+            self._cache.put(self.benchmark.fingerprint, key, [a.to_json() for a in archs], results)
+
+    def _predict(self, archs: list[Arch], key: str | None) -> dict[Arch, Measurement]:
+        start = time.perf_counter()
+        accuracy = np.asarray(self.oracle.predict(archs), dtype=np.float64).reshape(-1)
+        if accuracy.shape != (len(archs),):
+            raise OfaBenchError(
+                f"oracle {type(self.oracle).__name__}.predict returned {accuracy.size} values for {len(archs)} archs"
+            )
+        each = (time.perf_counter() - start) / len(archs)
+        results = [Measurement(float(a), math.nan, each, cached=False) for a in accuracy]
+        self._store(archs, results, key)
+        return dict(zip(archs, results))
+
+    def _measure_all(self, archs: list[Arch], key: str | None) -> dict[Arch, Measurement]:
+        results = {}
+        with _progress(self.progress, len(archs), f"evaluating on {self.device}") as advance:
+            for arch in archs:
+                start = time.perf_counter()
+                accuracy, loss = self._measure(arch)
+                result = Measurement(accuracy, loss, time.perf_counter() - start, cached=False)
+                self._store([arch], [result], key)  # committed now: a killed run resumes after this arch
+                results[arch] = result
+                advance()
+        return results
+
+    def _measure(self, arch: Arch) -> tuple[float, float]:
+        """Top-1 accuracy and mean cross-entropy of ``arch`` on the validation split."""
+        net = self._supernet()
+        data = self.benchmark.data()
+        bench = self.benchmark
+        calib = (torch.as_tensor(x) for x, _ in data.eval_batches("calib", arch.r, bench.calibration_batch_size))
+        calibrate_bn(net, arch, calib)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        loss = torch.zeros((), dtype=torch.float64, device=self.device)
+        seen = 0
+        with torch.inference_mode():
+            for x, y in data.eval_batches("val", arch.r, bench.eval_batch_size):
+                x = torch.as_tensor(x).to(self.device, non_blocking=True)
+                y = torch.as_tensor(y).to(self.device, non_blocking=True)
+                logits = net(x)
+                loss += F.cross_entropy(logits, y, reduction="sum").double()
+                correct += (logits.argmax(1) == y).sum()
+                seen += y.numel()
+        if seen == 0:
+            raise OfaBenchError(f"benchmark {str(bench.directory)!r}: the validation split is empty")
+        return correct.item() / seen, loss.item() / seen
+
+    def _supernet(self) -> ElasticMobileNetV3:
+        if self._net is None:
+            self._net = self.benchmark.supernet(self.device)
+        return self._net
+
+    def _frame(
+        self,
+        archs: list[Arch],
+        unique: list[Arch],
+        results: dict[Arch, Measurement],
+        backends: list[HardwareBackend],
+    ) -> pd.DataFrame:
+        macs, params = macs_params(archs, self.space) if archs else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        rows = [results[a] for a in archs]
+        columns: dict[str, Any] = {
+            "arch": [a.to_json() for a in archs],
+            "r": np.array([a.r for a in archs], dtype=np.int64),
+            "accuracy": np.array([m.accuracy for m in rows], dtype=np.float64),
+            "loss": np.array([m.loss for m in rows], dtype=np.float64),
+            "macs": macs.astype(np.int64),
+            "params": params.astype(np.int64),
+        }
+        units = dict(_UNITS)
+        described = {}
+        position = {a: i for i, a in enumerate(unique)}
+        index = np.array([position[a] for a in archs], dtype=np.int64)
+        for backend in backends:
+            info = backend.describe()
+            name = f"latency:{info.get('name') or backend.name or type(backend).__name__}"
+            values = np.asarray(backend.latency(unique), dtype=np.float64).reshape(-1) if unique else np.zeros(0)
+            if values.shape != (len(unique),):
+                raise OfaBenchError(f"{name}: backend returned {values.size} values for {len(unique)} archs")
+            columns[name] = values[index]
+            units[name] = info.get("units", "ms")
+            described[name] = info
+        columns["wall_time"] = np.array([m.wall_time for m in rows], dtype=np.float64)
+        columns["cached"] = np.array([m.cached for m in rows], dtype=bool)
+        columns["fingerprint"] = [self.benchmark.fingerprint] * len(archs)
+        columns["oracle"] = [self.oracle_label] * len(archs)
+        df = pd.DataFrame(columns)
+        df.attrs.update(
+            fingerprint=self.benchmark.fingerprint,
+            oracle=self.oracle_label,
+            space=self.space.name,
+            benchmark=str(self.benchmark.directory),
+            units=units,
+            backends=described,
+        )
+        return df
+
+
+def archive(
+    benchmark: Benchmark | str | Path,
+    n: int,
+    seed: int = 0,
+    backends: Sequence[str | HardwareBackend] = ("macs", "params"),
+    evaluator: Evaluator | None = None,
+) -> pd.DataFrame:
+    """Measure ``n`` seeded random archs of the benchmark's space.
+
+    Resumable through the cache, and a prefix of a larger archive with the same seed (sampling
+    draws archs row by row), so growing ``n`` measures only the new archs.
+
+    Args:
+        benchmark: The benchmark, or its directory.
+        n: How many archs.
+        seed: Sampling seed.
+        backends: Hardware backends for the ``latency:<name>`` columns.
+        evaluator: An evaluator of this benchmark to use (e.g. with another device or oracle).
+    """
+    if evaluator is None:
+        evaluator = Evaluator(benchmark)
+    elif isinstance(benchmark, Benchmark) and benchmark.fingerprint != evaluator.benchmark.fingerprint:
+        raise OfaBenchError(
+            f"archive: the evaluator measures benchmark {evaluator.benchmark.fingerprint}, not {benchmark.fingerprint}"
+        )
+    df = evaluator.evaluate(evaluator.space.sample(n, seed), backends)
+    df.attrs["seed"] = seed
+    return df
+
+
+@contextmanager
+def _progress(show: bool, total: int, description: str) -> Iterator[Callable[[], None]]:
+    """A rich progress bar on stderr, or nothing; yields a function that advances it by one."""
+    if not show:
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(file=sys.stderr), transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda: bar.advance(task)

@@ -1,0 +1,146 @@
+"""Progressive-shrinking schedules as data: a list of phases, each opening more of the space.
+
+OFA trains the full network first, then opens elastic kernel, then depth (two phases), then expand
+(two phases, channel-importance sort before each), distilling from the full network throughout.
+A schedule here is exactly that list; the defaults are scaled for the bundled digits data and a
+YAML file overrides any field. The no-PS baseline opens everything from the start for the same
+total number of epochs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ofa_bench.errors import OfaBenchError
+from ofa_bench.space import SearchSpace
+
+__all__ = ["Phase", "Schedule", "default_schedule", "load_schedule", "no_ps_schedule"]
+
+
+class Phase(BaseModel):
+    """One phase of training: which choices are open, for how long, with what loss.
+
+    ``kernel``, ``expand`` and ``depth`` list the open choices; ``None`` opens all of the space's.
+    Resolutions are always elastic, as in OFA.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    epochs: int = Field(ge=1)
+    lr: float = Field(gt=0)
+    kernel: tuple[int, ...] | None = None
+    expand: tuple[int, ...] | None = None
+    depth: tuple[int, ...] | None = None
+    subnets_per_step: int = Field(default=1, ge=1)
+    kd_ratio: float = Field(default=0.0, ge=0)
+    sort_channels: bool = False
+
+    def open_choices(self, space: SearchSpace) -> dict[str, tuple[int, ...]]:
+        """The open choices per field, checked against ``space``."""
+        out = {}
+        for field, allowed in (("kernel", space.ks_choices), ("expand", space.e_choices), ("depth", space.d_choices)):
+            values = getattr(self, field)
+            if values is None:
+                values = allowed
+            bad = [v for v in values if v not in allowed]
+            if bad:
+                raise OfaBenchError(
+                    f"phase {self.name!r}: {field} {bad[0]} is not in {space.name}; allowed: "
+                    f"{', '.join(map(str, allowed))}"
+                )
+            out[field] = tuple(sorted(set(values)))
+        return out
+
+
+class Schedule(BaseModel):
+    """A whole training run: phases in order plus the optimiser settings they share."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    phases: tuple[Phase, ...] = Field(min_length=1)
+    batch_size: int = Field(default=64, ge=1)
+    weight_decay: float = Field(default=3e-5, ge=0)
+    momentum: float = Field(default=0.9, ge=0, lt=1)
+    label_smoothing: float = Field(default=0.1, ge=0, lt=1)
+    sampling: Literal["random", "sandwich"] = "random"
+    mode: Literal["ps", "no-ps"] = "ps"
+
+    @field_validator("phases")
+    @classmethod
+    def _unique_names(cls, phases: tuple[Phase, ...]) -> tuple[Phase, ...]:
+        names = [p.name for p in phases]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"phase names must be unique; {duplicates[0]!r} repeats")
+        return phases
+
+    @property
+    def total_epochs(self) -> int:
+        """Epochs over all phases."""
+        return sum(p.epochs for p in self.phases)
+
+    def validate_for(self, space: SearchSpace) -> None:
+        """Check every phase's choices against ``space`` (one-line error naming the phase)."""
+        for phase in self.phases:
+            phase.open_choices(space)
+
+
+def default_schedule(space: SearchSpace, scale: float = 1.0) -> Schedule:
+    """OFA's progressive shrinking with epochs scaled for the bundled digits data.
+
+    Args:
+        space: The space to train (its largest choices define the first phases).
+        scale: Multiplies every phase's epochs (at least one each), e.g. 0.1 for a smoke test.
+    """
+    k, e, d = space.ks_choices, space.e_choices, space.d_choices
+
+    def epochs(n: int) -> int:
+        return max(1, round(n * scale))
+
+    phases = [
+        Phase(name="full", epochs=epochs(15), lr=0.1, kernel=(max(k),), expand=(max(e),), depth=(max(d),)),
+        Phase(name="kernel", epochs=epochs(5), lr=0.03, expand=(max(e),), depth=(max(d),), kd_ratio=1.0),
+        Phase(name="depth-1", epochs=epochs(3), lr=0.01, expand=(max(e),), depth=d[-2:], subnets_per_step=2, kd_ratio=1.0),
+        Phase(name="depth-2", epochs=epochs(5), lr=0.03, expand=(max(e),), subnets_per_step=2, kd_ratio=1.0),
+        Phase(name="expand-1", epochs=epochs(3), lr=0.01, expand=e[-2:], subnets_per_step=2, kd_ratio=1.0, sort_channels=True),
+        Phase(name="expand-2", epochs=epochs(6), lr=0.03, subnets_per_step=2, kd_ratio=1.0, sort_channels=True),
+    ]  # fmt: skip
+    return Schedule(phases=tuple(phases))
+
+
+def no_ps_schedule(schedule: Schedule) -> Schedule:
+    """The no-PS baseline: every dimension elastic from the start, same total epochs.
+
+    It keeps the schedule's optimiser settings and the largest ``subnets_per_step``. There is no
+    trained full network to distil from, so ``kd_ratio`` is 0, unless the sandwich rule supplies
+    in-place distillation from the largest sub-network of each step.
+    """
+    lr = max(p.lr for p in schedule.phases)
+    per_step = max(p.subnets_per_step for p in schedule.phases)
+    kd = 1.0 if schedule.sampling == "sandwich" else 0.0
+    phase = Phase(name="all-elastic", epochs=schedule.total_epochs, lr=lr, subnets_per_step=per_step, kd_ratio=kd)
+    return schedule.model_copy(update={"phases": (phase,), "mode": "no-ps"})
+
+
+def load_schedule(path: str | Path) -> Schedule:
+    """Read a schedule from YAML; errors name the field path, e.g. ``phases.2.epochs``."""
+    path = Path(path)
+    if not path.is_file():
+        raise OfaBenchError(f"schedule file {str(path)!r} not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise OfaBenchError(f"schedule file {str(path)!r}: malformed YAML{where}") from None
+    try:
+        return Schedule.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        raise OfaBenchError(f"schedule file {str(path)!r}: {field}: {error['msg']}") from None

@@ -1,0 +1,249 @@
+"""Progressive-shrinking training: schedules, sampling, checkpoints, exact resume, data parallel."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ofa_bench.cli import main
+from ofa_bench.data import DataSpec, load_data
+from ofa_bench.errors import OfaBenchError
+from ofa_bench.nn import ElasticMobileNetV3
+from ofa_bench.space import get_space
+from ofa_bench.train import Phase, Schedule, calibrate_bn, default_schedule, load_schedule, no_ps_schedule
+from ofa_bench.train.trainer import Trainer, sample_subnets
+
+MINI = get_space("ofa-mini")
+TINY_YAML = """\
+batch_size: 256
+phases:
+  - {name: full, epochs: 1, lr: 0.1, kernel: [7], expand: [6], depth: [4]}
+  - {name: kernel, epochs: 1, lr: 0.03, expand: [6], depth: [4], kd_ratio: 1.0}
+  - {name: expand, epochs: 2, lr: 0.03, subnets_per_step: 2, kd_ratio: 1.0, sort_channels: true}
+"""
+DATA = DataSpec(calib_size=64)
+
+
+@pytest.fixture
+def tiny_schedule(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY_YAML)
+    return path
+
+
+def _state(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+def _assert_identical(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+# ----- schedules -------------------------------------------------------------------------------
+
+
+def test_default_schedule_follows_progressive_shrinking() -> None:
+    schedule = default_schedule(MINI)
+    names = [p.name for p in schedule.phases]
+    assert names == ["full", "kernel", "depth-1", "depth-2", "expand-1", "expand-2"]
+    opened = [p.open_choices(MINI) for p in schedule.phases]
+    assert opened[0] == {"kernel": (7,), "expand": (6,), "depth": (4,)}
+    assert opened[1]["kernel"] == (3, 5, 7) and opened[1]["depth"] == (4,)
+    assert opened[2]["depth"] == (3, 4) and opened[3]["depth"] == (2, 3, 4)
+    assert opened[4]["expand"] == (4, 6) and opened[5]["expand"] == (3, 4, 6)
+    assert [p.sort_channels for p in schedule.phases] == [False] * 4 + [True] * 2
+    assert schedule.phases[0].kd_ratio == 0 and all(p.kd_ratio > 0 for p in schedule.phases[1:])
+
+
+def test_no_ps_baseline_has_the_same_budget() -> None:
+    ps = default_schedule(MINI)
+    baseline = no_ps_schedule(ps)
+    assert baseline.mode == "no-ps" and len(baseline.phases) == 1
+    assert baseline.total_epochs == ps.total_epochs
+    assert baseline.phases[0].open_choices(MINI) == {"kernel": (3, 5, 7), "expand": (3, 4, 6), "depth": (2, 3, 4)}
+    assert baseline.phases[0].kd_ratio == 0
+    sandwich = no_ps_schedule(ps.model_copy(update={"sampling": "sandwich"}))
+    assert sandwich.phases[0].kd_ratio == 1.0
+
+
+def test_schedule_yaml_round_trip_and_errors(tmp_path: Path, tiny_schedule: Path) -> None:
+    schedule = load_schedule(tiny_schedule)
+    assert schedule.batch_size == 256 and schedule.total_epochs == 4
+    bad = tmp_path / "bad.yaml"
+    cases = [
+        ("phases:\n  - {name: a, epochs: 0, lr: 0.1}\n", "phases.0.epochs"),
+        ("phases:\n  - {name: a, epochs: 1}\n", "phases.0.lr"),
+        ("phases:\n  - {name: a, epochs: 1, lr: 0.1, colour: red}\n", "phases.0.colour"),
+        ("batch_size: many\nphases:\n  - {name: a, epochs: 1, lr: 0.1}\n", "batch_size"),
+        ("phases: [\n", "malformed YAML"),
+    ]
+    for text, needle in cases:
+        bad.write_text(text)
+        with pytest.raises(OfaBenchError, match=needle.replace(".", r"\.")) as info:
+            load_schedule(bad)
+        assert "\n" not in str(info.value)
+    with pytest.raises(OfaBenchError, match="not found"):
+        load_schedule(tmp_path / "missing.yaml")
+    phase = Phase(name="odd", epochs=1, lr=0.1, kernel=(4,))
+    with pytest.raises(OfaBenchError, match=r"phase 'odd': kernel 4 is not in ofa-mini; allowed: 3, 5, 7"):
+        Schedule(phases=(phase,)).validate_for(MINI)
+
+
+# ----- sub-network sampling ----------------------------------------------------------------------
+
+
+def test_sampling_respects_open_choices_and_sandwich() -> None:
+    choices = {"kernel": (3, 5), "expand": (6,), "depth": (3, 4)}
+    archs = sample_subnets(MINI, choices, 6, 16, np.random.default_rng(0), sandwich=True)
+    assert archs[0] == MINI.arch([5] * 20, [6] * 20, [4] * 5, 16)
+    assert archs[1] == MINI.arch([3] * 20, [6] * 20, [3] * 5, 16)
+    for arch in archs:
+        active = [arch.ks[i] for _, _, i in arch.active_blocks]
+        assert set(active) <= {3, 5} and set(arch.d) <= {3, 4} and arch.r == 16
+    again = sample_subnets(MINI, choices, 6, 16, np.random.default_rng(0), sandwich=True)
+    assert archs == again
+
+
+# ----- BN re-calibration -------------------------------------------------------------------------
+
+
+def test_calibration_is_a_cumulative_average_and_repeatable() -> None:
+    torch.manual_seed(0)
+    net = ElasticMobileNetV3(MINI)
+    arch = MINI.sample(1, rng=4)[0]
+    data = load_data(DATA)
+    batches = [x for x, _ in data.eval_batches("calib", arch.r, 16)]
+    assert calibrate_bn(net, arch, batches) == data.n_calib
+    first = {k: v.clone() for k, v in net.state_dict().items() if "running" in k}
+    # The stem BN's statistics are the plain mean over batches of each batch's mean.
+    with torch.no_grad():
+        stem_out = [net.stem.conv(x) for x in batches]
+    expected = torch.stack([o.mean((0, 2, 3)) for o in stem_out]).mean(0)
+    torch.testing.assert_close(net.stem.bn.running_mean, expected, rtol=1e-5, atol=1e-6)
+    assert not net.training and net.active_arch == arch
+    calibrate_bn(net, arch, batches)
+    for key, value in first.items():
+        assert torch.equal(net.state_dict()[key], value), key
+
+
+# ----- training, checkpoints and resume ----------------------------------------------------------
+
+
+def test_train_writes_a_loadable_benchmark(tmp_path: Path, tiny_schedule: Path) -> None:
+    trainer = Trainer(MINI, tmp_path / "bench", load_schedule(tiny_schedule), DATA, seed=1)
+    bench = trainer.fit()
+    assert bench is not None and bench.space == MINI
+    assert [log.phase for log in trainer.history] == ["full", "kernel", "expand", "expand"]
+    assert all(np.isfinite(log.loss) for log in trainer.history)
+    assert bench.training["epochs"] == 4 and bench.training["mode"] == "ps"
+    with pytest.raises(OfaBenchError, match="already holds a training checkpoint"):
+        Trainer(MINI, tmp_path / "bench", load_schedule(tiny_schedule), DATA, seed=1).run()
+
+
+@pytest.mark.parametrize("stop_epoch", [0, 1])
+def test_resume_after_interrupt_mid_epoch_is_bit_identical(tmp_path: Path, tiny_schedule: Path, stop_epoch) -> None:
+    """Interrupted inside the expand phase's first epoch (after its channel sort, before its first
+    checkpoint) or its second; the resumed run must end with the very same weights."""
+    schedule = load_schedule(tiny_schedule)
+    Trainer(MINI, tmp_path / "straight", schedule, DATA, seed=2).fit()
+
+    calls = {"n": 0}
+
+    def interrupt(phase: str, epoch: int, step: int, steps: int, loss: float, accuracy: float) -> None:
+        calls["n"] += 1
+        if phase == "expand" and epoch == stop_epoch and step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(MINI, tmp_path / "resumed", schedule, DATA, seed=2, on_step=interrupt).fit()
+    assert (tmp_path / "resumed" / "checkpoint.pt").exists()
+    Trainer(MINI, tmp_path / "resumed", schedule, DATA, seed=2).fit(resume=True)
+    _assert_identical(_state(tmp_path / "straight" / "supernet.pt"), _state(tmp_path / "resumed" / "supernet.pt"))
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_is_bit_identical(tmp_path: Path, tiny_schedule: Path) -> None:
+    """The CLI killed with SIGKILL at an arbitrary moment, then resumed, ends where a straight run ends."""
+    args = ["train", "--out", "{}", "--schedule", str(tiny_schedule), "--seed", "5", "--quiet"]
+    straight = tmp_path / "straight"
+    assert main([a.format(straight) for a in args]) == 0
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "ofa_bench", *[a.format(killed) for a in args]]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (killed / "checkpoint.pt").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.7)  # somewhere inside the next epoch
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "supernet.pt").exists(), "the run finished before it could be killed"
+    assert main([a.format(killed) for a in args] + ["--resume"]) == 0
+    _assert_identical(_state(straight / "supernet.pt"), _state(killed / "supernet.pt"))
+
+
+def test_corrupted_and_foreign_checkpoints_are_one_line_errors(tmp_path: Path, tiny_schedule: Path) -> None:
+    schedule = load_schedule(tiny_schedule)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(os.urandom(256))
+    with pytest.raises(OfaBenchError, match="corrupted") as info:
+        Trainer(MINI, out, schedule, DATA).run(resume=True)
+    assert "\n" not in str(info.value)
+    torch.save({"weights": torch.zeros(3)}, out / "checkpoint.pt")
+    with pytest.raises(OfaBenchError, match="not an ofa-bench training checkpoint"):
+        Trainer(MINI, out, schedule, DATA).run(resume=True)
+    other = schedule.model_copy(update={"batch_size": 128})
+    short = Schedule(phases=schedule.phases[:1], batch_size=256)
+    Trainer(MINI, tmp_path / "short", short, DATA).run()
+    with pytest.raises(OfaBenchError, match="another schedule"):
+        Trainer(MINI, tmp_path / "short", other, DATA).run(resume=True)
+    code = main(["train", "--out", str(out), "--resume", "--quiet"])
+    assert code == 2
+
+
+def test_no_ps_and_sandwich_modes_train(tmp_path: Path, tiny_schedule: Path) -> None:
+    base = load_schedule(tiny_schedule)
+    for name, schedule in (
+        ("nops", no_ps_schedule(base)),
+        ("sandwich", base.model_copy(update={"sampling": "sandwich"})),
+    ):
+        trainer = Trainer(MINI, tmp_path / name, schedule, DATA, seed=0)
+        trainer.run()
+        assert sum(1 for _ in trainer.history) == 4
+        assert all(np.isfinite(log.loss) for log in trainer.history)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_process_data_parallel_ranks_end_identical(tmp_path: Path, tiny_schedule: Path) -> None:
+    worker = Path(__file__).with_name("ddp_worker.py")
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
+        "--master_addr=127.0.0.1", f"--master_port={_free_port()}", str(worker), str(tmp_path), str(tiny_schedule),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    _assert_identical(rank0, rank1)
+    # The ranks really trained (weights moved from the seeded initialisation).
+    torch.manual_seed(3)
+    initial = ElasticMobileNetV3(MINI).state_dict()
+    assert not torch.equal(initial["stem.conv.weight"], rank0["stem.conv.weight"].contiguous())
