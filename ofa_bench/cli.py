@@ -9,6 +9,7 @@ status 2 and one line on stderr (``--debug`` shows the traceback instead).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
@@ -254,8 +255,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from ofa_bench.demo import UNTRAINED_NOTE, run_demo
+    from ofa_bench.demo import UNTRAINED_NOTE, demo_benchmark, run_demo
 
+    bench = None
+    if not args.untrained:
+        with _training_progress(args, None) as on_epoch_step:
+            bench = demo_benchmark(args.out, args.space, args.seed, args.train_scale, on_epoch_step, args.device)
     show = not args.quiet and sys.stdout.isatty() and sys.stderr.isatty()
     with Progress(console=Console(file=sys.stderr), transient=True, disable=not show) as progress:
         task = progress.add_task("demo", total=args.n + 1)
@@ -263,10 +268,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         def on_step(done: int, total: int, what: str) -> None:
             progress.update(task, completed=done, total=total, description=what)
 
-        result = run_demo(args.space, args.n, args.seed, args.out, on_step=on_step, device=args.device)
+        result = run_demo(args.space, args.n, args.seed, args.out, on_step=on_step, device=args.device, bench=bench)
+    weights = UNTRAINED_NOTE if bench is None else f"trained benchmark {result.benchmark} (fingerprint {bench.fingerprint})"
     if args.json:
         print(_dumps({
-            "space": result.space, "seed": result.seed, "device": result.device, "weights": UNTRAINED_NOTE,
+            "space": result.space, "seed": result.seed, "device": result.device, "weights": weights,
             "records": result.records,
             "onnx": {"path": str(result.onnx_path), "index": result.onnx_index,
                      "max_abs_diff": result.onnx_max_abs_diff},
@@ -286,7 +292,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"(seed {result.seed}, {result.device}, {result.seconds:.1f} s)",
         columns,
         rows,
-        caption=f"Note: {UNTRAINED_NOTE}. max |Δ|: elastic vs extracted logits; agree: same predicted class.",
+        caption=f"Weights: {weights}. Accuracy: {'validation split after BN re-calibration' if bench else 'demo batch'}; "
+        "max |Δ|: elastic vs extracted logits; agree: same predicted class.",
     )
     print(f"records: {result.jsonl_path}")
     print(
@@ -394,10 +401,29 @@ def _cmd_archive(args: argparse.Namespace) -> int:
         return _report_records(args, evaluator, df, seconds, title)
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def _training_progress(args: argparse.Namespace, epochs: int | None) -> Any:
+    """A progress bar over training epochs (rank 0, a terminal, no --quiet); yields the trainer's on_step."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    show = rank0 and not args.quiet and sys.stderr.isatty()
+    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[stats]}"), TimeElapsedColumn()]
+    with Progress(*columns, console=Console(file=sys.stderr), disable=not show) as progress:
+        task = progress.add_task("training", total=epochs, stats="")
+        done: set[tuple[str, int]] = set()
+
+        def on_step(phase: str, epoch: int, step: int, steps: int, loss: float, accuracy: float) -> None:
+            if step == steps:
+                done.add((phase, epoch))
+            stats = f"step {step}/{steps} loss {loss:.3f} acc {accuracy:.1%}"
+            progress.update(task, completed=len(done), description=f"training: {phase} epoch {epoch + 1}", stats=stats)
+
+        yield on_step
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
     from ofa_bench.data import DataSpec
     from ofa_bench.evaluate import Evaluator
     from ofa_bench.train import default_schedule, load_schedule, no_ps_schedule
@@ -410,19 +436,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.no_ps:
         schedule = no_ps_schedule(schedule)
     data = DataSpec(dataset=args.data, root=args.data_root)
-    rank0 = int(os.environ.get("RANK", "0")) == 0
-    show = rank0 and not args.quiet and sys.stderr.isatty()
-    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[stats]}"), TimeElapsedColumn()]
-    with Progress(*columns, console=Console(file=sys.stderr), disable=not show) as progress:
-        task = progress.add_task("training", total=schedule.total_epochs, stats="")
-        done: set[tuple[str, int]] = set()
-
-        def on_step(phase: str, epoch: int, step: int, steps: int, loss: float, accuracy: float) -> None:
-            stats = f"step {step}/{steps} loss {loss:.3f} acc {accuracy:.1%}"
-            if step == steps:
-                done.add((phase, epoch))
-            progress.update(task, completed=len(done), description=f"{phase} epoch {epoch + 1}", stats=stats)
-
+    with _training_progress(args, schedule.total_epochs) as on_step:
         trainer = Trainer(space, args.out, schedule, data, args.seed, args.device, on_step)
         bench = trainer.fit(resume=args.resume)
     if bench is None:  # a data-parallel rank other than 0: rank 0 reports
@@ -501,12 +515,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("spaces", _cmd_spaces, "list the search-space presets")
 
-    p = command("demo", _cmd_demo, "end-to-end demo on the bundled digits (untrained supernet)")
+    p = command("demo", _cmd_demo, "end-to-end demo on the bundled digits: train once (or reuse), measure, export")
     p.add_argument("--space", type=_space, default=get_space("ofa-mini"), help=f"{space_help} (default ofa-mini)")
     p.add_argument("-n", "--num", dest="n", type=_int_at_least(1), default=16, help="archs to sample (default 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, archs and digits (default 0)")
     p.add_argument("--out", default="out/demo", metavar="DIR", help="output directory (default out/demo)")
     p.add_argument("--device", choices=["cpu", "cuda"], help="where to run forwards (default: cuda when present)")
+    p.add_argument("--untrained", action="store_true", help="skip training: random weights, chance accuracy")
+    p.add_argument("--train-scale", type=float, default=1.0, help="multiply the training epochs (default 1)")
 
     p = command("train", _cmd_train, "train a supernet by progressive shrinking into a benchmark directory")
     p.add_argument("--preset", type=_space, default=get_space("ofa-mini"), help=f"{space_help} (default ofa-mini)")

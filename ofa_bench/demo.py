@@ -1,9 +1,10 @@
-"""The end-to-end demo: sample archs, run them in the supernet and as extracted networks, export one.
+"""The end-to-end demo: train once, then measure sampled archs every way the project can.
 
-It exercises every part that exists so far on scikit-learn's bundled digits (no download):
-analytic costs, the elastic forward, static extraction (whose output must equal the elastic one),
-and ONNX export checked against ONNX Runtime. The supernet is untrained, so its predictions are at
-chance level; the point is that the parts agree, not the accuracy.
+On scikit-learn's bundled digits (no download) it trains an ``ofa-mini`` supernet by progressive
+shrinking (or reuses the one a previous run left in ``OUT/bench``), then for sampled archs measures
+BN-re-calibrated validation accuracy, analytic costs, the elastic forward against the extracted
+static network (their outputs must agree), and exports one to ONNX checked against ONNX Runtime.
+``untrained=True`` skips training for a quick check of the plumbing; its accuracies are chance.
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from ofa_bench.atomic import write_text_atomic
+from ofa_bench.benchmark import BENCHMARK_FILE, Benchmark
 from ofa_bench.costs import macs_params
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.export import export_onnx, onnx_max_abs_diff
 from ofa_bench.nn import ElasticMobileNetV3, resolve_device
 from ofa_bench.space import SearchSpace, get_space
 
-__all__ = ["UNTRAINED_NOTE", "DemoResult", "load_digits", "random_supernet", "run_demo"]
+__all__ = ["UNTRAINED_NOTE", "DemoResult", "demo_benchmark", "load_digits", "random_supernet", "run_demo"]
 
 #: What every output built on :func:`random_supernet` must say about its numbers.
-UNTRAINED_NOTE = "weights are random and untrained (training comes in a later issue): predictions are at chance level"
+UNTRAINED_NOTE = "weights are random and untrained (--untrained): predictions are at chance level"
 
 ONNX_NAME = "largest.onnx"
 JSONL_NAME = "demo.jsonl"
@@ -51,6 +53,7 @@ class DemoResult:
         jsonl_path: The ``demo.jsonl`` file holding ``records``.
         seconds: Wall time of the whole demo.
         device: Where the forward passes ran (``cpu`` or ``cuda...``).
+        benchmark: The trained benchmark directory used, or ``None`` for an untrained supernet.
     """
 
     space: str
@@ -62,6 +65,7 @@ class DemoResult:
     jsonl_path: Path
     seconds: float
     device: str = "cpu"
+    benchmark: str | None = None
 
 
 def random_supernet(space: SearchSpace | str, seed: int = 0) -> ElasticMobileNetV3:
@@ -132,15 +136,17 @@ def run_demo(
     batch_size: int = 64,
     on_step: Callable[[int, int, str], None] | None = None,
     device: str | torch.device | None = None,
+    bench: Benchmark | None = None,
 ) -> DemoResult:
     """Sample ``n`` archs and measure each in the supernet and as an extracted network; export one.
 
     Each record holds the arch (``ks``, ``e``, ``d``, ``r``) and: ``macs`` and ``params``
     (analytic); ``elastic_ms`` and ``static_ms`` (median CPU forward time of the batch);
     ``max_abs_diff`` between the elastic and static logits (should be ~0); ``agreement``, the
-    fraction of images both predict the same class for; ``accuracy`` against the digit labels
-    (chance level: the weights are untrained); ``onnx`` and ``onnx_max_abs_diff``, set on the one
-    arch exported (the one with the most MACs) and ``None`` elsewhere.
+    fraction of images both predict the same class for; ``accuracy``: with ``bench``, top-1 on its
+    validation split after BN re-calibration (the evaluator's measurement), else on the demo batch
+    (chance level: untrained); ``onnx`` and ``onnx_max_abs_diff``, set on the one arch exported
+    (the one with the most MACs) and ``None`` elsewhere.
 
     Args:
         space: Search space or preset name.
@@ -150,6 +156,8 @@ def run_demo(
         batch_size: Digits per forward pass.
         on_step: Called as ``on_step(done, total, what)`` after each step, for progress display.
         device: Where to run the forward passes; CUDA when present by default.
+        bench: A trained benchmark of ``space`` (see :func:`demo_benchmark`); ``None`` uses an
+            untrained supernet.
 
     Returns:
         The records and where the files are.
@@ -164,17 +172,33 @@ def run_demo(
     if on_step is not None:
         on_step(0, total, "loading digits and building the supernet")
     device = resolve_device(device)
-    net = random_supernet(space, seed).to(device)
-    images, labels = load_digits(batch_size, seed)
-    images, labels = images.to(device), labels.to(device)
     archs = space.sample(n, seed)
     macs, params = macs_params(archs)
     inputs: dict[int, torch.Tensor] = {}  # per resolution: only a few resolutions exist
+    if bench is None:
+        net = random_supernet(space, seed).to(device)
+        images, labels = load_digits(batch_size, seed)
+        images, labels = images.to(device), labels.to(device)
+        measured = None
+    else:
+        if bench.space != space:
+            raise OfaBenchError(f"benchmark {str(bench.directory)!r} is of {bench.space.name}, not {space.name}")
+        from ofa_bench.evaluate import Evaluator
+        from ofa_bench.train.calibrate import calibrate_bn
+
+        with Evaluator(bench, device=device) as evaluator:
+            measured = evaluator.evaluate(archs, ("macs", "params"))["accuracy"].to_numpy()
+        net, data = bench.supernet(device), bench.data()
+        for r in sorted({a.r for a in archs}):  # a fixed validation batch per resolution
+            inputs[r] = next(iter(data.eval_batches("val", r, batch_size)))[0].to(device)
     records = []
     for i, arch in enumerate(archs):
         if arch.r not in inputs:
             inputs[arch.r] = _resize(images, arch.r, space.net.in_channels)
         x = inputs[arch.r]
+        if bench is not None:
+            calib = bench.data().eval_batches("calib", arch.r, bench.calibration_batch_size)
+            calibrate_bn(net, arch, (images for images, _ in calib))
         net.set_active(arch)
         elastic_out, elastic_ms = _forward_ms(net, x)
         static_out, static_ms = _forward_ms(net.extract(arch), x)
@@ -188,7 +212,7 @@ def run_demo(
                 "static_ms": round(static_ms, 4),
                 "max_abs_diff": float((elastic_out - static_out).abs().max()),
                 "agreement": float((pred_e == pred_s).float().mean()),
-                "accuracy": float((pred_s == labels).float().mean()),
+                "accuracy": float(measured[i]) if measured is not None else float((pred_s == labels).float().mean()),
                 "onnx": None,
                 "onnx_max_abs_diff": None,
             }
@@ -206,4 +230,31 @@ def run_demo(
     if on_step is not None:
         on_step(total, total, "ONNX export")
     seconds = time.perf_counter() - start
-    return DemoResult(space.name, seed, records, onnx_path, largest, diff, jsonl_path, seconds, str(device))
+    where = None if bench is None else str(bench.directory)
+    return DemoResult(space.name, seed, records, onnx_path, largest, diff, jsonl_path, seconds, str(device), where)
+
+
+def demo_benchmark(
+    out_dir: str | Path,
+    space: SearchSpace | str = "ofa-mini",
+    seed: int = 0,
+    scale: float = 1.0,
+    on_step: Callable[[str, int, int, int, float, float], None] | None = None,
+    device: str | torch.device | None = None,
+) -> Benchmark:
+    """The demo's trained benchmark in ``out_dir/bench``: reused when there, else trained.
+
+    Training uses the default progressive-shrinking schedule (epochs times ``scale``) on digits
+    and resumes from a checkpoint a killed earlier run left.
+    """
+    from ofa_bench.train import default_schedule
+    from ofa_bench.train.trainer import Trainer
+
+    directory = Path(out_dir) / "bench"
+    if (directory / BENCHMARK_FILE).exists():
+        return Benchmark.load(directory)
+    space = get_space(space)
+    trainer = Trainer(space, directory, default_schedule(space, scale), seed=seed, device=device, on_step=on_step)
+    bench = trainer.fit(resume=trainer.checkpoint_path.exists())
+    assert bench is not None  # single process: rank 0
+    return bench

@@ -39,7 +39,7 @@ class Objective:
     """One column of the records to optimise.
 
     Attributes:
-        column: Record column, e.g. ``"accuracy"`` or ``"latency/macs"``.
+        column: Record column, e.g. ``"accuracy"`` or ``"latency:macs"``.
         direction: ``"min"`` to minimise the column, ``"max"`` to maximise it.
     """
 
@@ -59,7 +59,7 @@ class Constraint:
     """An upper limit on one column of the records.
 
     Attributes:
-        column: Record column, e.g. ``"latency/macs"``.
+        column: Record column, e.g. ``"latency:macs"``.
         upper: Largest allowed value (inclusive).
     """
 

@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -345,7 +346,7 @@ def test_demo_writes_records(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    code, out, err = _run(capsys, ["demo", "-n", "3", "--quiet"])
+    code, out, err = _run(capsys, ["demo", "-n", "3", "--quiet", "--untrained"])
     assert code == 0 and err == ""
     records = _lines((tmp_path / "out" / "demo" / "demo.jsonl").read_text())
     assert len(records) == 3
@@ -366,7 +367,7 @@ def test_demo_writes_records(
 
 
 def test_demo_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, _ = _run(capsys, ["demo", "-n", "1", "--seed", "2", "--json", "--out", str(tmp_path)])
+    code, out, _ = _run(capsys, ["demo", "-n", "1", "--seed", "2", "--json", "--untrained", "--out", str(tmp_path)])
     assert code == 0
     result = json.loads(out)
     assert len(result["records"]) == 1 and result["onnx"]["index"] == 0
@@ -376,6 +377,25 @@ def test_demo_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
 def test_demo_on_missing_cuda_is_one_line(tmp_path, capsys):
-    code, _, err = _run(capsys, ["demo", "-n", "1", "--quiet", "--device", "cuda", "--out", str(tmp_path)])
+    code, _, err = _run(capsys, ["demo", "-n", "1", "--quiet", "--untrained", "--device", "cuda", "--out", str(tmp_path)])
     assert code == 2
     assert err.count("\n") == 1 and "no usable CUDA GPU" in err
+
+
+@pytest.mark.slow
+def test_demo_trains_once_then_reuses_the_benchmark(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The main job end to end on a short schedule: train, measure real accuracies, reuse next time."""
+    argv = ["demo", "-n", "3", "--json", "--quiet", "--train-scale", "0.2", "--out", str(tmp_path)]
+    code, out, _ = _run(capsys, argv)
+    assert code == 0
+    first = json.loads(out)
+    assert "trained benchmark" in first["weights"] and (tmp_path / "bench" / "benchmark.json").exists()
+    for record in first["records"]:
+        assert record["max_abs_diff"] <= 1e-4 and record["agreement"] == 1.0
+    # Trained, BN re-calibrated: far above chance (10%) even on this short schedule.
+    assert max(r["accuracy"] for r in first["records"]) > 0.5
+    started = time.perf_counter()
+    code, out, _ = _run(capsys, argv)
+    assert code == 0 and time.perf_counter() - started < 60  # reused, not retrained
+    second = json.loads(out)
+    assert [r["accuracy"] for r in second["records"]] == [r["accuracy"] for r in first["records"]]

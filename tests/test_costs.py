@@ -21,13 +21,7 @@ def supernet(request) -> ElasticMobileNetV3:
     return ElasticMobileNetV3(request.param).eval()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small convolutions run fastest, and steadiest on a busy machine, on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _image(space: SearchSpace, r: int) -> torch.Tensor:

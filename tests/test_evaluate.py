@@ -31,13 +31,7 @@ from ofa_bench.train.calibrate import calibrate_bn
 MINI = get_space("ofa-mini")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small convolutions run fastest, and steadiest on a busy machine, on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _net(seed: int = 0, space: str = "ofa-mini") -> ElasticMobileNetV3:
@@ -377,3 +371,41 @@ def test_cli_errors_are_one_line(
     assert code == 2 and stdout == ""
     assert len(err.splitlines()) == 1 and message in err and err.startswith("ofa-bench: error:")
     assert not math.isnan(code)
+
+
+@pytest.mark.slow
+def test_cache_survives_sigkill_of_the_archive_command(bench: Path, tmp_path: Path) -> None:
+    """``ofa-bench archive`` killed with SIGKILL keeps what it measured; the rerun measures the rest."""
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    def rows() -> int:
+        if not (bench / CACHE_FILE).exists():
+            return 0
+        with sqlite3.connect(bench / CACHE_FILE) as db:
+            try:
+                return db.execute("SELECT COUNT(*) FROM measurements").fetchone()[0]
+            except sqlite3.OperationalError:  # table not created yet
+                return 0
+
+    n = 12
+    command = [sys.executable, "-m", "ofa_bench", "archive", "--bench", str(bench), "-n", str(n), "--quiet"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while rows() < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    kept = rows()
+    assert 2 <= kept < n, "killed too late to test resuming"
+    out = tmp_path / "archive.jsonl"
+    assert cli.main(["archive", "--bench", str(bench), "-n", str(n), "--out", str(out), "--quiet", "--json"]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sum(r["cached"] for r in records) == kept and rows() == n
+    # The kill lost nothing: the same accuracies as a fresh, uninterrupted measurement.
+    with Evaluator(bench, cache=False) as evaluator:
+        fresh = evaluator.evaluate(MINI.sample(n, 0))
+    assert [r["accuracy"] for r in records] == fresh["accuracy"].tolist()

@@ -90,9 +90,9 @@ def test_fit_predict_and_default_predict_std() -> None:
 
 def test_strategy_setup_stores_state_and_seeds_rng() -> None:
     space = get_space("ofa-mini")
-    objectives = [Objective("accuracy", "max"), Objective("latency/macs")]
+    objectives = [Objective("accuracy", "max"), Objective("latency:macs")]
     first, second = FirstStrategy(), FirstStrategy()
-    first.setup(space, objectives, [Constraint("latency/macs", 100.0)], seed=1)
+    first.setup(space, objectives, [Constraint("latency:macs", 100.0)], seed=1)
     second.setup(space, objectives, seed=1)
     assert first.objectives == tuple(objectives) and second.constraints == ()
     assert first.told == 0

@@ -166,10 +166,11 @@ class Trainer:
 
     def run(self, resume: bool = False) -> ElasticMobileNetV3:
         """Train every phase (continuing from the checkpoint with ``resume``); return the supernet."""
+        if self.device.type == "cuda" and "LOCAL_RANK" in os.environ:  # one GPU per torchrun process
+            self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+            torch.cuda.set_device(self.device)
         par = _Distributed.from_env(self.device)
         self._rank, self._world_size = par.rank, par.world_size
-        if par.active and self.device.type == "cuda":
-            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         data = self._data = load_data(self.data)
         if data.in_channels != self.space.net.in_channels or data.n_classes != self.space.net.n_classes:
             raise OfaBenchError(
