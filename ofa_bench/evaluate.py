@@ -210,14 +210,18 @@ class Evaluator:
         net = self._supernet()
         data = self.benchmark.data()
         bench = self.benchmark
-        calib = (torch.as_tensor(x) for x, _ in data.eval_batches("calib", arch.r, bench.calibration_batch_size))
+        # channels_last: oneDNN's depthwise convolutions run several times faster in it.
+        calib = (
+            torch.as_tensor(x).contiguous(memory_format=torch.channels_last)
+            for x, _ in data.eval_batches("calib", arch.r, bench.calibration_batch_size)
+        )
         calibrate_bn(net, arch, calib)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
         loss = torch.zeros((), dtype=torch.float64, device=self.device)
         seen = 0
         with torch.inference_mode():
             for x, y in data.eval_batches("val", arch.r, bench.eval_batch_size):
-                x = torch.as_tensor(x).to(self.device, non_blocking=True)
+                x = torch.as_tensor(x).to(self.device, non_blocking=True, memory_format=torch.channels_last)
                 y = torch.as_tensor(y).to(self.device, non_blocking=True)
                 logits = net(x)
                 loss += F.cross_entropy(logits, y, reduction="sum").double()
@@ -229,7 +233,7 @@ class Evaluator:
 
     def _supernet(self) -> ElasticMobileNetV3:
         if self._net is None:
-            self._net = self.benchmark.supernet(self.device)
+            self._net = self.benchmark.supernet(self.device).to(memory_format=torch.channels_last)
         return self._net
 
     def _frame(
