@@ -43,7 +43,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
         groups: dict[str, list[float]] = {}
         for name, ratio in RATIOS.items():
             terminalreporter.write_line(f"{name:48s} {ratio:6.3f}")
-            groups.setdefault(name.split(",")[0] if "," in name else "forward", []).append(ratio)
+            groups.setdefault(name.split(",")[0], []).append(ratio)
         for group, values in groups.items():
             terminalreporter.write_line(f"{'median, ' + group:48s} {float(np.median(values)):6.3f}")
     if THROUGHPUT:

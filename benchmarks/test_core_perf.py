@@ -57,7 +57,7 @@ def test_elastic_vs_static_forward(benchmark, supernet, index, quick):
         benchmark.pedantic(supernet, args=(x,), rounds=3 if quick else 10, warmup_rounds=1)
     ratio = _interleaved_ratio(supernet, static, x, pairs=8 if quick else 30)
     benchmark.extra_info["elastic_over_static"] = ratio
-    RATIOS[f"subnet {index} ({arch.d})"] = ratio
+    RATIOS[f"forward, subnet {index} (d={''.join(map(str, arch.d))})"] = ratio
 
 
 def test_costs_throughput(benchmark):
@@ -115,5 +115,5 @@ def test_elastic_vs_static_forward_cuda(benchmark, supernet, index, quick):
         benchmark.pedantic(synced(net), args=(x,), rounds=5 if quick else 20, warmup_rounds=2)
     ratio = _interleaved_ratio(synced(net), synced(static), x, pairs=10 if quick else 40)
     benchmark.extra_info["elastic_over_static"] = ratio
-    RATIOS[f"CUDA forward, subnet {index} ({arch.d})"] = ratio
+    RATIOS[f"CUDA forward, subnet {index} (d={''.join(map(str, arch.d))})"] = ratio
     supernet.cpu()

@@ -54,7 +54,7 @@ def test_elastic_vs_static_training_step(benchmark, index, quick):
         ratios.append(elastic / fixed)
     ratio = float(np.median(ratios))
     benchmark.extra_info["elastic_over_static"] = ratio
-    RATIOS[f"train step, ofa-mini subnet {index} ({arch.d})"] = ratio
+    RATIOS[f"train step, ofa-mini subnet {index} (d={''.join(map(str, arch.d))})"] = ratio
 
 
 def test_calibrate_and_validate_throughput(benchmark, tmp_path, quick):
