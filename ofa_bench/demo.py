@@ -19,18 +19,18 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ofa_bench.atomic import write_text_atomic
 from ofa_bench.benchmark import BENCHMARK_FILE, Benchmark
 from ofa_bench.costs import macs_params
+from ofa_bench.data import DataSpec, load_data
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.export import export_onnx, onnx_max_abs_diff
 from ofa_bench.nn import ElasticMobileNetV3, resolve_device
 from ofa_bench.space import SearchSpace, get_space
 
-__all__ = ["UNTRAINED_NOTE", "DemoResult", "demo_benchmark", "load_digits", "random_supernet", "run_demo"]
+__all__ = ["UNTRAINED_NOTE", "DemoResult", "demo_benchmark", "random_supernet", "run_demo"]
 
 #: What every output built on :func:`random_supernet` must say about its numbers.
 UNTRAINED_NOTE = "weights are random and untrained (--untrained): predictions are at chance level"
@@ -82,33 +82,7 @@ def random_supernet(space: SearchSpace | str, seed: int = 0) -> ElasticMobileNet
         return ElasticMobileNetV3(space).eval()
 
 
-def load_digits(n: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """scikit-learn's bundled 8x8 digits as images in ``[0, 1]``, shape ``(n, 1, 8, 8)``.
-
-    Args:
-        n: How many images to draw without replacement (all 1797 when ``None``).
-        seed: Seed of the draw.
-
-    Returns:
-        ``(images, labels)``: float32 images and int64 labels 0..9.
-    """
-    try:
-        from sklearn.datasets import load_digits as sklearn_digits
-    except ImportError:
-        raise OfaBenchError("the digits demo needs scikit-learn; install it with: pip install scikit-learn") from None
-    data = sklearn_digits()
-    images = torch.as_tensor(data.images, dtype=torch.float32) / 16.0  # pixel values are 0..16
-    labels = torch.as_tensor(data.target, dtype=torch.int64)
-    if n is not None:
-        if not 0 <= n <= len(labels):
-            raise OfaBenchError(f"n must be between 0 and {len(labels)} digits; got {n}")
-        pick = torch.as_tensor(np.random.default_rng(seed).choice(len(labels), n, replace=False))
-        images, labels = images[pick], labels[pick]
-    return images.unsqueeze(1), labels
-
-
-def _resize(images: torch.Tensor, r: int, channels: int) -> torch.Tensor:
-    x = F.interpolate(images, size=(r, r), mode="bilinear", align_corners=False)
+def _channels(x: torch.Tensor, channels: int) -> torch.Tensor:
     # Grey digits fed to a colour network (the ImageNet presets) repeat the one channel.
     return x.expand(-1, channels, -1, -1).contiguous() if channels != x.size(1) else x
 
@@ -176,9 +150,7 @@ def run_demo(
     macs, params = macs_params(archs)
     inputs: dict[int, torch.Tensor] = {}  # per resolution: only a few resolutions exist
     if bench is None:
-        net = random_supernet(space, seed).to(device)
-        images, labels = load_digits(batch_size, seed)
-        images, labels = images.to(device), labels.to(device)
+        net, data = random_supernet(space, seed).to(device), load_data(DataSpec())
         measured = None
     else:
         if bench.space != space:
@@ -189,15 +161,15 @@ def run_demo(
         with Evaluator(bench, device=device) as evaluator:
             measured = evaluator.evaluate(archs, ("macs", "params"))["accuracy"].to_numpy()
         net, data = bench.supernet(device), bench.data()
-        for r in sorted({a.r for a in archs}):  # a fixed validation batch per resolution
-            inputs[r] = next(iter(data.eval_batches("val", r, batch_size)))[0].to(device)
+    labels: dict[int, torch.Tensor] = {}
+    for r in sorted({a.r for a in archs}):  # a fixed validation batch per resolution
+        x, y = next(iter(data.eval_batches("val", r, batch_size)))
+        inputs[r], labels[r] = _channels(x, space.net.in_channels).to(device), y.to(device)
     records = []
     for i, arch in enumerate(archs):
-        if arch.r not in inputs:
-            inputs[arch.r] = _resize(images, arch.r, space.net.in_channels)
         x = inputs[arch.r]
         if bench is not None:
-            calib = bench.data().eval_batches("calib", arch.r, bench.calibration_batch_size)
+            calib = data.eval_batches("calib", arch.r, bench.calibration_batch_size)
             calibrate_bn(net, arch, (images for images, _ in calib))
         net.set_active(arch)
         elastic_out, elastic_ms = _forward_ms(net, x)
@@ -212,7 +184,7 @@ def run_demo(
                 "static_ms": round(static_ms, 4),
                 "max_abs_diff": float((elastic_out - static_out).abs().max()),
                 "agreement": float((pred_e == pred_s).float().mean()),
-                "accuracy": float(measured[i]) if measured is not None else float((pred_s == labels).float().mean()),
+                "accuracy": float(measured[i]) if measured is not None else float((pred_s == labels[arch.r]).float().mean()),
                 "onnx": None,
                 "onnx_max_abs_diff": None,
             }
