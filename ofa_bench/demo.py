@@ -28,7 +28,7 @@ from ofa_bench.data import DataSpec, load_data
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.export import export_onnx, onnx_max_abs_diff
 from ofa_bench.nn import ElasticMobileNetV3, resolve_device
-from ofa_bench.space import SearchSpace, get_space
+from ofa_bench.space import Arch, SearchSpace, get_space
 
 __all__ = ["UNTRAINED_NOTE", "DemoResult", "demo_benchmark", "random_supernet", "run_demo"]
 
@@ -165,13 +165,18 @@ def run_demo(
     for r in sorted({a.r for a in archs}):  # a fixed validation batch per resolution
         x, y = next(iter(data.eval_batches("val", r, batch_size)))
         inputs[r], labels[r] = _channels(x, space.net.in_channels).to(device), y.to(device)
-    records = []
-    for i, arch in enumerate(archs):
-        x = inputs[arch.r]
+
+    def activate(arch: Arch) -> None:
+        # A trained supernet's BN statistics are re-estimated per arch, as the evaluator does.
         if bench is not None:
             calib = data.eval_batches("calib", arch.r, bench.calibration_batch_size)
             calibrate_bn(net, arch, (images for images, _ in calib))
         net.set_active(arch)
+
+    records = []
+    for i, arch in enumerate(archs):
+        x = inputs[arch.r]
+        activate(arch)
         elastic_out, elastic_ms = _forward_ms(net, x)
         static_out, static_ms = _forward_ms(net.extract(arch), x)
         pred_e, pred_s = elastic_out.argmax(1), static_out.argmax(1)
@@ -194,6 +199,7 @@ def run_demo(
 
     largest = int(np.argmax(macs))
     arch = archs[largest]
+    activate(arch)  # the exported network carries its own BN statistics, not the last arch's
     static = net.extract(arch)
     onnx_path = export_onnx(static, out_dir / ONNX_NAME, arch.r, space.net.in_channels)
     diff = onnx_max_abs_diff(static, onnx_path, inputs[arch.r].cpu())
