@@ -10,12 +10,12 @@ OFA_ORACLE := ofa==0.1.0.post202307202001
 
 .PHONY: demo test test-fast bench install clean
 
-$(STAMP): pyproject.toml tests/plugin_pkg/pyproject.toml
+$(STAMP): pyproject.toml tests/plugin_pkg/pyproject.toml examples/ofa-bench-example-backend/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# Pinned first so pip takes the local CPU-tested pair rather than resolving another release.
 	$(BIN)/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-	$(BIN)/python -m pip install -q -e ".[test]" ./tests/plugin_pkg
+	$(BIN)/python -m pip install -q -e ".[test]" ./tests/plugin_pkg ./examples/ofa-bench-example-backend
 	$(BIN)/python -m pip install -q --no-deps "$(OFA_ORACLE)"
 	touch $(STAMP)
 

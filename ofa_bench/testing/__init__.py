@@ -9,11 +9,25 @@ Subclass a test-suite class in your own tests, override its fixture, and inherit
         def backend(self):
             return MyBackend()
 
-These modules import pytest, which is needed only where they are used.
+These modules import pytest, which is needed only where they are used; each suite is imported on
+first access, so using one never imports the others.
 """
 
 from __future__ import annotations
 
-from ofa_bench.testing.hardware import HardwareBackendTests
+import importlib
+from typing import Any
 
-__all__ = ["HardwareBackendTests"]
+__all__ = ["HardwareBackendTests", "PredictorTests", "StrategyTests"]
+
+_MODULES = {
+    "HardwareBackendTests": "ofa_bench.testing.hardware",
+    "PredictorTests": "ofa_bench.testing.predictors",
+    "StrategyTests": "ofa_bench.testing.strategies",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULES:
+        raise AttributeError(f"module 'ofa_bench.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(_MODULES[name]), name)
