@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from hardware.batch import arch_array
 from ofa_bench.costs import macs_params
 from ofa_bench.interfaces import HardwareBackend
 
 if TYPE_CHECKING:
-    from ofa_bench.space import Arch
+    from ofa_bench.space import Arch, SearchSpace
 
 __all__ = ["MacsProxy", "ParamsProxy"]
 
@@ -22,19 +23,21 @@ class _CostProxy(HardwareBackend):
     units: ClassVar[str] = ""
     _cost_index: ClassVar[int] = 0  # position in the (macs, params) pair
 
-    def latency(self, archs: Sequence[Arch]) -> np.ndarray:
+    def latency(self, archs: Sequence[Arch] | np.ndarray, *, space: SearchSpace | None = None) -> np.ndarray:
         """Return the cost of each arch in millions.
 
         Args:
-            archs: Archs, all from one search space.
+            archs: Archs, all from one search space, or an ``(n, n_columns)`` choice array.
+            space: The space of an array batch.
 
         Returns:
-            Float64 array of shape ``(len(archs),)`` in :attr:`units`.
+            Float64 array of shape ``(n,)`` in :attr:`units`.
         """
-        # An empty batch names no space, so the cost model cannot be asked.
-        if len(archs) == 0:
+        array, space = arch_array(archs, space)
+        # An empty batch may name no space, so the cost model cannot be asked.
+        if array.shape[0] == 0:
             return np.zeros(0, dtype=np.float64)
-        cost = macs_params(archs)[self._cost_index]
+        cost = macs_params(array, space)[self._cost_index]
         return np.asarray(cost, dtype=np.float64) / 1e6
 
     def describe(self) -> dict[str, Any]:

@@ -113,8 +113,9 @@ class Evaluator:
 
         Args:
             archs: Archs of the benchmark's space, or their OFA dicts.
-            backends: Hardware backend names or instances; each adds a ``latency:<name>`` column
-                in that backend's units (``df.attrs["units"]``).
+            backends: Hardware backend names, specs (``"lut:table=out/lut.yaml"``, see
+                :func:`ofa_bench.registry.parse_spec`) or instances; each adds a
+                ``latency:<name>`` column in that backend's units (``df.attrs["units"]``).
 
         Returns:
             A DataFrame with columns ``arch`` (OFA JSON), ``r``, ``accuracy``, ``loss``, ``macs``,
@@ -125,7 +126,7 @@ class Evaluator:
         if isinstance(backends, (str, HardwareBackend)):
             backends = (backends,)
         archs = self._check(archs)
-        backend_objs = [registry.create("hardware", b) for b in backends]
+        backend_objs = [registry.create_from_spec("hardware", b) for b in backends]
         unique = list(dict.fromkeys(archs))
         key = self._cache_key()
         results = self._lookup(unique, key)

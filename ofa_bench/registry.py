@@ -20,6 +20,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import inspect
+import re
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -32,10 +33,12 @@ __all__ = [
     "PluginInfo",
     "Registry",
     "create",
+    "create_from_spec",
     "describe",
     "get",
     "kinds",
     "names",
+    "parse_spec",
     "refresh",
     "register",
 ]
@@ -311,6 +314,67 @@ def create(kind: str, name_or_instance: str | object, **params: Any) -> Any:
         PluginError: See :meth:`Registry.create`.
     """
     return _registry(kind).create(name_or_instance, **params)
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """Split a plug-in spec ``"name:key=value[:key=value...]"`` into its name and parameters.
+
+    Parameters are separated by ``:`` or ``,`` (``"lut:table=t.yaml,threads=2"`` reads the same as
+    ``"lut:table=t.yaml:threads=2"``, as suite files write it). Values read as int, float,
+    ``true``/``false`` or ``none`` when they look like one, else as text:
+    ``"lut:table=out/lut.yaml"`` gives ``("lut", {"table": "out/lut.yaml"})`` and
+    ``"torch-cpu:threads=2"`` gives ``("torch-cpu", {"threads": 2})``.
+
+    Raises:
+        PluginError: The name is empty or a parameter is not ``key=value``.
+    """
+    name, _, rest = spec.partition(":")
+    name = name.strip()
+    if not name:
+        raise PluginError(f"plug-in spec {spec!r} has no name; expected name[:key=value...]")
+    params: dict[str, Any] = {}
+    for field_ in filter(None, (part.strip() for part in re.split(r"[:,]", rest))):
+        key, sep, value = field_.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise PluginError(f"plug-in spec {spec!r}: {field_!r} is not key=value; expected name[:key=value...]")
+        params[key] = _spec_value(value.strip())
+    return name, params
+
+
+def _spec_value(text: str) -> Any:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+def create_from_spec(kind: str, spec: str | object, **params: Any) -> Any:
+    """Create a plug-in from a spec string (see :func:`parse_spec`), a plain name, or an instance.
+
+    Args:
+        kind: ``"strategy"``, ``"predictor"`` or ``"hardware"``.
+        spec: ``"name"``, ``"name:key=value..."``, or an instance passed through.
+        **params: More constructor parameters; the spec's own take precedence.
+
+    Returns:
+        The plug-in instance.
+
+    Raises:
+        PluginError: A malformed spec, an unknown name (the message lists the known ones), or
+            parameters that do not fit the constructor.
+    """
+    if not isinstance(spec, str):
+        return create(kind, spec, **params)
+    name, spec_params = parse_spec(spec)
+    return create(kind, name, **{**params, **spec_params})
 
 
 def register(kind: str, name: str, obj: type) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -76,6 +77,13 @@ class HardwareBackendTests:
         """Measuring a batch gives what measuring each arch alone gives."""
         one_by_one = np.concatenate([backend.latency([arch]) for arch in archs])
         np.testing.assert_allclose(backend.latency(archs), one_by_one, rtol=self.rtol)
+
+    def test_array_batch_equals_list(self, backend: HardwareBackend, archs: list[Arch], space: SearchSpace) -> None:
+        """A backend that takes a batch array (``latency(array, space=space)``) gives what the list gives."""
+        if "space" not in inspect.signature(backend.latency).parameters:
+            pytest.skip("backend takes lists of archs only")
+        from_array = backend.latency(space.to_array(archs), space=space)
+        np.testing.assert_allclose(from_array, backend.latency(archs), rtol=self.rtol)
 
     def test_deterministic(self, backend: HardwareBackend, archs: list[Arch]) -> None:
         """A backend that declares ``deterministic`` gives equal results on repeated calls."""

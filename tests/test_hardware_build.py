@@ -1,0 +1,139 @@
+"""Building lookup tables: every distinct layer timed once, resumable, atomic, consistent header."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from hardware.layer_grid import layer_grid
+from hardware.runners import TorchCPU
+from ofa_bench import registry
+from ofa_bench.costs import layers
+from ofa_bench.errors import OfaBenchError
+from ofa_bench.space import get_space
+
+MINI = get_space("ofa-mini")
+# One timed call per layer: these tests check the bookkeeping, not the figures.
+QUICK = {"repeats": 1, "warmup": 0, "rounds": 1}
+
+
+class CountingRunner(TorchCPU):
+    """torch-cpu that counts the layers it times and can fail after a number of groups."""
+
+    def __init__(self, fail_after_groups: int | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.timed: list[int] = []
+        self.fail_after_groups = fail_after_groups
+
+    def time_modules(self, modules):
+        if self.fail_after_groups is not None and len(self.timed) >= self.fail_after_groups:
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C mid-build
+        self.timed.append(len(modules))
+        return super().time_modules(modules)
+
+
+def test_build_times_each_distinct_layer_once(tmp_path: Path) -> None:
+    out = tmp_path / "lut.yaml"
+    runner = CountingRunner(**QUICK)
+    lut = registry.get("hardware", "lut").build(MINI, runner, out, calibration_archs=3)
+    distinct = layer_grid(MINI).distinct()
+    assert sum(runner.timed) == len(distinct) == len({x.key() for x in distinct})
+    data = yaml.safe_load(out.read_text())
+    assert set(data["layers"]) == {x.key() for x in distinct}
+    # Every layer of every arch is in the table, including the ones before and after the blocks.
+    for arch in MINI.sample(20, rng=0) + [MINI.smallest(12), MINI.largest(24)]:
+        assert {x.key() for x in layers(arch)} <= set(data["layers"])
+    assert data["complete"] is True and data["space"] == "ofa-mini"
+    assert data["runner"]["name"] == "torch-cpu" and data["runner"]["repeats"] == 1
+    calibration = data["calibration"]
+    assert calibration["archs"] == 3 and data["overhead_ms"] == calibration["overhead_ms"]
+    assert data["scale"] == calibration["scale"] > 0
+    info = lut.describe()
+    assert info["runner"] == "torch-cpu" and info["version"].startswith("torch ")
+    assert np.all(lut.latency(MINI.sample(10, rng=1)) > 0)
+    # A finished table is not rebuilt.
+    again = CountingRunner(**QUICK)
+    registry.get("hardware", "lut").build(MINI, again, out, calibration_archs=3)
+    assert again.timed == []
+
+
+def test_interrupted_build_resumes_where_it_stopped(tmp_path: Path) -> None:
+    out = tmp_path / "lut.yaml"
+    with pytest.raises(KeyboardInterrupt):
+        registry.get("hardware", "lut").build(MINI, CountingRunner(fail_after_groups=2, **QUICK), out, group_size=32)
+    partial = yaml.safe_load(out.read_text())
+    assert partial["complete"] is False
+    done = len(partial["layers"])
+    assert done > 0
+    assert not list(tmp_path.glob(".lut.yaml.*"))  # no temporary file left behind
+    rest = CountingRunner(**QUICK)
+    registry.get("hardware", "lut").build(MINI, rest, out, calibration_archs=2)
+    total = len(layer_grid(MINI).distinct())
+    assert sum(rest.timed) == total - done
+    final = yaml.safe_load(out.read_text())
+    assert final["complete"] is True and len(final["layers"]) == total
+    assert all(final["layers"][k] == v for k, v in partial["layers"].items())  # kept, not re-timed
+
+
+def test_resume_with_other_settings_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "lut.yaml"
+    with pytest.raises(KeyboardInterrupt):
+        registry.get("hardware", "lut").build(MINI, CountingRunner(fail_after_groups=1, **QUICK), out, group_size=32)
+    with pytest.raises(OfaBenchError, match="other settings \\(repeats\\)"):
+        registry.get("hardware", "lut").build(MINI, "torch-cpu", out, repeats=2, warmup=0, rounds=1, statistic="median")
+
+
+def test_build_errors(tmp_path: Path) -> None:
+    lut = registry.get("hardware", "lut")
+    with pytest.raises(OfaBenchError, match="cannot time single layers"):
+        lut.build(MINI, "macs", tmp_path / "t.yaml")
+    with pytest.raises(OfaBenchError, match="unknown hardware backend 'tpu'; known: .*torch-cpu"):
+        lut.build(MINI, "tpu", tmp_path / "t.yaml")
+    with pytest.raises(OfaBenchError, match="does not exist"):
+        lut.build(MINI, "torch-cpu", tmp_path / "missing" / "t.yaml")
+    (tmp_path / "ofa.yaml").write_text("Conv-input:1x1x1-output:1x1x1: {count: 1, mean: 1.0, std: 0}\n")
+    with pytest.raises(OfaBenchError, match="not an ofa-bench lookup table"):
+        lut.build(MINI, "torch-cpu", tmp_path / "ofa.yaml", **QUICK)
+
+
+def test_build_on_onnxruntime_times_layers(tmp_path: Path) -> None:
+    """The ONNX Runtime runner times single layers too (a few, to stay fast)."""
+    from hardware.layer_modules import input_shape, layer_module
+
+    runner = registry.create("hardware", "onnxruntime-cpu", **QUICK)
+    shapes = layers(MINI.largest(16))
+    picked = [shapes[0], shapes[5], shapes[-3], shapes[-1]]  # stem, a block, pooling, classifier
+    stats = runner.time_modules([(layer_module(x), input_shape(x, 1)) for x in picked])
+    assert len(stats) == 4 and all(s.median_ms > 0 for s in stats)
+
+
+def test_calibration_archs_differ_from_validation_sample() -> None:
+    from hardware.lut_build import calibration_archs
+
+    picked = calibration_archs(MINI, 10, seed=0)
+    assert picked[:2] == [MINI.smallest(12), MINI.largest(24)] and len(picked) == 10
+    assert not set(picked) & set(MINI.sample(50, rng=0))
+    assert picked == calibration_archs(MINI, 10, seed=0)
+
+
+def test_calibration_fits_scale_and_overhead(tmp_path: Path) -> None:
+    """Whole networks measuring 2x their layers' sum plus 1 ms give scale 2 and overhead 1."""
+    from hardware.lut import LookupTableBackend
+    from hardware.lut_build import _calibrate
+    from hardware.lut_format import save_table
+
+    entries = {x.key(): {"count": 1, "mean": 0.05 + x.macs / 1e7, "std": 0.0} for x in layer_grid(MINI).distinct()}
+    path = save_table(tmp_path / "t.yaml", {"space": MINI.name}, entries)
+    summed = LookupTableBackend(table=path)
+
+    class Proportional(TorchCPU):
+        def latency(self, archs, *, space=None):
+            return 2.0 * summed.latency(archs) + 1.0
+
+    fit = _calibrate(Proportional(), MINI, path, 8, seed=0, progress=False)
+    assert fit["scale"] == pytest.approx(2.0) and fit["overhead_ms"] == pytest.approx(1.0)
+    assert fit["median_relative_error_after"] == pytest.approx(0.0, abs=1e-6)
+    assert _calibrate(Proportional(), MINI, path, 2, seed=0, progress=False)["scale"] == 1.0  # too few for a slope
