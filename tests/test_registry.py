@@ -165,9 +165,9 @@ def test_unknown_name_lists_known_names() -> None:
     assert "fake" in message and "test-constant" in message
 
 
-def test_unknown_name_with_nothing_known() -> None:
-    with pytest.raises(PluginError, match="unknown accuracy predictor 'mlp'; known: "):
-        registry.create("predictor", "mlp")
+def test_unknown_predictor_lists_the_known_ones() -> None:
+    with pytest.raises(PluginError, match="unknown accuracy predictor 'no-such-model'; known: .*gbdt.*mlp"):
+        registry.create("predictor", "no-such-model")
 
 
 @pytest.mark.parametrize("call", [registry.names, registry.describe])

@@ -1,0 +1,83 @@
+"""A random forest (scikit-learn) as an accuracy predictor, with the spread of its trees as uncertainty."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.ensemble import RandomForestRegressor
+
+from ofa_bench.errors import OfaBenchError
+from ofa_bench.space import Arch, SearchSpace
+from predictors._base import ArchRegressor
+from predictors._encoding import Encoder
+
+__all__ = ["RandomForestPredictor"]
+
+
+class RandomForestPredictor(ArchRegressor):
+    """Random forest regression on (by default) ordinal encodings.
+
+    Args:
+        encoder: ``"ordinal"`` (default), ``"onehot"`` or a callable ``(array, space) -> features``.
+        n_estimators: Trees.
+        max_features: Share of features each split considers.
+        min_samples_leaf: Fewest archs per leaf.
+        seed: Random state of bootstrapping and feature sampling.
+        space: Search space when ``fit`` gets a batch array instead of archs.
+    """
+
+    name: ClassVar[str] = "rf"
+    trusted_types: ClassVar[tuple[str, ...]] = ("sklearn.tree._tree.Tree",)
+
+    def __init__(
+        self,
+        *,
+        encoder: Encoder = "ordinal",
+        n_estimators: int = 300,
+        max_features: float = 0.33,
+        min_samples_leaf: int = 3,
+        seed: int | None = 0,
+        space: str | SearchSpace | None = None,
+    ) -> None:
+        self.encoder = encoder
+        self.n_estimators = n_estimators
+        self.max_features = max_features
+        self.min_samples_leaf = min_samples_leaf
+        self.seed = seed
+        self.space = space
+
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        self.model_ = RandomForestRegressor(
+            n_estimators=self.n_estimators,
+            max_features=self.max_features,
+            min_samples_leaf=self.min_samples_leaf,
+            random_state=self.seed,
+        ).fit(X, y)
+
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        return self.model_.predict(X)
+
+    def predict_std(self, archs: Sequence[Arch] | np.ndarray) -> np.ndarray:
+        """Standard deviation of the trees' predictions for each arch.
+
+        Args:
+            archs: Archs of the fitted space, or a batch array of them.
+
+        Returns:
+            Float64 array of shape ``(n,)``, >= 0.
+        """
+        X = self._features(archs)
+        if X.shape[0] == 0:
+            return np.zeros(0, dtype=np.float64)
+        per_tree = np.stack([tree.predict(X) for tree in self.model_.estimators_])
+        return per_tree.std(axis=0).astype(np.float64)
+
+    def _state(self) -> dict[str, Any]:
+        return {"model": self.model_}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        if not isinstance(state["model"], RandomForestRegressor):
+            raise OfaBenchError(f"expected a RandomForestRegressor, got {type(state['model']).__name__}")
+        self.model_ = state["model"]
