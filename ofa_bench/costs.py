@@ -19,7 +19,7 @@ import numpy as np
 
 from ofa_bench.space import Arch, SearchSpace, make_divisible
 
-__all__ = ["LayerShape", "layers", "macs_params", "block_plan", "BlockPlan"]
+__all__ = ["LayerShape", "array_costs", "layers", "macs_params", "block_plan", "BlockPlan"]
 
 
 @dataclass(frozen=True)
@@ -266,12 +266,64 @@ def macs_params(archs: Sequence[Arch] | np.ndarray, space: SearchSpace | None = 
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         space = space or archs[0].space
         array = space.to_array(archs)
+    return array_costs(space, array)
+
+
+@dataclass(frozen=True)
+class _FlatCosts:
+    """:class:`_CostTables` laid out for one ``take`` per batch: choice values map straight to rows."""
+
+    code: np.ndarray  # (max_ks + 1) * (max_e + 1) ->  ks index * |e| + e index (values not allowed: any)
+    e_top: int  # max_e + 1
+    block_base: np.ndarray  # (n_blocks,) first row of each block in block_params
+    block_macs: np.ndarray  # (n_blocks * (|ks| * |e| + 1) * |r|,) the extra code per block is inactive: 0
+    block_params: np.ndarray  # (n_blocks * (|ks| * |e| + 1),)
+    inactive: int  # the code of an inactive block
+    r_index: np.ndarray  # (max_r + 1,) resolution value -> index
+    n_r: int
+
+
+@lru_cache(maxsize=None)
+def _flat_costs(space: SearchSpace) -> _FlatCosts:
     tables = _cost_tables(space)
-    idx = space._tables.index_of(array)
-    nb = space.n_blocks
-    active = space.active_mask(array)
-    ks_i, e_i, r_i = idx[:, :nb], idx[:, nb : 2 * nb], idx[:, -1]
-    blocks = np.arange(nb)
-    macs = np.where(active, tables.block_macs[blocks, ks_i, e_i, r_i[:, None]], 0).sum(axis=1)
-    params = np.where(active, tables.block_params[blocks, ks_i, e_i], 0).sum(axis=1)
-    return macs + tables.fixed_macs[r_i], params + tables.fixed_params
+    nk, ne, nr, nb = len(space.ks_choices), len(space.e_choices), len(space.resolutions), space.n_blocks
+    e_top = max(space.e_choices) + 1
+    code = np.zeros((max(space.ks_choices) + 1) * e_top, dtype=np.int64)
+    for ki, k in enumerate(space.ks_choices):
+        for ei, e in enumerate(space.e_choices):
+            code[k * e_top + e] = ki * ne + ei
+    macs = np.zeros((nb, nk * ne + 1, nr), dtype=np.int64)
+    macs[:, :-1] = tables.block_macs.reshape(nb, nk * ne, nr)
+    params = np.zeros((nb, nk * ne + 1), dtype=np.int64)
+    params[:, :-1] = tables.block_params.reshape(nb, nk * ne)
+    r_index = np.zeros(max(space.resolutions) + 1, dtype=np.int64)
+    r_index[list(space.resolutions)] = np.arange(nr)
+    base = np.arange(nb, dtype=np.int64) * (nk * ne + 1)
+    return _FlatCosts(code, e_top, base, macs.ravel(), params.ravel(), nk * ne, r_index, nr)
+
+
+def array_costs(
+    space: SearchSpace, array: np.ndarray, macs: bool = True, params: bool = True
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """MACs and parameters of a valid ``(n, n_columns)`` int64 batch array, unchecked (``None`` when not wanted).
+
+    The caller guarantees valid choices (arrays from the space's own operators, or checked by
+    :meth:`SearchSpace.validate_array`); the sums are those of :func:`macs_params`.
+    """
+    if len(array) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return (empty if macs else None), (empty if params else None)
+    flat, fixed = _flat_costs(space), _cost_tables(space)
+    nb = len(flat.block_base)
+    # One row per block and choice pair (or the zero row of an inactive block).
+    rows = flat.code.take(array[:, :nb] * flat.e_top + array[:, nb : 2 * nb])
+    np.copyto(rows, flat.inactive, where=~space.active_mask(array))
+    rows += flat.block_base
+    out_params = flat.block_params.take(rows).sum(axis=1) + fixed.fixed_params if params else None
+    out_macs = None
+    if macs:
+        r_i = flat.r_index.take(array[:, -1])
+        rows *= flat.n_r
+        rows += r_i[:, None]
+        out_macs = flat.block_macs.take(rows).sum(axis=1) + fixed.fixed_macs.take(r_i)
+    return out_macs, out_params

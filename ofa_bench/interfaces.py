@@ -124,6 +124,28 @@ class Strategy(abc.ABC):
             records: One record (column name to value) per arch, in the same order.
         """
 
+    def ask_array(self, n: int) -> np.ndarray:
+        """Propose archs as an ``(n, space.n_columns)`` array; by default wraps :meth:`ask`.
+
+        Built-in strategies override this (and :meth:`tell_array`) so a loop over cheap
+        evaluations never builds :class:`Arch` objects.
+        """
+        return self.space.to_array(self.ask(n))
+
+    def tell_array(self, array: np.ndarray, records: Mapping[str, np.ndarray]) -> None:
+        """Receive measurements column-wise (``records[column][i]`` is of ``array[i]``); wraps :meth:`tell`.
+
+        Args:
+            array: ``(n, space.n_columns)`` choice values of the evaluated archs.
+            records: Column name to a float array of ``n`` values, NaN where a measurement failed.
+        """
+        rows = [{c: float(v[i]) for c, v in records.items()} for i in range(len(array))]
+        self.tell(self.space.from_array(array), rows)
+
+    def preferred_batch_size(self) -> int:
+        """How many archs the strategy likes to be asked for at once; a loop's default batch size."""
+        return 1
+
     def reseed_rng(self, seed: int | None = None) -> None:
         """Replace ``self.rng``, e.g. so parallel workers do not share a random stream.
 

@@ -212,9 +212,13 @@ class SearchSpace:
     def validate_array(self, array: np.ndarray) -> np.ndarray:
         """Check an array of choice values; raise :class:`SpaceError` naming the first bad entry."""
         array = np.asarray(array)
-        if array.ndim != 2 or array.shape[1] != self.n_columns:
-            raise SpaceError(f"arch array must have shape (n, {self.n_columns}) for {self.name}; got {array.shape}")
         t = self._tables
+        if array.ndim != 2 or array.shape[1] != t.n_columns:
+            raise SpaceError(f"arch array must have shape (n, {self.n_columns}) for {self.name}; got {array.shape}")
+        if array.dtype == np.int64 and (
+            array.size == 0 or (array.min() >= 0 and array.max() < t.top and t.flat_valid.take(array + t.col_offset).all())
+        ):
+            return array  # the common case, one gather; the slow path below finds the first bad entry
         ok = (array >= 0) & (array < t.valid.shape[1])
         ok[ok] = t.valid[t.column_kind[np.nonzero(ok)[1]], array[ok]]
         if not ok.all():
@@ -229,6 +233,8 @@ class SearchSpace:
         Inactive blocks do not change the network, so normalising makes equal networks equal rows.
         """
         array = np.array(array, dtype=np.int64, copy=True)
+        if array.ndim == 2 and array.shape[1] == self._tables.n_columns:
+            return self._fill_inactive(array, self.active_mask(array))
         inactive = ~self.active_mask(array)
         b = self.n_blocks
         array[:, :b][inactive] = self.ks_choices[0]
@@ -237,16 +243,30 @@ class SearchSpace:
 
     def active_mask(self, array: np.ndarray) -> np.ndarray:
         """Boolean ``(n, n_blocks)``: which blocks run, given each stage's depth."""
-        b, s = self.n_blocks, self.n_stages
-        depth = np.repeat(array[:, 2 * b : 2 * b + s], self.max_depth, axis=1)
-        return np.tile(np.arange(self.max_depth), s) < depth
+        t = self._tables
+        return array.take(t.depth_cols, axis=1) > t.block_pos
+
+    def _blocks(self, array: np.ndarray) -> np.ndarray:
+        """The ``ks`` and ``e`` columns as an ``(n, 2, n_blocks)`` view (a copy if ``array`` is not C-ordered)."""
+        nb = self._tables.n_blocks
+        return array[:, : 2 * nb].reshape(len(array), 2, nb)
+
+    def _fill_inactive(self, array: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """Normalise a C-ordered int64 ``array`` in place, given its :meth:`active_mask`; returns it."""
+        if array.flags.c_contiguous:  # then _blocks is a view
+            np.copyto(self._blocks(array), self._tables.smallest, where=~active[:, None, :])
+            return array
+        b = self.n_blocks
+        array[:, :b][~active] = self.ks_choices[0]
+        array[:, b : 2 * b][~active] = self.e_choices[0]
+        return array
 
     def sample_array(self, n: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
         """Draw ``n`` archs uniformly per choice (each block, stage and the resolution)."""
         rng = np.random.default_rng(rng)
         t = self._tables
-        idx = (rng.random((n, self.n_columns)) * t.n_choices).astype(np.int64)
-        return self.normalise(t.values_of(idx))
+        array = t.draw(rng, (n, t.n_columns))
+        return self._fill_inactive(array, self.active_mask(array))
 
     def sample(self, n: int, rng: np.random.Generator | int | None = None) -> list[Arch]:
         """Draw ``n`` archs uniformly per choice; ``rng`` is a Generator or a seed."""
@@ -265,13 +285,12 @@ class SearchSpace:
         rng = np.random.default_rng(rng)
         t = self._tables
         array = np.asarray(array, dtype=np.int64)
-        fresh = t.values_of((rng.random(array.shape) * t.n_choices).astype(np.int64))
+        fresh = t.draw(rng, array.shape)
         child = np.where(rng.random(array.shape) < prob, fresh, array)
-        switched_on = self.active_mask(child) & ~self.active_mask(array)
-        b = self.n_blocks
-        child[:, :b] = np.where(switched_on, fresh[:, :b], child[:, :b])
-        child[:, b : 2 * b] = np.where(switched_on, fresh[:, b : 2 * b], child[:, b : 2 * b])
-        return self.normalise(child)
+        active = self.active_mask(child)
+        switched_on = active & ~self.active_mask(array)
+        np.copyto(self._blocks(child), self._blocks(fresh), where=switched_on[:, None, :])
+        return self._fill_inactive(child, active)
 
     def mutate(self, arch: Arch, prob: float = 0.1, rng: np.random.Generator | int | None = None) -> Arch:
         """One mutated copy of ``arch`` (see :meth:`mutate_array`)."""
@@ -289,17 +308,17 @@ class SearchSpace:
         t = self._tables
         a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
         take_a = rng.random(a.shape) < 0.5
+        act_a, act_b = self.active_mask(a), self.active_mask(b)
+        # A block active in one parent only comes from that parent, whatever the coin said.
+        differ = act_a != act_b
+        np.copyto(self._blocks(take_a), act_a[:, None, :], where=differ[:, None, :])
         child = np.where(take_a, a, b)
-        act_a, act_b, act_c = self.active_mask(a), self.active_mask(b), self.active_mask(child)
-        fresh = t.values_of((rng.random(a.shape) * t.n_choices).astype(np.int64))
-        nb = self.n_blocks
-        for lo in (0, nb):
-            cols = slice(lo, lo + nb)
-            pick_a = np.where(act_a & act_b, take_a[:, cols], act_a)
-            genes = np.where(pick_a, a[:, cols], b[:, cols])
-            genes = np.where(act_c & ~act_a & ~act_b, fresh[:, cols], genes)
-            child[:, cols] = genes
-        return self.normalise(child)
+        act_c = self.active_mask(child)
+        u = rng.random(a.shape)  # drawn always, so the stream does not depend on the parents
+        fresh = act_c & ~(act_a | act_b)  # active in the child but in neither parent: fresh genes
+        if fresh.any():
+            np.copyto(self._blocks(child), self._blocks(t.values_from(u)), where=fresh[:, None, :])
+        return self._fill_inactive(child, act_c)
 
     def crossover(self, a: Arch, b: Arch, rng: np.random.Generator | int | None = None) -> Arch:
         """One child of ``a`` and ``b`` (see :meth:`crossover_array`)."""
@@ -315,15 +334,16 @@ class SearchSpace:
         so depth is implied. Width: ``|r| + n_blocks * (|ks| + |e|)``.
         """
         array = self._as_array(archs)
-        idx = self._tables.index_of(array)
+        t = self._tables
+        idx = t.index_of(array)
         active = self.active_mask(array)
         n, nb = array.shape[0], self.n_blocks
-        nk, ne, nr = len(self.ks_choices), len(self.e_choices), len(self.resolutions)
-        out = np.zeros((n, nr + nb * (nk + ne)), dtype=np.float32)
-        rows = np.arange(n)[:, None]
-        out[np.arange(n), idx[:, -1]] = 1.0
-        out[rows, nr + np.arange(nb) * nk + idx[:, :nb]] = active
-        out[rows, nr + nb * nk + np.arange(nb) * ne + idx[:, nb : 2 * nb]] = active
+        width = len(self.resolutions) + nb * (len(self.ks_choices) + len(self.e_choices))
+        out = np.zeros((n, width), dtype=np.float32)
+        # Flat positions of the ones: the resolution's, then each active block's kernel and expand.
+        hot = idx[:, t.onehot_columns] + t.onehot_offset + (np.arange(n) * width)[:, None]
+        on = np.concatenate([active, active, np.ones((n, 1), dtype=bool)], axis=1)
+        out.ravel()[hot[on]] = 1.0
         return out
 
     def encode_ordinal(self, archs: Sequence[Arch] | np.ndarray) -> np.ndarray:
@@ -374,16 +394,31 @@ class SearchSpace:
 class _ChoiceTables:
     """Lookup arrays that turn choice values into indices and back, per batch column."""
 
+    n_blocks: int
+    n_columns: int
     column_kind: np.ndarray  # (n_columns,) 0=ks 1=e 2=d 3=r
     n_choices: np.ndarray  # (n_columns,)
     values: np.ndarray  # (4, max_choices) value of choice i for each kind
     index: np.ndarray  # (4, max_value + 1) index of a value, -1 when not allowed
     valid: np.ndarray  # (4, max_value + 1) bool
+    # Flat forms, so a batch lookup is one ``take`` of ``array + offset`` (no 2-D fancy indexing).
+    top: int  # max_value + 1
+    col_offset: np.ndarray  # (n_columns,) column * top, into flat_index / flat_valid
+    flat_index: np.ndarray  # (n_columns * top,) index of value v in column c at c * top + v
+    flat_valid: np.ndarray  # (n_columns * top,) bool
+    value_offset: np.ndarray  # (n_columns,) kind * max_choices, into flat_values
+    flat_values: np.ndarray  # values.ravel()
+    n_choices_f: np.ndarray  # n_choices as float64, to scale uniform draws without a cast
+    depth_cols: np.ndarray  # (n_blocks,) the depth column of each block's stage
+    block_pos: np.ndarray  # (n_blocks,) each block's position in its stage
+    smallest: np.ndarray  # (2, 1) the smallest kernel and expand, what inactive blocks hold
+    onehot_columns: np.ndarray  # (2 * n_blocks + 1,) ks, e and r columns, in encode_onehot's row order
+    onehot_offset: np.ndarray  # (2 * n_blocks + 1,) first one-hot feature of each of those columns
 
     @staticmethod
     def build(space: SearchSpace) -> _ChoiceTables:
         kinds = [space.ks_choices, space.e_choices, space.d_choices, space.resolutions]
-        nb, ns = space.n_blocks, space.n_stages
+        nb, ns, depth = space.n_blocks, space.n_stages, space.max_depth
         column_kind = np.array([0] * nb + [1] * nb + [2] * ns + [3], dtype=np.int64)
         width = max(len(k) for k in kinds)
         values = np.zeros((4, width), dtype=np.int64)
@@ -393,13 +428,41 @@ class _ChoiceTables:
             values[i, : len(choice)] = choice
             index[i, list(choice)] = np.arange(len(choice))
         n_choices = np.array([len(kinds[k]) for k in column_kind], dtype=np.int64)
-        return _ChoiceTables(column_kind, n_choices, values, index, index >= 0)
+        flat_index = index[column_kind].ravel()
+        nk, ne, nr = len(space.ks_choices), len(space.e_choices), len(space.resolutions)
+        onehot_offset = np.concatenate([nr + np.arange(nb) * nk, nr + nb * nk + np.arange(nb) * ne, [0]])
+        return _ChoiceTables(
+            nb, len(column_kind), column_kind, n_choices, values, index, index >= 0,
+            top=top,
+            col_offset=np.arange(len(column_kind), dtype=np.int64) * top,
+            flat_index=flat_index,
+            flat_valid=flat_index >= 0,
+            value_offset=column_kind * width,
+            flat_values=values.ravel(),
+            n_choices_f=n_choices.astype(np.float64),
+            depth_cols=2 * nb + np.repeat(np.arange(ns), depth),
+            block_pos=np.tile(np.arange(depth), ns),
+            smallest=np.array([[space.ks_choices[0]], [space.e_choices[0]]], dtype=np.int64),
+            onehot_columns=np.concatenate([np.arange(2 * nb), [2 * nb + ns]]),
+            onehot_offset=onehot_offset.astype(np.int64),
+        )  # fmt: skip
 
     def values_of(self, idx: np.ndarray) -> np.ndarray:
-        return self.values[self.column_kind, idx]
+        return self.flat_values.take(idx + self.value_offset)
+
+    def draw(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        """Uniform choice values per column: ``values_of((rng.random(shape) * n_choices).astype(int64))``."""
+        return self.values_from(rng.random(shape))
+
+    def values_from(self, u: np.ndarray) -> np.ndarray:
+        """Choice values of uniform ``[0, 1)`` draws ``u`` (overwritten), one per batch column."""
+        u *= self.n_choices_f
+        idx = u.astype(np.int64)
+        idx += self.value_offset
+        return self.flat_values.take(idx)
 
     def index_of(self, array: np.ndarray) -> np.ndarray:
-        return self.index[self.column_kind, array]
+        return self.flat_index.take(array + self.col_offset)
 
 
 class Arch:

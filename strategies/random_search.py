@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import numpy as np
 
-from ofa_bench.interfaces import Strategy
-
-if TYPE_CHECKING:
-    from ofa_bench.space import Arch
+from strategies._base import ArrayStrategy
 
 __all__ = ["RandomSearch"]
 
 
-class RandomSearch(Strategy):
-    """Propose archs drawn uniformly from the search space, ignoring all feedback."""
+class RandomSearch(ArrayStrategy):
+    """Propose archs drawn uniformly from the search space, ignoring all feedback.
+
+    Archs breaking a constraint on an analytic column (MACs, params, their proxy backends) are
+    rejected before they are proposed, so every evaluation is of a candidate that can qualify.
+
+    Args:
+        dedupe: Draw without replacement (never propose an arch twice).
+    """
 
     name = "random"
 
-    def ask(self, n: int) -> list[Arch]:
-        """Draw ``n`` archs uniformly at random from the space.
+    def __init__(self, *, dedupe: bool = True) -> None:
+        self.dedupe = bool(dedupe)
 
-        Args:
-            n: How many archs to propose.
+    def preferred_batch_size(self) -> int:
+        """Feedback is ignored, so any batch is as good; a large one keeps the loop vectorised."""
+        return 100
 
-        Returns:
-            ``n`` archs, drawn with ``self.rng``.
-        """
-        return self.space.sample(n, rng=self.rng)
+    def _propose(self, n: int) -> np.ndarray:
+        return self.sample_feasible(n, new=self.dedupe)

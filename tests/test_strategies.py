@@ -1,0 +1,168 @@
+"""The strategy conformance kit applied to every built-in, plus checks specific to each.
+
+Built-ins run with small settings (populations of 8-12) so a whole run of the kit fits in seconds;
+the surrogate strategy uses a tiny least-squares predictor defined here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ofa_bench import registry
+from ofa_bench.errors import OfaBenchError
+from ofa_bench.harness.objectives import analytic_columns
+from ofa_bench.interfaces import Constraint, Objective, Predictor, Strategy
+from ofa_bench.space import get_space
+from ofa_bench.testing import StrategyTests
+from ofa_bench.testing.strategies import MULTI, SINGLE, drive, synthetic_records
+
+MINI = get_space("ofa-mini")
+
+
+class LeastSquares(Predictor):
+    """A tiny ridge regression on one-hot features: fast and deterministic."""
+
+    name = "least-squares-test"
+
+    def __init__(self, *, alpha: float = 1.0) -> None:
+        self.alpha = alpha
+
+    def fit(self, archs, y):
+        X = MINI.encode_onehot(archs)
+        self.coef_ = np.linalg.solve(X.T @ X + self.alpha * np.eye(X.shape[1]), X.T @ np.asarray(y, dtype=float))
+        return self
+
+    def predict(self, archs):
+        return MINI.encode_onehot(archs) @ self.coef_
+
+
+SMALL = {
+    "random": {},
+    "evolution": {"population_size": 8},
+    "pareto-evolution": {"population_size": 8},
+    "nsga2": {"pop_size": 8},
+    "tpe": {"n_startup_trials": 8},
+    "local-search": {"n_initial": 6},
+    "surrogate": {"predictor": LeastSquares(), "n_initial": 10, "batch": 6, "generations": 3, "pop_size": 12},
+}
+
+
+@pytest.fixture(params=sorted(SMALL))
+def builtin(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+class TestBuiltins(StrategyTests):
+    """Every check of the kit, for every built-in strategy."""
+
+    @pytest.fixture
+    def strategy(self, builtin: str) -> Strategy:
+        return registry.create("strategy", builtin, **SMALL[builtin])
+
+
+def test_every_declared_strategy_is_covered() -> None:
+    assert set(registry.names("strategy")) >= set(SMALL)
+    for name in SMALL:
+        assert registry.get("strategy", name).name == name
+
+
+@pytest.mark.parametrize("name", ["evolution", "nsga2", "surrogate"])
+def test_bad_parameters_are_one_line_errors(name: str) -> None:
+    bad = {"evolution": {"population_size": 1}, "nsga2": {"mutate_prob": 2.0}, "surrogate": {"batch": 0}}[name]
+    with pytest.raises(OfaBenchError) as exc:
+        registry.create("strategy", name, **bad)
+    assert "\n" not in str(exc.value) and name in str(exc.value)
+
+
+def test_evolution_keeps_ofa_defaults() -> None:
+    strategy = registry.create("strategy", "evolution")
+    assert (strategy.population_size, strategy.parent_ratio, strategy.mutation_ratio) == (100, 0.25, 0.5)
+    assert (strategy.mutate_prob, strategy.resolution_mutate_prob) == (0.1, 0.5)
+    assert strategy.n_parents == 25 and strategy.preferred_batch_size() == 100
+
+
+#: Evolution settings under which children are plain copies of parents (nothing is resampled).
+COPIES = {
+    "population_size": 20, "mutation_ratio": 1.0, "mutate_prob": 0.0, "resolution_mutate_prob": 0.0, "dedupe": False
+}  # fmt: skip
+
+
+def test_evolution_parents_are_the_best_told() -> None:
+    """After one generation, the next children descend from the best ``parent_ratio`` of the pool."""
+    strategy = registry.create("strategy", "evolution", **COPIES)
+    strategy.setup(MINI, SINGLE, (), 0)
+    archs = strategy.ask(20)
+    records = synthetic_records(MINI, archs)
+    strategy.tell(archs, records)
+    best = sorted(range(20), key=lambda i: -records[i]["accuracy"])[: strategy.n_parents]
+    children = strategy.ask(20)
+    # With mutation only and nothing resampled, children are copies of parents.
+    assert set(children) <= {archs[i] for i in best}
+
+
+def test_pareto_evolution_keeps_the_front() -> None:
+    strategy = registry.create("strategy", "pareto-evolution", **COPIES)
+    strategy.setup(MINI, MULTI, (), 0)
+    archs = strategy.ask(20)
+    records = synthetic_records(MINI, archs)
+    strategy.tell(archs, records)
+    F = np.array([[-r["accuracy"], r["latency:macs"]] for r in records])
+    front = {archs[i] for i in range(20) if not any((F[j] <= F[i]).all() and (F[j] < F[i]).any() for j in range(20))}
+    parents = set(strategy.ask(20))
+    assert parents <= {archs[i] for i in range(20)} and (front <= parents or len(front) > strategy.n_parents)
+
+
+def test_random_rejects_archs_over_a_cheap_limit() -> None:
+    limit = float(np.quantile(analytic_columns(MINI, MINI.sample_array(400, 0), ["macs"])["macs"], 0.1))
+    strategy = registry.create("strategy", "random")
+    strategy.setup(MINI, MULTI, [Constraint("macs", limit)], 0)
+    macs = analytic_columns(MINI, MINI.to_array(strategy.ask(200)), ["macs"])["macs"]
+    assert (macs <= limit).all()
+
+
+@pytest.mark.slow
+def test_tpe_shares_a_study_through_sqlite(tmp_path) -> None:
+    """Two workers with one storage URL and study name add their trials to one study."""
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'tpe.db'}"
+    for worker in range(2):
+        strategy = registry.create("strategy", "tpe", storage=url, study_name="shared", n_startup_trials=4)
+        drive(strategy, MINI, 6, seed=worker, batch=2)
+    study = optuna.load_study(study_name="shared", storage=url)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) >= 12 and len(study.directions) == 2
+
+
+def test_tpe_learns_infeasibility_without_spending_evaluations() -> None:
+    limit = float(np.quantile(analytic_columns(MINI, MINI.sample_array(400, 0), ["macs"])["macs"], 0.2))
+    strategy = registry.create("strategy", "tpe", n_startup_trials=5)
+    batches = drive(strategy, MINI, 20, constraints=[Constraint("macs", limit)])
+    assert sum(len(b) for b in batches) == 20
+    # Rejected proposals were told to Optuna as infeasible trials, so the study holds more than 20.
+    assert len(strategy.study.trials) > 20
+
+
+def test_local_search_moves_to_an_improving_neighbour() -> None:
+    strategy = registry.create("strategy", "local-search", n_initial=4)
+    batches = drive(strategy, MINI, 40, objectives=SINGLE, batch=1)
+    archs = [a for b in batches for a in b]
+    # After the random start, proposals are one choice away from an earlier arch.
+    later = MINI.to_array(archs[4:])
+    earlier = MINI.to_array(archs)
+    assert all((np.count_nonzero(earlier[: 4 + i] != row, axis=1) <= 5).any() for i, row in enumerate(later))
+
+
+def test_surrogate_fits_one_predictor_per_expensive_column() -> None:
+    strategy = registry.create("strategy", "surrogate", **SMALL["surrogate"])
+    objectives = (Objective("accuracy", "max"), Objective("loss", "min"), Objective("macs", "min"))
+    drive(strategy, MINI, 22, objectives=objectives)
+    assert set(strategy.models_) == {"accuracy", "loss"}
+    assert all(isinstance(m, LeastSquares) and hasattr(m, "coef_") for m in strategy.models_.values())
+
+
+def test_surrogate_with_the_default_gbdt_predictor() -> None:
+    strategy = registry.create("strategy", "surrogate", n_initial=10, batch=5, generations=2, pop_size=10)
+    batches = drive(strategy, MINI, 20)
+    assert sum(len(b) for b in batches) == 20 and type(strategy.models_["accuracy"]).name == "gbdt"
