@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import importlib
 import json
 import math
 import os
@@ -30,6 +31,13 @@ from ofa_bench.space import SearchSpace, get_space, preset_names
 __all__ = ["main"]
 
 PROG = "ofa-bench"
+#: Modules that add subcommands: each defines ``add_commands(command, group)`` (see :func:`build_parser`).
+_COMMAND_MODULES = (
+    "ofa_bench.commands.hardware",
+    "ofa_bench.commands.predictors",
+    "ofa_bench.commands.search",
+    "ofa_bench.commands.harness",
+)
 EXPORT_WEIGHTS = "random init (seed 0), untrained; loading a trained --checkpoint comes in a later issue"
 
 
@@ -270,6 +278,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
         result = run_demo(args.space, args.n, args.seed, args.out, on_step=on_step, device=args.device, bench=bench)
     weights = UNTRAINED_NOTE if bench is None else f"trained benchmark {result.benchmark} (fingerprint {bench.fingerprint})"
+    if not args.json:
+        _print_demo_records(result, weights, trained=bench is not None)
+    suite = None if bench is None or args.no_suite else _demo_suite(args, bench)
     if args.json:
         print(_dumps({
             "space": result.space, "seed": result.seed, "device": result.device, "weights": weights,
@@ -277,8 +288,45 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             "onnx": {"path": str(result.onnx_path), "index": result.onnx_index,
                      "max_abs_diff": result.onnx_max_abs_diff},
             "jsonl": str(result.jsonl_path), "seconds": round(result.seconds, 3),
+            "suite": suite,
         }))  # fmt: skip
-        return 0
+    return 0
+
+
+def _demo_suite(args: argparse.Namespace, bench: Any) -> dict[str, Any]:
+    """Run the default suite for the demo; print its summary unless --json; return its JSON summary."""
+    from rich.markup import escape
+
+    from ofa_bench.commands.harness import _progress
+    from ofa_bench.demo import run_demo_suite
+    from ofa_bench.harness.report import summary_table, verdict
+
+    show = not args.quiet and sys.stderr.isatty()
+    if show:
+        print("profiling layers for the CPU latency table (once), then the default suite", file=sys.stderr)
+    with _progress(args) as progress:
+        outcome = run_demo_suite(
+            bench, args.out, budget=args.budget, seeds=args.seeds, progress=progress, show_lut_progress=show
+        )
+    results = outcome.results
+    summary = {
+        "lut": str(outcome.lut), "lut_seconds": round(outcome.lut_seconds, 3), "out": str(results.out_dir),
+        "report": str(outcome.report.markdown), "html": str(outcome.report.html),
+        "baseline": results.baseline, "beats_baseline_hv": results.beats_baseline("hv"),
+        "verdict": verdict(results), "seconds": round(outcome.seconds, 3),
+    }  # fmt: skip
+    if not args.json:
+        columns, rows, caption = summary_table(results)
+        title = f"Default suite on {bench.space.name} ({results.state['fingerprint']}, {outcome.seconds:.0f} s)"
+        _table(title, columns, [[escape(cell) for cell in row] for row in rows], caption=escape(caption))
+        print(verdict(results))
+        print(f"latency table: {outcome.lut}")
+        print(f"report: {outcome.report.markdown} (and {outcome.report.html.name})")
+    return summary
+
+
+def _print_demo_records(result: Any, weights: str, trained: bool) -> None:
+    """Print the demo's table of measured archs and where its files went."""
     rows = [
         [
             i, "".join(map(str, r["d"])), r["r"], _human(r["macs"]), _human(r["params"]), f"{r['elastic_ms']:.2f}",
@@ -292,7 +340,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"(seed {result.seed}, {result.device}, {result.seconds:.1f} s)",
         columns,
         rows,
-        caption=f"Weights: {weights}. Accuracy: {'validation split after BN re-calibration' if bench else 'demo batch'}; "
+        caption=f"Weights: {weights}. Accuracy: {'validation split after BN re-calibration' if trained else 'demo batch'}; "
         "max |Δ|: elastic vs extracted logits; agree: same predicted class.",
     )
     print(f"records: {result.jsonl_path}")
@@ -300,16 +348,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"ONNX: {result.onnx_path} (arch #{result.onnx_index}, the largest sampled; "
         f"ONNX Runtime vs PyTorch max |Δ| = {result.onnx_max_abs_diff:.1e})"
     )
-    return 0
 
 
 def _backends(value: str) -> tuple[str, ...]:
-    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    """Backend specs, comma-separated: ``name`` or ``name:key=value[:key=value]`` (``lut:table=t.yaml``).
+
+    An item with ``=`` but no ``:`` continues the spec before it (``lut:table=t.yaml,threads=2``):
+    backend names never contain ``=``.
+    """
+    specs: list[str] = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        if specs and "=" in item and ":" not in item:
+            specs[-1] += f":{item}"
+        else:
+            specs.append(item)
     known = registry.names("hardware")
-    for name in names:
+    for spec in specs:
+        try:
+            name, _ = registry.parse_spec(spec)
+        except OfaBenchError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
         if name not in known:
             raise argparse.ArgumentTypeError(f"unknown hardware backend {name!r}; known: {', '.join(known) or 'none'}")
-    return names
+    return tuple(specs)
 
 
 def _evaluator(args: argparse.Namespace) -> Any:
@@ -515,7 +576,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("spaces", _cmd_spaces, "list the search-space presets")
 
-    p = command("demo", _cmd_demo, "end-to-end demo on the bundled digits: train once (or reuse), measure, export")
+    demo_help = (
+        "end-to-end demo on the bundled digits: train once (or reuse), measure, export, build a CPU latency "
+        "table, compare strategies in the default suite and write its report"
+    )
+    p = command("demo", _cmd_demo, demo_help)
     p.add_argument("--space", type=_space, default=get_space("ofa-mini"), help=f"{space_help} (default ofa-mini)")
     p.add_argument("-n", "--num", dest="n", type=_int_at_least(1), default=16, help="archs to sample (default 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, archs and digits (default 0)")
@@ -523,6 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["cpu", "cuda"], help="where to run forwards (default: cuda when present)")
     p.add_argument("--untrained", action="store_true", help="skip training: random weights, chance accuracy")
     p.add_argument("--train-scale", type=float, default=1.0, help="multiply the training epochs (default 1)")
+    p.add_argument("--no-suite", action="store_true", help="stop after measuring: no latency table, no strategy suite")
+    p.add_argument("--budget", type=_int_at_least(1), help="evaluations per strategy run (default: the suite's, 150)")
+    p.add_argument("--seeds", type=_int_at_least(2), help="seeds per strategy (default: the suite's, 5)")
 
     p = command("train", _cmd_train, "train a supernet by progressive shrinking into a benchmark directory")
     p.add_argument("--preset", type=_space, default=get_space("ofa-mini"), help=f"{space_help} (default ofa-mini)")
@@ -558,6 +626,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", metavar="FILE", help=out_help)
         p.add_argument("--no-cache", action="store_true", help="neither read nor write the benchmark's cache.sqlite")
         p.add_argument("--device", choices=["cpu", "cuda"], help="where the supernet runs (default: cuda when present)")
+
+    def group(name: str, help: str) -> Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]:
+        """A subcommand with its own subcommands (``ofa-bench hardware build-lut``); returns their factory."""
+        p = sub.add_parser(name, help=help, description=help, parents=common)
+        nested = p.add_subparsers(dest=f"{name}_command", required=True, metavar="COMMAND")
+
+        def nested_command(
+            sub_name: str, run: Callable[[argparse.Namespace], int], sub_help: str
+        ) -> argparse.ArgumentParser:
+            q = nested.add_parser(sub_name, help=sub_help, description=sub_help, parents=common)
+            q.set_defaults(run=run)
+            return q
+
+        return nested_command
+
+    # Larger jobs live in their own modules; each adds its subcommands through these two factories.
+    for module in _COMMAND_MODULES:
+        importlib.import_module(module).add_commands(command, group)
     return parser
 
 

@@ -30,7 +30,15 @@ from ofa_bench.export import export_onnx, onnx_max_abs_diff
 from ofa_bench.nn import ElasticMobileNetV3, resolve_device
 from ofa_bench.space import Arch, SearchSpace, get_space
 
-__all__ = ["UNTRAINED_NOTE", "DemoResult", "demo_benchmark", "random_supernet", "run_demo"]
+__all__ = [
+    "UNTRAINED_NOTE",
+    "DemoResult",
+    "SuiteOutcome",
+    "demo_benchmark",
+    "random_supernet",
+    "run_demo",
+    "run_demo_suite",
+]
 
 #: What every output built on :func:`random_supernet` must say about its numbers.
 UNTRAINED_NOTE = "weights are random and untrained (--untrained): predictions are at chance level"
@@ -236,3 +244,71 @@ def demo_benchmark(
     bench = trainer.fit(resume=trainer.checkpoint_path.exists())
     assert bench is not None  # single process: rank 0
     return bench
+
+
+@dataclass(frozen=True)
+class SuiteOutcome:
+    """What :func:`run_demo_suite` built, ran and wrote.
+
+    Attributes:
+        lut: The CPU latency table the suite's latency objective reads.
+        lut_seconds: Time spent building it (0 when an earlier run left it complete).
+        results: The suite's results (:class:`ofa_bench.harness.SuiteResults`).
+        report: The report files (:class:`ofa_bench.harness.report.ReportFiles`).
+        seconds: Wall time of the suite, table building excluded.
+    """
+
+    lut: Path
+    lut_seconds: float
+    results: Any = field(repr=False)
+    report: Any = field(repr=False)
+    seconds: float = 0.0
+
+
+def run_demo_suite(
+    bench: Benchmark,
+    out_dir: str | Path,
+    *,
+    budget: int | None = None,
+    seeds: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    show_lut_progress: bool = False,
+) -> SuiteOutcome:
+    """Build a CPU latency table for the benchmark's space, run the default suite on it, report.
+
+    The table (``OUT/lut.json``) is profiled on ``torch-cpu`` and resumes if a killed run left
+    part of it; the suite (``OUT/suite``) resumes the same way, so a second demo costs seconds.
+
+    Args:
+        bench: The trained benchmark.
+        out_dir: The demo's output directory.
+        budget: Evaluations per run, replacing the suite's (smaller is quicker and noisier).
+        seeds: Seeds per strategy, replacing the suite's.
+        progress: ``progress(stage, done, total)`` as the suite advances.
+        show_lut_progress: Show the table builder's own progress bar.
+    """
+    from ofa_bench import registry
+    from ofa_bench.harness import load_suite, run_suite, write_report
+
+    out_dir = Path(out_dir)
+    lut = out_dir / "lut.json"
+    start = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Building returns at once when a finished table is there, and resumes a partial one.
+    registry.get("hardware", "lut").build(bench.space, "torch-cpu", lut, progress=show_lut_progress)
+    lut_seconds = time.perf_counter() - start
+    overrides: dict[str, Any] = {
+        "benchmark.dir": str(bench.directory),
+        "benchmark.preset": bench.space.name,
+        "backends": [f"lut:table={lut}"],
+    }
+    if budget is not None:
+        overrides["budget.evaluations"] = budget
+    if seeds is not None:
+        overrides["seeds"] = seeds
+    suite = load_suite("default", overrides)
+    start = time.perf_counter()
+    results = run_suite(suite, out_dir / "suite", progress=progress)
+    report = write_report(out_dir / "suite", results)
+    return SuiteOutcome(lut, lut_seconds, results, report, time.perf_counter() - start)
+

@@ -1,0 +1,126 @@
+"""The surrogate accuracy oracle of a suite: a predictor fitted once on a measured archive.
+
+The archive is measured live through the benchmark's evaluator (so its cache makes it free the
+second time) and the fitted predictor is saved in the suite's output directory; a resumed suite
+loads that file rather than fitting again, so every run of a suite sees the same oracle.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ofa_bench import registry
+from ofa_bench.atomic import write_text_atomic
+from ofa_bench.benchmark import Benchmark
+from ofa_bench.errors import OfaBenchError
+from ofa_bench.interfaces import Predictor
+
+if TYPE_CHECKING:
+    from ofa_bench.harness.suite import Suite
+
+__all__ = ["ORACLE_FILE", "ORACLE_INFO_FILE", "Progress", "fit_oracle", "oracle_for"]
+
+#: The fitted surrogate oracle inside a suite's output directory.
+ORACLE_FILE = "oracle.predictor"
+#: Its description (predictor, archive, held-out quality), written after it.
+ORACLE_INFO_FILE = "oracle.json"
+
+#: Called as ``progress(stage, done, total)``; stages: ``benchmark``, ``archive``, ``reference``, ``runs``.
+Progress = Callable[[str, int, int], None]
+
+
+def fit_oracle(
+    suite: Suite, bench: Benchmark, progress: Progress | None = None, chunk: int = 10
+) -> tuple[Predictor, dict[str, Any]]:
+    """Measure the suite's archive and fit its oracle predictor on it.
+
+    With ``oracle.holdout > 0`` a first fit on the head of the archive is scored on the rest
+    (Kendall tau, RMSE), for the report; the oracle itself is then fitted on the whole archive.
+
+    Args:
+        suite: The suite (its ``oracle`` section is used).
+        bench: The benchmark whose supernet measures the archive.
+        progress: Called as ``progress("archive", done, total)`` while measuring.
+        chunk: Archs measured between progress calls.
+
+    Returns:
+        The fitted predictor and a JSON-ready description of it and its quality.
+    """
+    from scipy.stats import kendalltau
+
+    from ofa_bench.evaluate import Evaluator
+
+    section = suite.oracle
+    archs = bench.space.sample(section.archive_size, section.archive_seed)
+    accuracy = np.zeros(len(archs))
+    with Evaluator(bench, device=suite.benchmark.device) as evaluator:
+        for lo in range(0, len(archs), chunk):
+            part = archs[lo : lo + chunk]
+            accuracy[lo : lo + len(part)] = evaluator.evaluate(part, ())["accuracy"].to_numpy(np.float64)
+            if progress is not None:
+                progress("archive", lo + len(part), len(archs))
+    if not np.isfinite(accuracy).all():
+        raise OfaBenchError(f"oracle: {int((~np.isfinite(accuracy)).sum())} archive archs have no accuracy")
+    info: dict[str, Any] = {
+        "predictor": section.predictor,
+        "params": section.params,
+        "archive_size": section.archive_size,
+        "archive_seed": section.archive_seed,
+        "archive_accuracy": [float(accuracy.min()), float(np.median(accuracy)), float(accuracy.max())],
+    }
+    split = int(round(len(archs) * (1 - section.holdout)))
+    if section.holdout > 0 and 2 <= split <= len(archs) - 2:
+        held = _create(section.predictor, section.params).fit(archs[:split], accuracy[:split])
+        predicted = np.asarray(held.predict(archs[split:]), dtype=np.float64)
+        tau = kendalltau(predicted, accuracy[split:]).statistic
+        info["holdout"] = {
+            "train": split,
+            "test": len(archs) - split,
+            "kendall_tau": None if not math.isfinite(tau) else float(tau),
+            "rmse": float(np.sqrt(np.mean((predicted - accuracy[split:]) ** 2))),
+        }
+    predictor = _create(section.predictor, section.params).fit(archs, accuracy)
+    info["label"] = f"surrogate:{type(predictor).__name__}"
+    return predictor, info
+
+
+def oracle_for(
+    suite: Suite, bench: Benchmark, out_dir: Path, progress: Progress | None = None
+) -> tuple[Predictor | None, dict[str, Any]]:
+    """The suite's oracle: ``None`` for live accuracy, else the saved or a newly fitted predictor.
+
+    A newly fitted predictor is saved to ``out_dir/oracle.predictor`` when its plug-in supports
+    saving (:mod:`ofa_bench.predictor_io`), then described in ``oracle.json``; one that cannot
+    be saved is fitted again on resume, which gives the same oracle only if its fit is
+    deterministic (``info["saved"]`` says which).
+    """
+    if suite.oracle.mode == "live":
+        return None, {"mode": "live", "label": "live"}
+    from ofa_bench.predictor_io import load_predictor, save_predictor
+
+    path, info_path = out_dir / ORACLE_FILE, out_dir / ORACLE_INFO_FILE
+    if path.exists() and info_path.exists():
+        return load_predictor(path), json.loads(info_path.read_text(encoding="utf-8"))
+    predictor, info = fit_oracle(suite, bench, progress)
+    info["mode"] = "surrogate"
+    try:
+        save_predictor(predictor, path)
+        info["saved"] = True
+    except OfaBenchError as exc:
+        info["saved"] = False
+        info["not_saved_because"] = str(exc)
+    write_text_atomic(info_path, json.dumps(info, indent=2, default=str) + "\n")
+    return predictor, info
+
+
+def _create(name: str, params: dict[str, Any]) -> Predictor:
+    predictor = registry.create("predictor", name, **params)
+    if not isinstance(predictor, Predictor):
+        raise OfaBenchError(f"oracle.predictor: {name!r} did not create a Predictor")
+    return predictor

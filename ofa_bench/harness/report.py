@@ -1,0 +1,351 @@
+"""The report of a suite: ``report.md`` and ``report.html`` with the same content, plus PNG figures.
+
+Sections: summary table (median and IQR over seeds, one-sided Mann-Whitney U p-values against
+random) with a plain verdict; median-attainment Pareto fronts; hypervolume-vs-evaluations curves;
+best accuracy under each limit; every run; the surrogate oracle's quality when there is one; the
+setup (objectives, normalisation, budget) and the environment (package and plug-in versions, the
+benchmark fingerprint). Everything is rebuilt from the output directory, so a report can be
+written for a suite that is still running or was interrupted.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ofa_bench.atomic import write_text_atomic
+from ofa_bench.harness.metrics import TARGET_FRACTION, smallest_p
+from ofa_bench.harness.plots import hypervolume_figure, pareto_figure
+from ofa_bench.harness.results import SuiteResults, collect_results, metric_directions, target_objective
+
+__all__ = ["ReportFiles", "summary_table", "verdict", "write_report"]
+
+#: Distributions whose versions every report lists (those installed).
+PACKAGES = (
+    "ofa-bench", "torch", "numpy", "scipy", "pandas", "scikit-learn", "pymoo", "optuna", "joblib",
+    "matplotlib", "pydantic", "dask", "distributed", "ray",
+)  # fmt: skip
+
+Block = tuple[str, Any]  # ("h1"|"h2"|"p"|"table"|"image", payload)
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Where a report was written.
+
+    Attributes:
+        markdown: ``report.md``.
+        html: ``report.html``.
+        figures: The PNG figures both link to.
+    """
+
+    markdown: Path
+    html: Path
+    figures: tuple[Path, ...]
+
+
+def write_report(run_dir: str | Path, results: SuiteResults | None = None) -> ReportFiles:
+    """Write ``report.md``, ``report.html`` and ``figures/*.png`` into a suite's output directory.
+
+    Args:
+        run_dir: The suite's output directory (``ofa-bench run --out``).
+        results: Its results when already computed (default: computed from the directory).
+
+    Returns:
+        The files written.
+
+    Raises:
+        OfaBenchError: The directory holds no suite run.
+    """
+    results = results if results is not None else collect_results(run_dir)
+    out = results.out_dir
+    (out / "figures").mkdir(exist_ok=True)
+    pareto = pareto_figure(results, out / "figures" / "pareto.png")
+    curves = hypervolume_figure(results, out / "figures" / "hypervolume.png")
+    blocks = _blocks(results, pareto, curves)
+    markdown = write_text_atomic(out / "report.md", _markdown(blocks))
+    page = write_text_atomic(out / "report.html", _html(blocks, results.state["suite"]["name"]))
+    return ReportFiles(markdown, page, tuple(p for p in (pareto, curves) if p is not None))
+
+
+# ----- content ------------------------------------------------------------------------------------
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float) and math.isinf(value):
+        return "never" if value > 0 else "-inf"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return f"{float(value):.{digits}g}"
+
+
+def _p(value: float) -> str:
+    return "–" if math.isnan(value) else (f"{value:.3g}" + (" *" if value < 0.05 else ""))
+
+
+def _cell(results: SuiteResults, strategy: str, metric: str) -> dict[str, Any] | None:
+    rows = results.summary[(results.summary["strategy"] == strategy) & (results.summary["metric"] == metric)]
+    return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def _spread(cell: dict[str, Any] | None) -> str:
+    if cell is None:
+        return "–"
+    return f"{_num(cell['median'])} [{_num(cell['q1'])}, {_num(cell['q3'])}]"
+
+
+def summary_table(results: SuiteResults) -> tuple[list[str], list[list[str]], str]:
+    """The summary table of a suite's results: columns, one row of text per strategy, and a caption."""
+    columns = ["strategy", "runs", "HV median [IQR]", "p (HV)", "IGD median [IQR]", "p (IGD)",
+               f"evals to {TARGET_FRACTION:.0%} HV", "wall s", "CPU s"]  # fmt: skip
+    rows = []
+    runs = results.runs
+    for label in results.strategies:
+        mine = runs[runs["strategy"] == label]
+        done = int((mine["status"] != "not started").sum()) if "status" in mine else 0
+        hv, igd = _cell(results, label, "hv"), _cell(results, label, "igd")
+        rows.append([
+            label, f"{done}/{len(mine)}", _spread(hv), _p(hv["p_value"]) if hv else "–", _spread(igd),
+            _p(igd["p_value"]) if igd else "–", _spread(_cell(results, label, "evals_to_target")),
+            _num(float(mine["wall_s"].median()) if "wall_s" in mine else math.nan, 3),
+            _num(float(mine["cpu_s"].median()) if "cpu_s" in mine else math.nan, 3),
+        ])  # fmt: skip
+    seeds = len(results.state["suite"]["seeds"])
+    caption = (
+        f"Median [first, third quartile] over {seeds} seeds. p: one-sided Mann-Whitney U test that the strategy "
+        f"beats {results.baseline or 'the baseline'} (higher HV, lower IGD); * marks p < 0.05. Evals to "
+        f"{TARGET_FRACTION:.0%} HV: evaluations until a run reaches {TARGET_FRACTION:.0%} of the best final "
+        "hypervolume of any run (never: not reached). Wall/CPU s: median seconds per run."
+    )
+    return columns, rows, caption
+
+
+def _summary(results: SuiteResults) -> list[Block]:
+    columns, rows, caption = summary_table(results)
+    return [("h2", "Summary"), ("table", (columns, rows)), ("p", caption), ("p", verdict(results))]
+
+
+def verdict(results: SuiteResults) -> str:
+    """One sentence: which strategies beat the random baseline on hypervolume at p < 0.05, honestly."""
+    if results.baseline is None:
+        return "This suite has no random baseline, so no strategy is tested against one."
+    seeds = len(results.state["suite"]["seeds"])
+    floor = smallest_p(seeds, seeds)
+    beats = results.beats_baseline("hv")
+    if beats:
+        found = ", ".join(f"{s} (p = {_cell(results, s, 'hv')['p_value']:.3g})" for s in beats)
+        text = f"Beating {results.baseline} on hypervolume at p < 0.05: {found}."
+    else:
+        text = f"No strategy beats {results.baseline} on hypervolume at p < 0.05."
+    text += f" With {seeds} seeds per strategy the smallest p-value this test can give is {floor:.3g}"
+    if not floor < 0.05:
+        text += ", so this suite cannot show p < 0.05 whatever happens; use at least 4 seeds"
+    return text + "."
+
+
+def _limits(results: SuiteResults) -> list[Block]:
+    directions = metric_directions(results.state)
+    metrics = [m for m in directions if m.startswith("best:")]
+    if not metrics:
+        return []
+    rows = [[label, *(_spread(_cell(results, label, m)) for m in metrics)] for label in results.strategies]
+    target = target_objective(results.state)
+    caption = (
+        f"Best {target.column} found with the cost under each limit (and every "
+        "constraint met): median [IQR] over seeds; – where no run found an arch under the limit."
+    )
+    return [("h2", "Best under limit"), ("table", (["strategy", *[m[5:] for m in metrics]], rows)), ("p", caption)]
+
+
+def _runs(results: SuiteResults) -> list[Block]:
+    columns = ["strategy", "seed", "status", "evaluations", "hv", "igd", "evals_to_target", "front_size", "wall_s"]
+    runs = results.runs
+    rows = [
+        [r[c] if isinstance(r.get(c), str) else _num(r.get(c)) for c in columns] for r in runs.to_dict("records")
+    ]
+    return [("h2", "Runs"), ("table", (columns, rows))]
+
+
+def _oracle(results: SuiteResults) -> list[Block]:
+    info = results.state.get("oracle", {})
+    blocks: list[Block] = []
+    if info.get("mode") == "surrogate":
+        held = info.get("holdout") or {}
+        archive = f"{info.get('archive_size')} (seed {info.get('archive_seed')})"
+        split = f"{held.get('train', '–')}/{held.get('test', '–')}"
+        rows = [[
+            info.get("predictor"), _plain(info.get("params") or {}), archive, split,
+            _num(held.get("kendall_tau")), _num(held.get("rmse")),
+        ]]  # fmt: skip
+        columns = ["oracle predictor", "params", "archive", "train/test", "Kendall tau", "RMSE"]
+        blocks += [("h2", "Predictors"), ("table", (columns, rows)), ("p",
+                   "Accuracies in this suite are the surrogate oracle's predictions, fitted on the measured archive; "
+                   "its quality on a held-out part of the archive is shown.")]  # fmt: skip
+    used = [
+        (s.get("label") or s["name"], s["params"]["predictor"])
+        for s in results.state["suite"]["strategies"]
+        if isinstance(s.get("params", {}).get("predictor"), str)
+    ]
+    if used:
+        if not blocks:
+            blocks.append(("h2", "Predictors"))
+        blocks.append(("table", (["strategy", "predictor"], [list(u) for u in used])))
+    return blocks
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "defaults"
+    return str(value)
+
+
+def _setup(results: SuiteResults) -> list[Block]:
+    state, suite, norm = results.state, results.state["suite"], results.norm
+    bounds = "; ".join(f"{c}: [{_num(lo)}, {_num(hi)}]" for c, (lo, hi) in norm.bounds.items())
+    backends = [b["name"] + (f" ({_plain(b['params'])})" if b.get("params") else "") for b in suite["backends"]]
+    backends = backends or sorted(_latency_backends(results))
+    rows = [
+        ["benchmark", f"{state['benchmark']} (fingerprint {state['fingerprint']}, space {state['space']})"],
+        ["oracle", state.get("oracle", {}).get("label", "live")],
+        ["objectives", ", ".join(f"{o.column} ({o.direction})" for o in norm.objectives)],
+        ["constraints", ", ".join(suite["constraints"]) or "none"],
+        ["backends", ", ".join(backends) or "none"],
+        ["budget", f"{suite['budget']['evaluations']} evaluations per run"
+         + (f", at most {suite['budget']['wall_seconds']} s" if suite["budget"].get("wall_seconds") else "")],
+        ["batch size", str(suite.get("batch_size") or "each strategy's own")],
+        ["seeds", ", ".join(map(str, suite["seeds"]))],
+        ["normalisation", f"{bounds}; reference point {norm.reference:g} on every normalised axis"],
+        ["reference front", f"all runs plus {suite['reference']['random_sample']} random archs "
+         f"(seed {suite['reference']['seed']}), non-dominated: {len(results.reference_front)} points"],
+        ["created", state.get("created", "–")],
+    ]  # fmt: skip
+    return [("h2", "Setup"), ("table", (["", ""], rows))]
+
+
+def _environment(results: SuiteResults) -> list[Block]:
+    from ofa_bench import registry
+
+    rows = [
+        ["python", platform.python_version()],
+        ["platform", platform.platform()],
+        ["CPU cores", str(os.cpu_count())],
+    ]
+    for name in PACKAGES:
+        try:
+            rows.append([name, metadata.version(name)])
+        except metadata.PackageNotFoundError:
+            continue
+    suite = results.state["suite"]
+    wanted = {
+        "strategy": {s["name"] for s in suite["strategies"]},
+        "hardware": {b["name"] for b in suite["backends"]} | _latency_backends(results),
+        "predictor": ({suite["oracle"]["predictor"]} if suite["oracle"]["mode"] == "surrogate" else set())
+        | {s["params"]["predictor"] for s in suite["strategies"] if isinstance(s["params"].get("predictor"), str)},
+    }
+    plugins = []
+    for kind, names in wanted.items():
+        for info in registry.describe(kind):
+            if info.name in names:
+                where = info.distribution or "(in process)"
+                plugins.append([kind, info.name, info.value, where, info.version or "–"])
+    return [
+        ("h2", "Environment"),
+        ("table", (["", "version"], rows)),
+        ("table", (["kind", "plug-in", "entry point", "distribution", "version"], plugins)),
+        ("p", f"Benchmark fingerprint: {results.state['fingerprint']}"),
+    ]
+
+
+def _latency_backends(results: SuiteResults) -> set[str]:
+    columns = [o.column for o in results.norm.objectives] + [c.column for c in results.norm.constraints]
+    return {c.partition(":")[2] for c in columns if c.startswith("latency:")}
+
+
+def _blocks(results: SuiteResults, pareto: Path | None, curves: Path | None) -> list[Block]:
+    suite = results.state["suite"]
+    strategies = ", ".join(results.strategies)
+    intro = (
+        f"{len(results.strategies)} strategies ({strategies}) × {len(suite['seeds'])} seeds, "
+        f"{suite['budget']['evaluations']} evaluations per run, on benchmark {results.state['fingerprint']} "
+        f"({results.state['space']}, accuracy oracle: {results.state.get('oracle', {}).get('label', 'live')})."
+    )
+    blocks: list[Block] = [("h1", f"Suite {suite['name']}")]
+    if suite.get("description"):
+        blocks.append(("p", suite["description"]))
+    blocks += [("p", intro), *_summary(results)]
+    if pareto is not None:
+        blocks += [("h2", "Pareto fronts"), ("image", (pareto, "Median attainment front per strategy")), ("p",
+                   "Each line is the front reached by at least half of a strategy's seeds (the median attainment "
+                   "surface); grey points are the reference front (all runs plus the random sample).")]  # fmt: skip
+    if curves is not None:
+        blocks += [("h2", "Hypervolume vs evaluations"), ("image", (curves, "Hypervolume vs evaluations")), ("p",
+                   "Median hypervolume over seeds after each evaluation, in the suite's fixed normalisation; the band "
+                   "spans the first to third quartile.")]  # fmt: skip
+    return blocks + _limits(results) + _runs(results) + _oracle(results) + _setup(results) + _environment(results)
+
+
+# ----- rendering ----------------------------------------------------------------------------------
+
+
+def _md_cell(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _markdown(blocks: Sequence[Block]) -> str:
+    lines: list[str] = []
+    for kind, payload in blocks:
+        if kind == "h1":
+            lines += [f"# {payload}", ""]
+        elif kind == "h2":
+            lines += [f"## {payload}", ""]
+        elif kind == "p":
+            lines += [str(payload), ""]
+        elif kind == "image":
+            path, alt = payload
+            lines += [f"![{alt}](figures/{path.name})", ""]
+        elif kind == "table":
+            columns, rows = payload
+            lines.append("| " + " | ".join(_md_cell(c) for c in columns) + " |")
+            lines.append("|" + "|".join("---" for _ in columns) + "|")
+            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+            lines.append("")
+    return "\n".join(lines)
+
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#222}"
+    "table{border-collapse:collapse;margin:0.5rem 0 1rem}th,td{border:1px solid #ccc;padding:0.25rem 0.5rem;"
+    "text-align:left}th{background:#f3f3f3}img{max-width:100%}p{line-height:1.4}"
+)
+
+
+def _html(blocks: Sequence[Block], title: str) -> str:
+    e = html.escape
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>",
+             f"<style>{_STYLE}</style></head><body>"]  # fmt: skip
+    for kind, payload in blocks:
+        if kind in ("h1", "h2"):
+            parts.append(f"<{kind}>{e(str(payload))}</{kind}>")
+        elif kind == "p":
+            parts.append(f"<p>{e(str(payload))}</p>")
+        elif kind == "image":
+            path, alt = payload
+            parts.append(f"<p><img src='figures/{e(path.name)}' alt='{e(alt)}'></p>")
+        elif kind == "table":
+            columns, rows = payload
+            head = "".join(f"<th>{e(str(c))}</th>" for c in columns)
+            body = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)

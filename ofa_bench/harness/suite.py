@@ -1,0 +1,272 @@
+"""Suite files: one comparison of strategies on one benchmark under equal budgets, read from YAML.
+
+A suite names the benchmark (and whether to train it when missing), the accuracy oracle (the
+supernet itself, or a predictor fitted on a measured archive), the objectives and constraints, the
+hardware backends, the strategies with their parameters, the budget, the seeds, the parallel
+engine and the fixed normalisation of the hypervolume. Every (strategy, seed) pair is one run.
+
+Validation is pydantic's; :func:`load_suite` turns the first error into one line naming the field
+path, e.g. ``suite.yaml: strategies[1].name: unknown strategy 'foo'; known: nsga2, random``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from ofa_bench.errors import OfaBenchError
+from ofa_bench.harness.objectives import BASE_COLUMNS, backends_for, parse_constraint, parse_objectives
+from ofa_bench.harness.suite_sections import (
+    BackendSpec,
+    BenchmarkSection,
+    Budget,
+    Engine,
+    HypervolumeSection,
+    OracleSection,
+    ReferenceSection,
+    Section,
+    StrategyEntry,
+    known_plugin,
+)
+from ofa_bench.interfaces import Constraint, Objective
+
+__all__ = [
+    "BUILTIN_SUITES",
+    "BackendSpec",
+    "BenchmarkSection",
+    "Budget",
+    "Engine",
+    "HypervolumeSection",
+    "OracleSection",
+    "ReferenceSection",
+    "StrategyEntry",
+    "Suite",
+    "load_suite",
+]
+
+class Suite(Section):
+    """A whole comparison; see the module docstring and ``docs/harness.md``.
+
+    Attributes:
+        name: Name of the suite, shown in reports.
+        description: Free text shown in reports.
+        benchmark: The benchmark.
+        oracle: The accuracy oracle.
+        objectives: Columns to optimise, e.g. ``accuracy`` (maximised) and ``latency:lut``
+            (minimised); ``max:``/``min:`` prefixes set the direction.
+        constraints: Upper limits such as ``latency:macs<=30``.
+        backends: Hardware backends (default: those the objectives and constraints name).
+        strategies: Strategies to compare.
+        budget: Per-run budget.
+        batch_size: Archs asked of a strategy at a time (default: each strategy's preferred size).
+        seeds: Seeds, or a count ``n`` meaning seeds ``0..n-1``.
+        engine: Parallel engine.
+        reference: The reference random sample.
+        hv: Hypervolume normalisation and limits.
+    """
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    benchmark: BenchmarkSection
+    oracle: OracleSection = Field(default_factory=OracleSection)
+    objectives: list[str] = Field(min_length=1)
+    constraints: list[str] = Field(default_factory=list)
+    backends: list[BackendSpec] = Field(default_factory=list)
+    strategies: list[StrategyEntry] = Field(min_length=1)
+    budget: Budget
+    batch_size: int | None = Field(None, ge=1)
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    engine: Engine = Field(default_factory=Engine)
+    reference: ReferenceSection = Field(default_factory=ReferenceSection)
+    hv: HypervolumeSection = Field(default_factory=HypervolumeSection)
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seeds(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value < 1:
+                raise ValueError(f"a count of seeds must be >= 1; got {value}")
+            return list(range(value))
+        if not isinstance(value, list):
+            raise ValueError(f"must be a count of seeds or a list of seeds, e.g. 3 or [0, 1, 2]; got {value!r}")
+        return value
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"seeds must be distinct; got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Suite:
+        for i, text in enumerate(self.objectives):
+            try:
+                parse_objectives([text])
+            except OfaBenchError as exc:
+                raise ValueError(f"objectives[{i}]: {str(exc).removeprefix('objectives: ')}") from None
+        try:
+            objectives = self.objective_list
+        except OfaBenchError as exc:
+            raise ValueError(str(exc)) from None  # already says "objectives: ..."
+        for i, text in enumerate(self.constraints):
+            try:
+                parse_constraint(text)
+            except OfaBenchError as exc:
+                raise ValueError(f"constraints[{i}]: {exc}") from None
+        named = [b.name for b in self.backends]
+        if len(set(named)) != len(named):
+            raise ValueError(f"backends: each backend may appear once; got {', '.join(named)}")
+        columns = [(f"objectives[{i}]", o.column) for i, o in enumerate(objectives)]
+        columns += [(f"constraints[{i}]", c.column) for i, c in enumerate(self.constraint_list)]
+        for where, column in columns:
+            backend = column.partition(":")[2] if column.startswith("latency:") else None
+            if backend is None and column not in BASE_COLUMNS:
+                known = ", ".join([*BASE_COLUMNS, "latency:<backend>"])
+                raise ValueError(f"{where}: unknown column {column!r}; known: {known}")
+            if backend is not None and named and backend not in named:
+                listed = ", ".join(named)
+                raise ValueError(f"{where}: {column} needs backend {backend!r} in backends; backends: {listed}")
+            if backend is not None and not named:
+                try:
+                    known_plugin("hardware", backend, "hardware backend")
+                except ValueError as exc:
+                    raise ValueError(f"{where}: {exc}") from None
+        for column in self.hv.bounds:
+            if column not in [o.column for o in objectives]:
+                raise ValueError(f"hv.bounds: {column!r} is not an objective; objectives: {', '.join(self.objectives)}")
+        keys = [s.key for s in self.strategies]
+        for i, key in enumerate(keys):
+            if key in keys[:i]:
+                raise ValueError(f"strategies[{i}]: {key!r} is used twice; give each entry its own label")
+        return self
+
+    # ----- parsed views ---------------------------------------------------------------------------
+
+    @property
+    def objective_list(self) -> tuple[Objective, ...]:
+        """The objectives as :class:`Objective` values."""
+        return parse_objectives(self.objectives)
+
+    @property
+    def constraint_list(self) -> tuple[Constraint, ...]:
+        """The constraints as :class:`Constraint` values."""
+        return tuple(parse_constraint(text) for text in self.constraints)
+
+    @property
+    def backend_list(self) -> tuple[BackendSpec, ...]:
+        """The backends, with those the objectives and constraints name added when none are listed."""
+        if self.backends:
+            return tuple(self.backends)
+        columns = [o.column for o in self.objective_list] + [c.column for c in self.constraint_list]
+        return tuple(BackendSpec(name=name) for name in backends_for(columns))
+
+
+#: Suites shipped inside the package, by the name ``load_suite`` and ``ofa-bench run`` accept.
+BUILTIN_SUITES = {"default": "default_suite.yaml"}
+
+
+def load_suite(
+    source: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | None = None, *, where: str | None = None
+) -> Suite:
+    """Read and validate a suite.
+
+    Args:
+        source: A YAML file, the name of a suite shipped with ofa-bench (``default``), or the suite
+            as a mapping.
+        overrides: Dotted keys to set before validation, e.g. ``{"benchmark.dir": "out/bench",
+            "budget.evaluations": 50}``.
+        where: What to call the source in messages (default: the file name, or ``suite``).
+
+    Returns:
+        The validated suite.
+
+    Raises:
+        OfaBenchError: One line naming the file and the field path of the first problem.
+    """
+    if isinstance(source, Mapping):
+        where = where or "suite"
+        data: Any = dict(source)
+    else:
+        path = Path(source)
+        where = where or str(source)
+        if not path.exists() and str(source) in BUILTIN_SUITES:
+            path = Path(__file__).with_name(BUILTIN_SUITES[str(source)])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise OfaBenchError(f"{where}: no such suite file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise OfaBenchError(f"{where}: cannot read the suite file: {exc}") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or type(exc).__name__
+            raise OfaBenchError(f"{where}: not valid YAML{at}: {problem}") from None
+    if not isinstance(data, dict):
+        raise OfaBenchError(f"{where}: a suite must be a mapping with keys {', '.join(Suite.model_fields)}")
+    for key, value in (overrides or {}).items():
+        _set(data, key, value, where)
+    try:
+        return Suite.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise OfaBenchError(f"{where}: {_message(errors[0])}{more}") from None
+
+
+def _set(data: dict[str, Any], key: str, value: Any, where: str) -> None:
+    """Set a dotted key in nested dicts, creating sections as needed."""
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise OfaBenchError(f"{where}: cannot set {key!r}: {part!r} is not a section")
+    node[parts[-1]] = value
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The section model a location points into, for listing its allowed keys."""
+    model: Any = Suite
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return None
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        model = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """One pydantic error as ``path: what is wrong``."""
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "value_error":
+        message = str(error.get("ctx", {}).get("error", error["msg"]))
+    elif kind == "missing":
+        message = "missing required field"
+    elif kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        allowed = f"; allowed: {', '.join(model.model_fields)}" if model is not None else ""
+        message = f"unknown field{allowed}"
+    else:
+        message = f"{error['msg']}; got {error.get('input')!r}"
+    path = _path(loc)
+    return f"{path}: {message}" if path else message

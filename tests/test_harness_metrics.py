@@ -1,0 +1,149 @@
+"""Tests of the suite metrics against hand-computed values and scipy/pymoo, on synthetic run logs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import mannwhitneyu
+
+from ofa_bench.harness import metrics
+from ofa_bench.harness.metrics import Normalisation
+from ofa_bench.harness.runlog import read_log
+from ofa_bench.interfaces import Constraint, Objective
+
+OBJECTIVES = (Objective("accuracy", "max"), Objective("latency:macs", "min"))
+NORM = Normalisation(OBJECTIVES, (), {"accuracy": (0.0, 1.0), "latency:macs": (0.0, 10.0)}, 1.1)
+
+
+def _records(accuracy: list[float], latency: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"n": np.arange(1, len(accuracy) + 1), "accuracy": accuracy, "latency:macs": latency})
+
+
+def _write_log(directory: Path, accuracy: list[float], latency: list[float]) -> Path:
+    """A run log in the run-log format: one JSON object per evaluation."""
+    directory.mkdir(parents=True)
+    lines = []
+    for i, (a, t) in enumerate(zip(accuracy, latency)):
+        lines.append(json.dumps({
+            "n": i + 1, "batch": i // 2 + 1, "arch": {"ks": [3], "e": [3], "d": [2], "r": 32},
+            "record": {"accuracy": a, "latency:macs": t},
+            "time": {"eval_s": 0.5, "strategy_s": 0.1, "elapsed_s": 0.6 * (i + 1), "cpu_s": 0.4 * (i + 1)},
+        }))  # fmt: skip
+    (directory / "log.jsonl").write_text("\n".join(lines) + "\n")
+    (directory / "run.json").write_text(json.dumps({"status": "done"}))
+    return directory
+
+
+def test_normalisation_maps_best_bound_to_zero_and_back() -> None:
+    df = _records([1.0, 0.0, 0.5], [0.0, 10.0, 5.0])
+    points = NORM.points(df)
+    np.testing.assert_allclose(points, [[0, 0], [1, 1], [0.5, 0.5]])
+    np.testing.assert_allclose(NORM.raw(points), df[["accuracy", "latency:macs"]].to_numpy())
+    assert Normalisation.from_dict(json.loads(json.dumps(NORM.to_dict()))) == NORM
+
+
+def test_hypervolume_matches_the_staircase_by_hand() -> None:
+    # Normalised points (0.5,0.5), (0.2,0.8), (0.4,0.2), (0.1,1.0); (0.5,0.5) is dominated.
+    df = _records([0.5, 0.8, 0.6, 0.9], [5, 8, 2, 10])
+    by_hand = (0.2 - 0.1) * (1.1 - 1.0) + (0.4 - 0.2) * (1.1 - 0.8) + (1.1 - 0.4) * (1.1 - 0.2)
+    assert metrics.run_hypervolume(df, NORM) == pytest.approx(by_hand)
+    assert metrics.hypervolume(np.zeros((0, 2)), 1.1) == 0.0
+    # A point beyond the reference point adds nothing.
+    assert metrics.hypervolume(np.array([[1.2, 0.0]]), 1.1) == 0.0
+
+
+def test_constraints_and_missing_values_exclude_points() -> None:
+    df = _records([0.9, 0.5, math.nan], [9.0, 2.0, 1.0])
+    constrained = Normalisation(OBJECTIVES, (Constraint("latency:macs", 5.0),), NORM.bounds, 1.1)
+    assert constrained.feasible_mask(df).tolist() == [False, True, False]
+    only = _records([0.5], [2.0])
+    assert metrics.run_hypervolume(df, constrained) == pytest.approx(metrics.run_hypervolume(only, NORM))
+
+
+def test_igd_is_zero_on_the_reference_front_and_positive_away_from_it() -> None:
+    good = _records([0.9, 0.6], [5.0, 1.0])
+    bad = _records([0.5], [6.0])
+    front = metrics.reference_front([good, bad], NORM)
+    assert len(front) == 2  # bad is dominated
+    assert metrics.igd(good, NORM, front) == pytest.approx(0.0)
+    assert metrics.igd(bad, NORM, front) > 0
+    assert metrics.igd(_records([], []), NORM, front) == math.inf
+
+
+def test_anytime_curve_steps_up_and_ends_at_the_run_hypervolume() -> None:
+    df = _records([0.1, 0.2, 0.15, 0.9, 0.3], [9, 8, 9.5, 9, 1])
+    curve = metrics.anytime_hypervolume(df, NORM)
+    assert curve["n"].iloc[0] == 1 and curve["n"].iloc[-1] == 5
+    assert np.all(np.diff(curve["hv"]) >= 0)
+    assert 3 not in curve["n"].tolist()  # a dominated point changes nothing
+    assert curve["hv"].iloc[-1] == pytest.approx(metrics.run_hypervolume(df, NORM))
+    for k in range(1, 6):
+        assert metrics.curve_at(curve, np.array([k]))[0] == pytest.approx(metrics.run_hypervolume(df.iloc[:k], NORM))
+
+
+def test_evals_to_target_is_the_first_evaluation_reaching_the_share() -> None:
+    curve = pd.DataFrame({"n": [1, 4, 9], "hv": [0.1, 0.5, 1.0]})
+    assert metrics.evals_to_target(curve, best_final=1.0) == 9
+    assert metrics.evals_to_target(curve, best_final=0.5) == 4
+    assert math.isnan(metrics.evals_to_target(curve, best_final=2.0))
+    assert math.isnan(metrics.evals_to_target(curve, best_final=0.0))
+
+
+def test_best_under_limit() -> None:
+    df = _records([0.5, 0.8, 0.6, 0.9], [5, 8, 2, 10])
+    best = metrics.best_under_limit(df, "latency:macs", [1, 2, 5, 9, 10])
+    np.testing.assert_allclose(best, [np.nan, 0.6, 0.6, 0.8, 0.9])
+    constrained = metrics.best_under_limit(df, "latency:macs", [10], constraints=[Constraint("latency:macs", 6)])
+    assert constrained.tolist() == [0.6]
+
+
+def test_attainment_front_levels() -> None:
+    a = np.array([[0.1, 0.9], [0.5, 0.2]])
+    b = np.array([[0.3, 0.5]])
+    union = metrics.attainment_front([a, b], level=1)
+    np.testing.assert_allclose(union, [[0.1, 0.9], [0.3, 0.5], [0.5, 0.2]])
+    both = metrics.attainment_front([a, b], level=2)
+    # Attained by both runs: b's point needs a's (0.5, 0.2) to reach y <= 0.5, at x = 0.5.
+    np.testing.assert_allclose(both, [[0.3, 0.9], [0.5, 0.5]])
+    assert len(metrics.attainment_front([a, np.zeros((0, 2))], level=2)) == 0
+
+
+def test_rank_test_is_scipys_one_sided_mann_whitney() -> None:
+    better, worse = np.array([3.0, 4.0, 5.0, 6.0]), np.array([1.0, 2.0, 2.5, 3.5])
+    greater = mannwhitneyu(better, worse, alternative="greater").pvalue
+    assert metrics.rank_test(better, worse, "max") == pytest.approx(greater)
+    less = mannwhitneyu(worse, better, alternative="less").pvalue
+    assert metrics.rank_test(worse, better, "min") == pytest.approx(less)
+    assert math.isnan(metrics.rank_test(np.ones(3), np.ones(3), "max"))
+    assert metrics.smallest_p(3, 3) == pytest.approx(0.05)
+    assert metrics.smallest_p(4, 4) < 0.05
+    # "Never reached" counts as the worst value, not as missing.
+    assert metrics.rank_test(np.array([5.0, 6, 7, 8]), np.array([np.nan] * 4), "min") < 0.05
+
+
+def test_summarise_gives_median_iqr_and_p_against_the_baseline() -> None:
+    runs = pd.DataFrame({
+        "strategy": ["random"] * 4 + ["evo"] * 4,
+        "hv": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+    })  # fmt: skip
+    summary = metrics.summarise(runs, {"hv": "max"}, baseline="random").set_index("strategy")
+    assert summary.loc["random", "median"] == 2.5
+    assert (summary.loc["evo", "q1"], summary.loc["evo", "q3"]) == (5.75, 7.25)
+    assert math.isnan(summary.loc["random", "p_value"])
+    assert summary.loc["evo", "p_value"] == pytest.approx(1 / 70)
+    assert bool(summary.loc["evo", "better"])
+
+
+def test_metrics_from_a_run_log_in_the_log_format(tmp_path: Path) -> None:
+    directory = _write_log(tmp_path / "run", [0.5, 0.8, 0.6, 0.9], [5, 8, 2, 10])
+    df = read_log(directory)
+    cost = metrics.search_cost(df)
+    assert cost["evaluations"] == 4
+    assert cost["wall_s"] == pytest.approx(2.4) and cost["cpu_s"] == pytest.approx(1.6)
+    assert cost["eval_s"] == pytest.approx(2.0) and cost["strategy_s"] == pytest.approx(0.4)
+    assert metrics.run_hypervolume(df, NORM) == pytest.approx(0.7)
