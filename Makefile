@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 # The reference implementation, used by tests only as a conformance oracle (never by the library).
 OFA_ORACLE := ofa==0.1.0.post202307202001
 
-.PHONY: demo test test-fast bench install clean
+.PHONY: demo test test-fast bench bench-baseline install clean
 
 $(STAMP): pyproject.toml tests/plugin_pkg/pyproject.toml examples/ofa-bench-example-backend/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +24,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ofa-bench demo
 
-# Unit, integration and slow tests, then the performance benchmarks in their short CI form.
+# Performance gate: the short CI form of the benchmarks against the committed baseline (saved with
+# `make bench-baseline` on this machine type); fails when any benchmark's fastest round is more than
+# 2.5x the baseline's (generous: shared 2-core machines swing ~1.7x on their own).
+BENCH_GATE := --quick --benchmark-storage=file://benchmarks/baselines --benchmark-compare=0001 \
+	--benchmark-compare-fail=min:150% --benchmark-columns=min,median,max,rounds
+
+# Unit, integration and slow tests; the performance benchmarks against the baseline; the CI suite.
 test: $(STAMP)
 	$(BIN)/python -m pytest
-	$(BIN)/python -m pytest benchmarks --quick --benchmark-columns=min,median,max,rounds
+	$(BIN)/python -m pytest benchmarks $(BENCH_GATE)
+	$(BIN)/python benchmarks/check_ci_suite.py
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
@@ -35,6 +42,11 @@ test-fast: $(STAMP)
 # Full-length benchmarks, saved for comparison with --benchmark-compare.
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-autosave
+
+# Replace the committed baseline of the CI benchmark gate (run on an otherwise idle machine).
+bench-baseline: $(STAMP)
+	rm -rf benchmarks/baselines
+	$(BIN)/python -m pytest benchmarks --quick --benchmark-storage=file://benchmarks/baselines --benchmark-save=baseline
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks out
