@@ -273,10 +273,11 @@ def run_demo_suite(
     seeds: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     show_lut_progress: bool = False,
+    lut_settings: dict[str, Any] | None = None,
 ) -> SuiteOutcome:
     """Build a CPU latency table for the benchmark's space, run the default suite on it, report.
 
-    The table (``OUT/lut.json``) is profiled on ``torch-cpu`` and resumes if a killed run left
+    The table (``OUT/lut.yaml``) is profiled on ``torch-cpu`` and resumes if a killed run left
     part of it; the suite (``OUT/suite``) resumes the same way, so a second demo costs seconds.
 
     Args:
@@ -286,16 +287,20 @@ def run_demo_suite(
         seeds: Seeds per strategy, replacing the suite's.
         progress: ``progress(stage, done, total)`` as the suite advances.
         show_lut_progress: Show the table builder's own progress bar.
+        lut_settings: Keyword arguments of the table build (``repeats``, ``calibration_archs``...),
+            e.g. a coarse, quick table in tests.
     """
     from ofa_bench import registry
     from ofa_bench.harness import load_suite, run_suite, write_report
 
     out_dir = Path(out_dir)
-    lut = out_dir / "lut.json"
+    lut = out_dir / "lut.yaml"
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     # Building returns at once when a finished table is there, and resumes a partial one.
-    registry.get("hardware", "lut").build(bench.space, "torch-cpu", lut, progress=show_lut_progress)
+    registry.get("hardware", "lut").build(
+        bench.space, "torch-cpu", lut, progress=show_lut_progress, **(lut_settings or {})
+    )
     lut_seconds = time.perf_counter() - start
     overrides: dict[str, Any] = {
         "benchmark.dir": str(bench.directory),

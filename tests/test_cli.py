@@ -383,8 +383,10 @@ def test_demo_on_missing_cuda_is_one_line(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_demo_trains_once_then_reuses_the_benchmark(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    """The main job end to end on a short schedule: train, measure real accuracies; then reuse the
-    benchmark, build the CPU latency table and run the default suite (small budget) into a report."""
+    """The main job's training half on a short schedule: train, measure real accuracies, then reuse.
+
+    Its suite half (latency table, default suite, report) is tested in tests/test_demo_suite.py.
+    """
     argv = ["demo", "-n", "3", "--json", "--quiet", "--train-scale", "0.2", "--out", str(tmp_path)]
     code, out, _ = _run(capsys, [*argv, "--no-suite"])
     assert code == 0
@@ -396,14 +398,8 @@ def test_demo_trains_once_then_reuses_the_benchmark(capsys: pytest.CaptureFixtur
     # Trained, BN re-calibrated: far above chance (10%) even on this short schedule.
     assert max(r["accuracy"] for r in first["records"]) > 0.5
     weights_mtime = (tmp_path / "bench" / "supernet.pt").stat().st_mtime_ns
-    code, out, _ = _run(capsys, [*argv, "--budget", "20", "--seeds", "2"])
+    code, out, _ = _run(capsys, [*argv, "--no-suite"])
     assert code == 0
     second = json.loads(out)
     assert (tmp_path / "bench" / "supernet.pt").stat().st_mtime_ns == weights_mtime  # reused, not retrained
     assert [r["accuracy"] for r in second["records"]] == [r["accuracy"] for r in first["records"]]
-    suite = second["suite"]
-    assert Path(suite["lut"]).is_file() and Path(suite["report"]).is_file() and Path(suite["html"]).is_file()
-    assert suite["baseline"] == "random" and "random" in suite["verdict"]
-    report = Path(suite["report"]).read_text()
-    for strategy in ("random", "evolution", "nsga2", "tpe", "surrogate"):
-        assert strategy in report

@@ -174,7 +174,7 @@ class StrategyEntry(Section):
 
 
 class BackendSpec(Section):
-    """A hardware backend with parameters; YAML may write it as ``"lut:table=lut.json,runs=3"``.
+    """A hardware backend with parameters; YAML may write it as ``"lut:table=lut.yaml,runs=3"``.
 
     Attributes:
         name: Registered backend name; records get a ``latency:<name>`` column.
@@ -194,7 +194,7 @@ class BackendSpec(Section):
         for item in filter(None, (part.strip() for part in rest.split(","))):
             key, eq, text = item.partition("=")
             if not eq or not key.strip():
-                raise ValueError(f"{value!r}: parameter {item!r} must read key=value, e.g. lut:table=lut.json")
+                raise ValueError(f"{value!r}: parameter {item!r} must read key=value, e.g. lut:table=lut.yaml")
             params[key.strip()] = yaml.safe_load(text) if text.strip() else ""
         return {"name": name.strip(), "params": params}
 
