@@ -274,6 +274,7 @@ def run_demo_suite(
     progress: Callable[[str, int, int], None] | None = None,
     show_lut_progress: bool = False,
     lut_settings: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> SuiteOutcome:
     """Build a CPU latency table for the benchmark's space, run the default suite on it, report.
 
@@ -289,6 +290,7 @@ def run_demo_suite(
         show_lut_progress: Show the table builder's own progress bar.
         lut_settings: Keyword arguments of the table build (``repeats``, ``calibration_archs``...),
             e.g. a coarse, quick table in tests.
+        overrides: More suite fields by dotted path (``{"oracle.archive_size": 30}``).
     """
     from ofa_bench import registry
     from ofa_bench.harness import load_suite, run_suite, write_report
@@ -302,16 +304,16 @@ def run_demo_suite(
         bench.space, "torch-cpu", lut, progress=show_lut_progress, **(lut_settings or {})
     )
     lut_seconds = time.perf_counter() - start
-    overrides: dict[str, Any] = {
+    suite_fields: dict[str, Any] = {
         "benchmark.dir": str(bench.directory),
         "benchmark.preset": bench.space.name,
         "backends": [f"lut:table={lut}"],
     }
     if budget is not None:
-        overrides["budget.evaluations"] = budget
+        suite_fields["budget.evaluations"] = budget
     if seeds is not None:
-        overrides["seeds"] = seeds
-    suite = load_suite("default", overrides)
+        suite_fields["seeds"] = seeds
+    suite = load_suite("default", {**suite_fields, **(overrides or {})})
     start = time.perf_counter()
     results = run_suite(suite, out_dir / "suite", progress=progress)
     report = write_report(out_dir / "suite", results)

@@ -14,13 +14,15 @@ from ofa_bench.demo import run_demo_suite
 
 #: A coarse table: two timed calls per layer and no calibration archs, so the test takes seconds.
 QUICK_LUT = {"repeats": 2, "warmup": 0, "rounds": 1, "calibration_archs": 0}
+#: A smaller oracle archive and reference sample than the demo's: the wiring is under test, not the numbers.
+SMALL = {"oracle.archive_size": 30, "reference.random_sample": 300}
 
 
 def test_demo_suite_builds_a_table_runs_every_strategy_and_reports(harness_bench: Path, tmp_path: Path) -> None:  # noqa: F811
     bench = Benchmark.load(harness_bench)
     stages: set[str] = set()
     outcome = run_demo_suite(
-        bench, tmp_path, budget=10, seeds=2, lut_settings=QUICK_LUT, progress=lambda stage, *_: stages.add(stage)
+        bench, tmp_path, budget=10, seeds=2, lut_settings=QUICK_LUT, overrides=SMALL, progress=lambda stage, *_: stages.add(stage)
     )
     table = yaml.safe_load(outcome.lut.read_text())
     assert table["complete"] and table["space"] == bench.space.name
@@ -31,7 +33,7 @@ def test_demo_suite_builds_a_table_runs_every_strategy_and_reports(harness_bench
     assert "latency:lut" in report and outcome.report.html.is_file()
     assert {"archive", "runs"} <= stages
     # A second call reuses the finished table and the finished runs.
-    again = run_demo_suite(bench, tmp_path, budget=10, seeds=2, lut_settings=QUICK_LUT)
+    again = run_demo_suite(bench, tmp_path, budget=10, seeds=2, lut_settings=QUICK_LUT, overrides=SMALL)
     assert again.results.runs["hv"].tolist() == runs["hv"].tolist()
 
 

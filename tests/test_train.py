@@ -151,12 +151,23 @@ def test_train_writes_a_loadable_benchmark(tmp_path: Path, tiny_schedule: Path) 
         Trainer(MINI, tmp_path / "bench", load_schedule(tiny_schedule), DATA, seed=1).run()
 
 
+@pytest.fixture(scope="module")
+def straight_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, torch.Tensor]:
+    """Weights of an uninterrupted tiny run (seed 2), shared by the interrupt tests."""
+    out = tmp_path_factory.mktemp("straight")
+    path = out / "tiny.yaml"
+    path.write_text(TINY_YAML)
+    Trainer(MINI, out / "bench", load_schedule(path), DATA, seed=2).fit()
+    return _state(out / "bench" / "supernet.pt")
+
+
 @pytest.mark.parametrize("stop_epoch", [0, 1])
-def test_resume_after_interrupt_mid_epoch_is_bit_identical(tmp_path: Path, tiny_schedule: Path, stop_epoch) -> None:
+def test_resume_after_interrupt_mid_epoch_is_bit_identical(
+    tmp_path: Path, tiny_schedule: Path, stop_epoch: int, straight_weights: dict[str, torch.Tensor]
+) -> None:
     """Interrupted inside the expand phase's first epoch (after its channel sort, before its first
     checkpoint) or its second; the resumed run must end with the very same weights."""
     schedule = load_schedule(tiny_schedule)
-    Trainer(MINI, tmp_path / "straight", schedule, DATA, seed=2).fit()
 
     calls = {"n": 0}
 
@@ -169,7 +180,7 @@ def test_resume_after_interrupt_mid_epoch_is_bit_identical(tmp_path: Path, tiny_
         Trainer(MINI, tmp_path / "resumed", schedule, DATA, seed=2, on_step=interrupt).fit()
     assert (tmp_path / "resumed" / "checkpoint.pt").exists()
     Trainer(MINI, tmp_path / "resumed", schedule, DATA, seed=2).fit(resume=True)
-    _assert_identical(_state(tmp_path / "straight" / "supernet.pt"), _state(tmp_path / "resumed" / "supernet.pt"))
+    _assert_identical(straight_weights, _state(tmp_path / "resumed" / "supernet.pt"))
 
 
 @pytest.mark.slow
