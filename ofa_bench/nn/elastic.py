@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ofa_bench.costs import BlockPlan, se_channels
+from ofa_bench.nn.depthwise import depthwise_conv
 from ofa_bench.nn.layers import ConvBNAct, MBConv, SqueezeExcite
 
 __all__ = ["ElasticMBConv", "elastic_batch_norm"]
@@ -127,7 +128,7 @@ class ElasticMBConv(nn.Module):
             return self._forward_frozen(x)
         mid, kernel, act = self.mid[self.expand], self.kernel, self.act
         y = act(elastic_batch_norm(self.expand_bn, F.conv2d(x, self.expand_conv.weight[:mid])))
-        y = F.conv2d(y, self.depth_weight(mid, kernel), None, self.plan.stride, kernel // 2, 1, mid)
+        y = depthwise_conv(y, self.depth_weight(mid, kernel), self.plan.stride)
         y = act(elastic_batch_norm(self.depth_bn, y))
         if self.plan.se:
             hidden = se_channels(mid)
@@ -144,7 +145,7 @@ class ElasticMBConv(nn.Module):
         w = self._frozen_weights()
         act = self.act
         y = act(F.batch_norm(F.conv2d(x, w["expand"]), *w["expand_bn"], False, 0.0, self.expand_bn.eps))
-        y = F.conv2d(y, w["depth"], None, self.plan.stride, self.kernel // 2, 1, w["depth"].size(0))
+        y = depthwise_conv(y, w["depth"], self.plan.stride)
         y = act(F.batch_norm(y, *w["depth_bn"], False, 0.0, self.depth_bn.eps))
         if self.plan.se:
             s = F.relu(F.conv2d(y.mean((2, 3), keepdim=True), w["se_reduce"], w["se_reduce_bias"]))
