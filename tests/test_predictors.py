@@ -145,10 +145,78 @@ def test_ensemble_weighted_mode_averages_by_tau(data) -> None:
         registry.create("predictor", "ensemble", mode="vote").fit(archs, y)
 
 
-def test_mlp_onehot_lookup_path_equals_the_plain_forward_pass(data) -> None:
+@pytest.mark.parametrize("precision", ["int8", "float32"])
+def test_mlp_onehot_lookup_path_equals_the_plain_forward_pass(data, precision) -> None:
     """The table-lookup first layer gives what the plain one-hot matrix product gives."""
     archs, y = data
-    mlp = registry.create("predictor", "mlp", hidden_size=32, max_epochs=20, device="cpu").fit(archs, y)
+    params = {"hidden_size": 32, "max_epochs": 20, "device": "cpu", "precision": precision}
+    mlp = registry.create("predictor", "mlp", **params).fit(archs, y)
     assert mlp.onehot_table_ is not None
     plain = mlp._predict(MINI.encode_onehot(archs))
     np.testing.assert_allclose(mlp.predict(archs), plain, rtol=1e-5)
+
+
+# ----- the MLP's int8 inference --------------------------------------------------------------------
+
+MLP_FAST = {"hidden_size": 64, "max_epochs": 60, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def mlp_pair(data):
+    """The same MLP (same seed, so the same weights) predicting in int8 and in float32."""
+    archs, y = data
+    int8 = registry.create("predictor", "mlp", **MLP_FAST).fit(archs, y)
+    float32 = registry.create("predictor", "mlp", precision="float32", **MLP_FAST).fit(archs, y)
+    return int8, float32
+
+
+def test_mlp_int8_predictions_track_float32(data, mlp_pair) -> None:
+    from scipy.stats import kendalltau
+
+    _, y = data
+    int8, float32 = mlp_pair
+    assert (int8.precision_, float32.precision_) == ("int8", "float32")
+    for a, b in zip(int8.coefs_, float32.coefs_):
+        np.testing.assert_array_equal(a, b)
+    fresh = MINI.sample_array(3000, rng=11)  # archs neither fitted nor calibrated on
+    p8, p32 = int8.predict(fresh), float32.predict(fresh)
+    assert kendalltau(p8, p32).statistic >= 0.99
+    assert np.abs(p8 - p32).mean() <= 0.01 * y.std()
+
+
+def test_mlp_int8_prediction_does_not_depend_on_the_batch(mlp_pair) -> None:
+    int8, _ = mlp_pair
+    array = MINI.sample_array(300, rng=12)
+    one_by_one = np.concatenate([int8.predict(array[i : i + 1]) for i in range(len(array))])
+    np.testing.assert_array_equal(int8.predict(array), one_by_one)
+
+
+def test_mlp_int8_survives_pickling_and_saving(mlp_pair, tmp_path) -> None:
+    import pickle
+
+    from ofa_bench.predictor_io import load_predictor
+
+    int8, _ = mlp_pair
+    array = MINI.sample_array(200, rng=13)
+    expected = int8.predict(array)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(int8)).predict(array), expected)
+    loaded = load_predictor(int8.save(tmp_path / "mlp.zip"))
+    assert loaded.precision_ == "int8" and loaded.act_scales_ == int8.act_scales_
+    np.testing.assert_array_equal(loaded.predict(array), expected)
+
+
+def test_mlp_keeps_float32_when_int8_would_rank_differently(data, mlp_pair, monkeypatch) -> None:
+    import predictors.mlp
+
+    archs, y = data
+    monkeypatch.setattr(predictors.mlp, "_MIN_INT8_TAU", 1.01)  # no int8 ranking can pass
+    with pytest.warns(RuntimeWarning, match="predicting in float32"):
+        mlp = registry.create("predictor", "mlp", **MLP_FAST).fit(archs, y)
+    assert mlp.precision_ == "float32" and mlp.act_scales_ is None
+    np.testing.assert_array_equal(mlp.predict(archs), mlp_pair[1].predict(archs))
+
+
+def test_mlp_unknown_precision_is_refused(data) -> None:
+    archs, y = data
+    with pytest.raises(OfaBenchError, match="precision must be one of int8, float32; got 'fp16'"):
+        registry.create("predictor", "mlp", precision="fp16").fit(archs, y)
