@@ -6,6 +6,8 @@ the surrogate strategy uses a tiny least-squares predictor defined here.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -142,6 +144,68 @@ def test_tpe_learns_infeasibility_without_spending_evaluations() -> None:
     assert sum(len(b) for b in batches) == 20
     # Rejected proposals were told to Optuna as infeasible trials, so the study holds more than 20.
     assert len(strategy.study.trials) > 20
+
+
+@pytest.mark.parametrize("directions", [["minimize"], ["maximize", "minimize"]])
+def test_tpe_sampler_proposes_what_optunas_tpe_proposes(directions: list[str]) -> None:
+    """The faster sampler and ask are Optuna's TPE: for a seed, the same trials, stored alike, as ``TPESampler``.
+
+    The run covers the start-up trials, constraints most trials break, a failed trial, an
+    enqueued trial and a single-choice parameter.
+    """
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+
+    from strategies._tpe_sampler import CategoricalParzenEstimator, FixedSpaceTPE
+    from strategies._tpe_trials import ask
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = {f"b{i}": CategoricalDistribution([f"{k}x{e}" for k in (3, 5, 7) for e in (3, 4, 6)]) for i in range(6)}
+    space.update({"d0": CategoricalDistribution([2, 3, 4]), "r": CategoricalDistribution(list(range(128, 228, 4)))})
+    space["w"] = CategoricalDistribution([1.0])
+
+    def constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
+        return [trial.user_attrs["c"]]
+
+    runs = []
+    settings = {"seed": 3, "multivariate": True, "n_startup_trials": 5, "constant_liar": False}
+    settings["constraints_func"] = constraints
+    for fast in (False, True):
+        with warnings.catch_warnings():  # multivariate TPE is experimental, constraints_func deprecated
+            warnings.simplefilter("ignore")
+            sampler = FixedSpaceTPE(space, **settings) if fast else optuna.samplers.TPESampler(**settings)
+        if fast:
+            assert sampler.fast_paths and sampler._parzen_estimator_cls is CategoricalParzenEstimator
+        study = optuna.create_study(directions=directions, sampler=sampler)
+        for i in range(70):
+            if i == 40:
+                study.enqueue_trial({name: d.choices[0] for name, d in space.items()})
+            trial, params = ask(study, space) if fast else (trial := study.ask(space), trial.params)
+            size = sum(int(v.split("x")[0]) * int(v.split("x")[1]) for k, v in params.items() if k[0] == "b")
+            trial.set_user_attr("c", float(size % 7 - 3))  # 3 in 7 break it, whatever their values
+            values = [size / 10 + params["r"] / 50 - params["d0"], params["r"] - size]
+            failed = i == 25
+            state = optuna.trial.TrialState.FAIL if failed else None
+            study.tell(trial, None if failed else values[: len(directions)], state=state)
+            assert trial.params == params
+        runs.append([(t.params, t.distributions, t.state, t.values) for t in study.trials])
+    assert runs[0] == runs[1]
+
+
+def test_tpe_fast_paths_change_no_proposal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The strategy proposes the same archs with the faster paths as with Optuna's own split and ask."""
+    import strategies._tpe_sampler as sampler_module
+
+    limit = float(np.quantile(analytic_columns(MINI, MINI.sample_array(400, 0), ["macs"])["macs"], 0.5))
+    runs = []
+    for fast in (True, False):
+        if not fast:
+            monkeypatch.setattr(sampler_module, "_proposes_as_optuna", lambda: False)
+        strategy = registry.create("strategy", "tpe", n_startup_trials=6)
+        batches = drive(strategy, MINI, 40, seed=5, batch=3, constraints=[Constraint("macs", limit)])
+        assert strategy.study.sampler.fast_paths is fast
+        runs.append([a for b in batches for a in b])
+    assert runs[0] == runs[1]
 
 
 def test_local_search_moves_to_an_improving_neighbour() -> None:
