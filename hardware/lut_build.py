@@ -74,13 +74,12 @@ def build_table(
     """
     space = get_space(space)
     params = dict(runner_params or {})
-    runner_spec = runner
-    runner = registry.create_from_spec("hardware", runner, **params)
-    if getattr(runner, "statistic", "min") != "min" and "statistic" not in params and not _spec_names_statistic(runner_spec):
+    if _statistic_left_open(runner, params):
         # Tables sum hundreds of layer timings, so they take each layer's fastest call: on a shared
         # CPU whose speed swings over tens of seconds, medians taken at different moments rank
         # whole networks worse (Kendall tau 0.64-0.82 against measured archs, versus 0.80-0.88).
-        runner = registry.create_from_spec("hardware", runner_spec, **params, statistic="min")
+        params["statistic"] = "min"
+    runner = registry.create_from_spec("hardware", runner, **params)
     if not callable(getattr(runner, "time_modules", None)):
         raise OfaBenchError(
             f"hardware backend {runner.name!r} cannot time single layers (it has no time_modules); "
@@ -134,9 +133,37 @@ def build_table(
     return save_table(out, header, entries)
 
 
-def _spec_names_statistic(spec: Any) -> bool:
-    """Whether a runner given by name or spec chose its statistic (an instance always has)."""
-    return not isinstance(spec, str) or "statistic" in registry.parse_spec(spec)[1]
+def _statistic_left_open(spec: Any, params: Mapping[str, Any]) -> bool:
+    """Whether a runner given by name or spec takes a ``statistic`` that neither it nor ``params`` set.
+
+    ``None`` counts as unset, as in :func:`ofa_bench.registry.create`. An instance has chosen its
+    statistic already. Deciding before the runner is created means it is created once, with the
+    statistic the table needs.
+    """
+    if not isinstance(spec, str) or params.get("statistic") is not None:
+        return False
+    name, spec_params = registry.parse_spec(spec)
+    if "statistic" in spec_params:
+        return False
+    return _accepts(registry.get("hardware", name), "statistic")
+
+
+def _accepts(cls: type, key: str) -> bool:
+    """Whether ``cls`` takes the keyword ``key``, following ``**kwargs`` up to the base classes.
+
+    A runner subclass commonly adds its own options and passes ``**kwargs`` on, so the
+    signature of ``cls`` alone does not show what its base's constructor takes.
+    """
+    for klass in cls.__mro__:
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        parameters = inspect.signature(init).parameters
+        if key in parameters:
+            return True
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+            return False
+    return False
 
 
 def calibration_archs(space: SearchSpace, n: int, seed: int) -> list:

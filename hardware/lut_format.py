@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from ofa_bench.atomic import atomic_path
-from ofa_bench.errors import OfaBenchError
+from ofa_bench.errors import OfaBenchError, yaml_problem
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LatencyTable", "TablePart", "load_table", "save_table", "table_files"]
 
@@ -143,10 +143,7 @@ def _load_part(path: Path) -> TablePart:
     try:
         data = yaml.load(raw, Loader=_Loader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise OfaBenchError(f"lookup table {str(path)!r} is not valid YAML{where}: {problem}") from None
+        raise OfaBenchError(f"lookup table {str(path)!r} is {yaml_problem(exc)}") from None
     if not isinstance(data, Mapping):
         raise OfaBenchError(
             f"lookup table {str(path)!r} is not a mapping of layer keys to {{count, mean, std}} "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["OfaBenchError", "PluginError", "SpaceError"]
+__all__ = ["OfaBenchError", "PluginError", "SpaceError", "yaml_problem"]
 
 
 class OfaBenchError(Exception):
@@ -15,3 +15,21 @@ class SpaceError(OfaBenchError, ValueError):
 
 class PluginError(OfaBenchError, LookupError):
     """An unknown plug-in name or kind, or a plug-in that fails to load."""
+
+
+def yaml_problem(exc: Exception, *, column: bool = False) -> str:
+    """Say where and why YAML failed to parse, for the end of a one-line message.
+
+    Args:
+        exc: The error PyYAML raised.
+        column: Also give the column of the problem.
+
+    Returns:
+        ``"not valid YAML at line 3 column 7: <problem>"`` (the position when PyYAML knows it).
+    """
+    mark = getattr(exc, "problem_mark", None)
+    at = ""
+    if mark is not None:
+        at = f" at line {mark.line + 1}" + (f" column {mark.column + 1}" if column else "")
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    return f"not valid YAML{at}: {problem}"

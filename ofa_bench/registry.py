@@ -20,7 +20,6 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import inspect
-import re
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -28,6 +27,7 @@ from typing import Any
 
 from ofa_bench.errors import PluginError
 from ofa_bench.interfaces import HardwareBackend, Predictor, Strategy
+from ofa_bench.plugin_spec import parse_spec
 
 __all__ = [
     "PluginInfo",
@@ -314,46 +314,6 @@ def create(kind: str, name_or_instance: str | object, **params: Any) -> Any:
         PluginError: See :meth:`Registry.create`.
     """
     return _registry(kind).create(name_or_instance, **params)
-
-
-def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """Split a plug-in spec ``"name:key=value[:key=value...]"`` into its name and parameters.
-
-    Parameters are separated by ``:`` or ``,`` (``"lut:table=t.yaml,threads=2"`` reads the same as
-    ``"lut:table=t.yaml:threads=2"``, as suite files write it). Values read as int, float,
-    ``true``/``false`` or ``none`` when they look like one, else as text:
-    ``"lut:table=out/lut.yaml"`` gives ``("lut", {"table": "out/lut.yaml"})`` and
-    ``"torch-cpu:threads=2"`` gives ``("torch-cpu", {"threads": 2})``.
-
-    Raises:
-        PluginError: The name is empty or a parameter is not ``key=value``.
-    """
-    name, _, rest = spec.partition(":")
-    name = name.strip()
-    if not name:
-        raise PluginError(f"plug-in spec {spec!r} has no name; expected name[:key=value...]")
-    params: dict[str, Any] = {}
-    for field_ in filter(None, (part.strip() for part in re.split(r"[:,]", rest))):
-        key, sep, value = field_.partition("=")
-        key = key.strip()
-        if not sep or not key.isidentifier():
-            raise PluginError(f"plug-in spec {spec!r}: {field_!r} is not key=value; expected name[:key=value...]")
-        params[key] = _spec_value(value.strip())
-    return name, params
-
-
-def _spec_value(text: str) -> Any:
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered == "none":
-        return None
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            pass
-    return text
 
 
 def create_from_spec(kind: str, spec: str | object, **params: Any) -> Any:

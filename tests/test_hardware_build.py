@@ -86,6 +86,39 @@ def test_resume_with_other_settings_is_refused(tmp_path: Path) -> None:
         registry.get("hardware", "lut").build(MINI, "torch-cpu", out, repeats=2, warmup=0, rounds=1, statistic="median")
 
 
+@pytest.mark.parametrize(
+    ("spec", "params", "statistic"),
+    [
+        ("recorded-cpu", {}, "min"),  # tables default to each layer's fastest call
+        ("recorded-cpu", {"statistic": None}, "min"),  # None is unset, as in registry.create
+        ("recorded-cpu:statistic=median", {}, "median"),
+        ("recorded-cpu", {"statistic": "median"}, "median"),
+    ],
+)
+def test_a_runner_by_name_is_created_once_with_the_table_statistic(
+    spec: str, params: dict, statistic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created: list[str] = []
+
+    class RecordedRunner(TorchCPU):
+        """torch-cpu that records each creation and stops at the first layer."""
+
+        def __init__(self, **kwargs) -> None:
+            super().__init__(**kwargs)
+            created.append(self.statistic)
+
+        def time_modules(self, modules):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(registry, "_REGISTRIES", registry._new_registries())
+    registry.register("hardware", "recorded-cpu", RecordedRunner)
+    out = tmp_path / "lut.yaml"
+    with pytest.raises(KeyboardInterrupt):
+        registry.get("hardware", "lut").build(MINI, spec, out, **QUICK, **params)
+    assert created == [statistic]
+    assert yaml.safe_load(out.read_text())["statistic"] == statistic
+
+
 def test_build_errors(tmp_path: Path) -> None:
     lut = registry.get("hardware", "lut")
     with pytest.raises(OfaBenchError, match="cannot time single layers"):

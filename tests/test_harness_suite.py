@@ -120,7 +120,7 @@ def test_seed_count_backend_text_and_labels() -> None:
 def test_backend_text_parses_typed_parameters() -> None:
     spec = BackendSpec.model_validate("macs")
     assert (spec.name, spec.params) == ("macs", {})
-    with pytest.raises(ValueError, match="must read key=value"):
+    with pytest.raises(ValueError, match="'oops' is not key=value"):
         BackendSpec.model_validate("macs:oops")
 
 

@@ -86,7 +86,7 @@ def test_schedule_yaml_round_trip_and_errors(tmp_path: Path, tiny_schedule: Path
         ("phases:\n  - {name: a, epochs: 1}\n", "phases.0.lr"),
         ("phases:\n  - {name: a, epochs: 1, lr: 0.1, colour: red}\n", "phases.0.colour"),
         ("batch_size: many\nphases:\n  - {name: a, epochs: 1, lr: 0.1}\n", "batch_size"),
-        ("phases: [\n", "malformed YAML"),
+        ("phases: [\n", "not valid YAML at line 2"),
     ]
     for text, needle in cases:
         bad.write_text(text)

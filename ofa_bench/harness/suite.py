@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from ofa_bench.errors import OfaBenchError
+from ofa_bench.errors import OfaBenchError, yaml_problem
 from ofa_bench.harness.objectives import BASE_COLUMNS, backends_for, parse_constraint, parse_objectives
 from ofa_bench.harness.suite_sections import (
     BackendSpec,
@@ -205,10 +205,7 @@ def load_suite(
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or type(exc).__name__
-            raise OfaBenchError(f"{where}: not valid YAML{at}: {problem}") from None
+            raise OfaBenchError(f"{where}: {yaml_problem(exc, column=True)}") from None
     if not isinstance(data, dict):
         raise OfaBenchError(f"{where}: a suite must be a mapping with keys {', '.join(Suite.model_fields)}")
     for key, value in (overrides or {}).items():

@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ofa_bench import registry
@@ -176,6 +175,9 @@ class StrategyEntry(Section):
 class BackendSpec(Section):
     """A hardware backend with parameters; YAML may write it as ``"lut:table=lut.yaml,runs=3"``.
 
+    A text entry is a plug-in spec read by :func:`ofa_bench.registry.parse_spec`, exactly as
+    ``--backends`` reads it: ``1e3`` is a float, ``true`` a bool, ``yes`` text.
+
     Attributes:
         name: Registered backend name; records get a ``latency:<name>`` column.
         params: Its constructor parameters.
@@ -187,16 +189,14 @@ class BackendSpec(Section):
     @model_validator(mode="before")
     @classmethod
     def _from_text(cls, value: Any) -> Any:
+        # The registry's grammar, so a spec reads the same here as on the command line.
         if not isinstance(value, str):
             return value
-        name, _, rest = value.partition(":")
-        params: dict[str, Any] = {}
-        for item in filter(None, (part.strip() for part in rest.split(","))):
-            key, eq, text = item.partition("=")
-            if not eq or not key.strip():
-                raise ValueError(f"{value!r}: parameter {item!r} must read key=value, e.g. lut:table=lut.yaml")
-            params[key.strip()] = yaml.safe_load(text) if text.strip() else ""
-        return {"name": name.strip(), "params": params}
+        try:
+            name, params = registry.parse_spec(value)
+        except PluginError as exc:
+            raise ValueError(str(exc)) from None
+        return {"name": name, "params": params}
 
     @field_validator("name")
     @classmethod

@@ -15,7 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ofa_bench.errors import OfaBenchError
+from ofa_bench.errors import OfaBenchError, yaml_problem
 from ofa_bench.space import SearchSpace
 
 __all__ = ["Phase", "Schedule", "default_schedule", "load_schedule", "no_ps_schedule"]
@@ -135,9 +135,7 @@ def load_schedule(path: str | Path) -> Schedule:
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise OfaBenchError(f"schedule file {str(path)!r}: malformed YAML{where}") from None
+        raise OfaBenchError(f"schedule file {str(path)!r}: {yaml_problem(exc, column=True)}") from None
     try:
         return Schedule.model_validate(data)
     except ValidationError as exc:
