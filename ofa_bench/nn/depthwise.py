@@ -74,9 +74,10 @@ class _SmallMapDepthwise(torch.autograd.Function):
             n, _, h, w = x.shape
             h_out, w_out = grad_out.shape[-2:]
             # (c, out pixels, n) @ (c, n, in pixels): the gradient of each channel's map-to-map matrix.
-            g = grad_out.permute(1, 2, 3, 0).reshape(c, h_out * w_out, n)
-            xs = x.permute(1, 0, 2, 3).reshape(c, n, h * w)
-            matrix_grad = torch.bmm(g, xs).reshape(c, -1)
+            # Both contiguous, channel-major: bmm on strided batches copies matrix by matrix.
+            g = grad_out.permute(1, 2, 3, 0).contiguous().view(c, h_out * w_out, n)
+            xs = x.permute(1, 0, 2, 3).contiguous().view(c, n, h * w)
+            matrix_grad = torch.bmm(g, xs).view(c, -1)
             spread = _tap_spread(h, w, k_h, k_w, stride, x.dtype, x.device)
             grad_w = (matrix_grad @ spread.T).reshape(c, 1, k_h, k_w)
         return grad_x, grad_w, None
