@@ -158,6 +158,14 @@ def test_dask_local_cluster_gives_the_same_logs(harness_bench: Path, tmp_path: P
     assert logs_of(tmp_path / "serial") == logs_of(tmp_path / "dask")
 
 
+@pytest.mark.slow
+def test_ray_local_cluster_gives_the_same_logs(harness_bench: Path, tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    run_suite(load_suite(suite_dict(harness_bench, seeds=2)), tmp_path / "serial")
+    run_suite(load_suite(suite_dict(harness_bench, seeds=2, engine={"kind": "ray", "jobs": 2})), tmp_path / "ray")
+    assert logs_of(tmp_path / "serial") == logs_of(tmp_path / "ray")
+
+
 def test_live_oracle_measures_on_the_supernet(harness_bench: Path, tmp_path: Path) -> None:
     data = suite_dict(
         harness_bench, oracle={"mode": "live"}, strategies=["random"], seeds=1, budget={"evaluations": 4},
