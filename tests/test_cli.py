@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from ofa_bench import cli, get_space
+from ofa_bench.commands import catalog
 from ofa_bench.costs import macs_params
 from ofa_bench.errors import OfaBenchError
 
@@ -232,7 +233,7 @@ def test_internal_error_is_one_line_with_hint(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("cost table\nis broken")
 
-    monkeypatch.setattr(cli, "macs_params", broken)
+    monkeypatch.setattr(catalog, "macs_params", broken)
     code, _, err = _run(capsys, ["spaces"])
     assert code == 1
     assert err == "ofa-bench: error: internal error: RuntimeError: cost table is broken; rerun with --debug\n"
@@ -242,7 +243,7 @@ def test_interrupt_exits_130_quietly(capsys: pytest.CaptureFixture[str], monkeyp
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "macs_params", interrupted)
+    monkeypatch.setattr(catalog, "macs_params", interrupted)
     assert _run(capsys, ["spaces"]) == (130, "", "")
 
 
