@@ -376,6 +376,7 @@ def test_cli_errors_are_one_line(
 @pytest.mark.slow
 def test_cache_survives_sigkill_of_the_archive_command(bench: Path, tmp_path: Path) -> None:
     """``ofa-bench archive`` killed with SIGKILL keeps what it measured; the rerun measures the rest."""
+    import os
     import signal
     import sqlite3
     import subprocess
@@ -393,7 +394,9 @@ def test_cache_survives_sigkill_of_the_archive_command(bench: Path, tmp_path: Pa
 
     n = 12
     command = [sys.executable, "-m", "ofa_bench", "archive", "--bench", str(bench), "-n", str(n), "--quiet"]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The same thread count as this process's fresh measurement below (float sums depend on it).
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 120
     while rows() < 2 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -189,3 +189,16 @@ def test_engines_without_their_package_say_what_to_install(monkeypatch: pytest.M
     with pytest.raises(OfaBenchError, match=r"engine.kind: ray needs the 'ray' package here; pip install"):
         list(map_unordered(abs, [1, -2], "ray", jobs=2))
     assert sorted(map_unordered(abs, [1, -2], "serial")) == [1, 2]
+
+
+@pytest.mark.slow
+def test_dask_engine_leaves_the_environment_as_it_was() -> None:
+    """Dask writes its worker settings (OMP_NUM_THREADS=1...) into the parent's environment; we restore it."""
+    pytest.importorskip("dask.distributed")
+    import os
+
+    from ofa_bench.harness.engines import map_unordered
+
+    before = dict(os.environ)
+    assert sorted(map_unordered(abs, [1, -2], "dask", jobs=1)) == [1, 2]
+    assert dict(os.environ) == before

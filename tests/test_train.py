@@ -191,7 +191,9 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path: Path, tiny_schedule: Pa
     assert main([a.format(straight) for a in args]) == 0
     killed = tmp_path / "killed"
     command = [sys.executable, "-m", "ofa_bench", *[a.format(killed) for a in args]]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Float sums depend on the thread count: the killed run computes what the straight one did.
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 120
     while not (killed / "checkpoint.pt").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)

@@ -60,10 +60,17 @@ def _dask(fn: Callable[[T], R], items: Sequence[T], workers: int, address: str |
         client = distributed.Client(address)
         cluster = None
     else:
-        # One thread per worker process: each run uses one core, like the joblib engine.
-        cluster = distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
+        # One thread per worker process: each run uses one core, like the joblib engine. Starting
+        # the workers writes Dask's worker settings (OMP_NUM_THREADS=1 and others) into this
+        # process's environment; they are put back so later subprocesses are not pinned too.
+        environ = dict(os.environ)
+        try:
+            cluster = distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+        finally:
+            os.environ.clear()
+            os.environ.update(environ)
         client = distributed.Client(cluster)
     try:
         futures = client.map(fn, list(items), pure=False)
