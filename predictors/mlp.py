@@ -173,8 +173,6 @@ class MLPPredictor(ArchRegressor):
         """Restore what :meth:`state_dict` returned, for archs of ``space``."""
         super().load_state_dict(state, space)
         self._set_onehot_table(space)
-        if self.precision_ == "int8" and self.act_scales_ is None:
-            self._set_precision(np.zeros((0, space.n_columns), dtype=np.int64))
 
     def _set_onehot_table(self, space: SearchSpace) -> None:
         # On one-hot features the first layer is a sum of weight rows: a lookup table of them
@@ -280,13 +278,15 @@ class MLPPredictor(ArchRegressor):
         self.n_epochs_ = int(state["n_epochs"])
         loss = state.get("validation_loss")
         self.validation_loss_ = math.nan if loss is None else float(loss)
+        # Files saved before int8 inference existed hold neither field: they predicted in float32.
         self.precision_ = state.get("precision", "float32")
         if self.precision_ not in PRECISIONS:
             raise OfaBenchError(f"MLP precision {self.precision_!r} is not one of {', '.join(PRECISIONS)}")
         scales = state.get("act_scales")
         self.act_scales_ = None if scales is None else [float(v) for v in scales]
-        if self.precision_ == "int8" and scales is not None and len(scales) != len(self.coefs_) - 2:
-            raise OfaBenchError(f"MLP act_scales must hold {len(self.coefs_) - 2} values; got {len(scales)}")
+        if self.precision_ == "int8" and (scales is None or len(scales) != len(self.coefs_) - 2):
+            got = "none" if scales is None else len(scales)
+            raise OfaBenchError(f"MLP act_scales must hold {len(self.coefs_) - 2} values for int8; got {got}")
         self._session = None
 
 

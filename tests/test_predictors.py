@@ -220,3 +220,16 @@ def test_mlp_unknown_precision_is_refused(data) -> None:
     archs, y = data
     with pytest.raises(OfaBenchError, match="precision must be one of int8, float32; got 'fp16'"):
         registry.create("predictor", "mlp", precision="fp16").fit(archs, y)
+
+
+def test_mlp_state_from_before_int8_predicts_in_float32_and_int8_needs_its_scales(mlp_pair) -> None:
+    int8, float32 = mlp_pair
+    old = {k: v for k, v in int8.state_dict().items() if k not in ("precision", "act_scales")}
+    restored = registry.create("predictor", "mlp", **MLP_FAST)
+    restored.load_state_dict(old, MINI)
+    assert restored.precision_ == "float32"
+    array = MINI.sample_array(50, rng=14)
+    np.testing.assert_array_equal(restored.predict(array), float32.predict(array))
+    broken = {**int8.state_dict(), "act_scales": None}
+    with pytest.raises(OfaBenchError, match="act_scales must hold 2 values for int8; got none"):
+        registry.create("predictor", "mlp", **MLP_FAST).load_state_dict(broken, MINI)
