@@ -151,19 +151,12 @@ def test_cli_run_and_report(harness_bench: Path, tmp_path: Path, capsys: pytest.
 
 
 @pytest.mark.slow
-def test_dask_local_cluster_gives_the_same_logs(harness_bench: Path, tmp_path: Path) -> None:
-    pytest.importorskip("dask.distributed")
-    run_suite(load_suite(suite_dict(harness_bench, seeds=1)), tmp_path / "serial")
-    run_suite(load_suite(suite_dict(harness_bench, seeds=1, engine={"kind": "dask", "jobs": 2})), tmp_path / "dask")
-    assert logs_of(tmp_path / "serial") == logs_of(tmp_path / "dask")
-
-
-@pytest.mark.slow
-def test_ray_local_cluster_gives_the_same_logs(harness_bench: Path, tmp_path: Path) -> None:
-    pytest.importorskip("ray")
+@pytest.mark.parametrize(("engine", "module"), [("dask", "dask.distributed"), ("ray", "ray")])
+def test_local_cluster_gives_the_same_logs(harness_bench: Path, tmp_path: Path, engine: str, module: str) -> None:
+    pytest.importorskip(module)
     run_suite(load_suite(suite_dict(harness_bench, seeds=2)), tmp_path / "serial")
-    run_suite(load_suite(suite_dict(harness_bench, seeds=2, engine={"kind": "ray", "jobs": 2})), tmp_path / "ray")
-    assert logs_of(tmp_path / "serial") == logs_of(tmp_path / "ray")
+    run_suite(load_suite(suite_dict(harness_bench, seeds=2, engine={"kind": engine, "jobs": 2})), tmp_path / engine)
+    assert logs_of(tmp_path / "serial") == logs_of(tmp_path / engine)
 
 
 def test_live_oracle_measures_on_the_supernet(harness_bench: Path, tmp_path: Path) -> None:

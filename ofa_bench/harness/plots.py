@@ -25,9 +25,16 @@ def _pyplot():  # noqa: ANN202 - matplotlib's module
     return plt
 
 
-def _save(fig: object, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")  # type: ignore[attr-defined]
+def _finish(fig: object, ax: object, title: str, path: Path) -> Path:
+    """Title, grid and legend on ``ax``; ``fig`` written atomically to ``path`` as a PNG and closed."""
+    ax.set_title(title)  # type: ignore[attr-defined]
+    ax.grid(alpha=0.3)  # type: ignore[attr-defined]
+    ax.legend(fontsize=8)  # type: ignore[attr-defined]
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")  # type: ignore[attr-defined]
+    finally:
+        _pyplot().close(fig)
     return path
 
 
@@ -66,13 +73,7 @@ def pareto_figure(results: SuiteResults, path: Path) -> Path | None:
                 label=f"{label} ({len(fronts)} seeds)")  # fmt: skip
     for axis, o in ((ax.set_xlabel, norm.objectives[x]), (ax.set_ylabel, norm.objectives[y])):
         axis(f"{o.column} ({'higher' if o.direction == 'max' else 'lower'} is better)")
-    ax.set_title("Median attainment front per strategy")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _finish(fig, ax, "Median attainment front per strategy", path)
 
 
 def hypervolume_figure(results: SuiteResults, path: Path, points: int = 200) -> Path | None:
@@ -94,10 +95,4 @@ def hypervolume_figure(results: SuiteResults, path: Path, points: int = 200) -> 
         ax.fill_between(grid, q1, q3, color=f"C{i}", alpha=0.15, linewidth=0)
     ax.set_xlabel("evaluations")
     ax.set_ylabel("hypervolume (normalised)")
-    ax.set_title("Hypervolume vs evaluations (median, IQR band)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _finish(fig, ax, "Hypervolume vs evaluations (median, IQR band)", path)
