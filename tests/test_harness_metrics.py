@@ -126,6 +126,57 @@ def test_rank_test_is_scipys_one_sided_mann_whitney() -> None:
     assert metrics.rank_test(np.array([5.0, 6, 7, 8]), np.array([np.nan] * 4), "min") < 0.05
 
 
+@pytest.mark.parametrize("n", [3, 4, 5])
+def test_rank_test_with_ties_never_goes_below_the_exact_floor(n: int) -> None:
+    floor = 1 / math.comb(2 * n, n)
+    # Runs that never reached a target tie with each other; a normal approximation went below the floor.
+    p = metrics.rank_test(np.arange(5.0, 5 + n), np.full(n, np.nan), "min")
+    assert p >= floor and p == pytest.approx(floor)
+    tied = metrics.rank_test(np.array([2.0] * (n - 1) + [3.0]), np.array([1.0] + [2.0] * (n - 1)), "max")
+    assert floor <= tied < 1
+    assert metrics.rank_test(np.array([1.0, 1, 2]), np.array([2.0, 3, 3, 3]), "max") >= metrics.smallest_p(3, 4)
+
+
+def test_rank_test_without_ties_is_scipys_exact_mann_whitney() -> None:
+    x, y = np.array([0.3, 0.9, 0.5, 0.7, 0.8]), np.array([0.1, 0.6, 0.2, 0.4, 0.35])
+    exact = mannwhitneyu(x, y, alternative="greater", method="exact").pvalue
+    assert metrics.rank_test(x, y, "max") == pytest.approx(exact)
+
+
+def test_holm_on_the_textbook_example() -> None:
+    # Four hypotheses at alpha 0.05 (Holm 1979's procedure): sorted 0.005, 0.01, 0.03, 0.04 are
+    # compared with 0.05/4, 0.05/3, 0.05/2, 0.05/1; the first two are rejected, the step-down stops at 0.03.
+    adjusted = metrics.holm(np.array([0.01, 0.04, 0.03, 0.005]))
+    np.testing.assert_allclose(adjusted, [0.03, 0.06, 0.06, 0.02])
+    assert (adjusted < 0.05).tolist() == [True, False, False, True]
+    with_nan = metrics.holm(np.array([np.nan, 0.02, 0.5]))
+    assert math.isnan(with_nan[0]) and with_nan[1:].tolist() == [0.04, 0.5]
+    assert metrics.holm(np.array([0.6, 0.7])).tolist() == [1.0, 1.0]
+
+
+def test_a12_on_a_known_example() -> None:
+    # Pairs (x > y) + ties/2 over 16 pairs: 0 + 1 + 2.5 + 3 = 6.5.
+    assert metrics.a12(np.array([1.0, 2, 3, 4]), np.array([2.0, 2, 3, 5]), "max") == pytest.approx(6.5 / 16)
+    assert metrics.a12(np.array([1.0, 2, 3, 4]), np.array([2.0, 2, 3, 5]), "min") == pytest.approx(9.5 / 16)
+    assert metrics.a12(np.array([3.0, 4]), np.array([1.0, 2]), "max") == 1.0
+    # Never reached (NaN) is the worst: a run that reached the target beats it.
+    assert metrics.a12(np.array([10.0]), np.array([np.nan]), "min") == 1.0
+
+
+def test_better_needs_the_corrected_p_and_a_difference_beyond_the_resolution() -> None:
+    runs = pd.DataFrame({
+        "strategy": ["random"] * 5 + ["a"] * 5 + ["b"] * 5,
+        "acc": [0.536, 0.537, 0.538, 0.539, 0.5399, 0.6, 0.61, 0.62, 0.63, 0.64, 0.5401, 0.5402, 0.5403, 0.5404, 0.5405],
+    })  # fmt: skip
+    summary = metrics.summarise(runs, {"acc": "max"}, "random", resolution={"acc": 1 / 360}).set_index("strategy")
+    assert summary.loc["a", "p_value"] == pytest.approx(1 / 252)
+    assert summary.loc["a", "p_adjusted"] == pytest.approx(2 / 252)
+    assert summary.loc["a", "effect_size"] == 1.0 and bool(summary.loc["a", "better"])
+    # Every run of b beats every run of random, but by less than one validation image.
+    assert summary.loc["b", "p_value"] < 0.05 and not bool(summary.loc["b", "better"])
+    assert math.isnan(summary.loc["random", "p_adjusted"]) and math.isnan(summary.loc["random", "effect_size"])
+
+
 def test_summarise_gives_median_iqr_and_p_against_the_baseline() -> None:
     runs = pd.DataFrame({
         "strategy": ["random"] * 4 + ["evo"] * 4,
@@ -136,6 +187,7 @@ def test_summarise_gives_median_iqr_and_p_against_the_baseline() -> None:
     assert (summary.loc["evo", "q1"], summary.loc["evo", "q3"]) == (5.75, 7.25)
     assert math.isnan(summary.loc["random", "p_value"])
     assert summary.loc["evo", "p_value"] == pytest.approx(1 / 70)
+    assert summary.loc["evo", "p_adjusted"] == pytest.approx(1 / 70) and summary.loc["evo", "effect_size"] == 1.0
     assert bool(summary.loc["evo", "better"])
 
 

@@ -11,7 +11,7 @@ module                 indicator
 ``evals_to_target``    :func:`evals_to_target`: evaluations to 95% of the suite's best final HV
 ``cost``               :func:`search_cost`: evaluations, wall and CPU seconds
 ``attainment``         :func:`attainment_front`: the median attainment surface of several runs
-``compare``            :func:`summarise`: median, IQR and a Mann-Whitney U test against a baseline
+``compare``            :func:`summarise`: median, IQR, exact rank test, Holm, A12 against a baseline
 =====================  ==========================================================================
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 from ofa_bench.harness.metrics.anytime import anytime_hypervolume, curve_at
 from ofa_bench.harness.metrics.attainment import attainment_front
 from ofa_bench.harness.metrics.best_under_limit import best_under_limit
-from ofa_bench.harness.metrics.compare import rank_test, smallest_p, summarise
+from ofa_bench.harness.metrics.compare import ALPHA, a12, holm, rank_test, smallest_p, summarise
 from ofa_bench.harness.metrics.cost import search_cost
 from ofa_bench.harness.metrics.evals_to_target import TARGET_FRACTION, evals_to_target
 from ofa_bench.harness.metrics.hypervolume import hypervolume, run_hypervolume
@@ -28,13 +28,16 @@ from ofa_bench.harness.metrics.igd import igd, reference_front
 from ofa_bench.harness.metrics.normalise import Normalisation
 
 __all__ = [
+    "ALPHA",
     "TARGET_FRACTION",
     "Normalisation",
+    "a12",
     "anytime_hypervolume",
     "attainment_front",
     "best_under_limit",
     "curve_at",
     "evals_to_target",
+    "holm",
     "hypervolume",
     "igd",
     "rank_test",
