@@ -134,7 +134,13 @@ class LookupTableBackend(HardwareBackend):
         total = np.where(active, per_block, 0.0).sum(axis=1) + index.fixed_ms[ri]
         if np.isnan(total).any():
             self._raise_missing(index, array, active, ki, ei, ri, space)
-        return total * self.table_.scale + self.table_.overhead_ms
+        latency = total * self.table_.scale + self.table_.overhead_ms
+        if (latency < 0).any():  # a negative overhead_ms larger than a small arch's layers
+            raise OfaBenchError(
+                f"lookup table {self.table_.label}: overhead_ms {self.table_.overhead_ms:g} makes the latency of "
+                f"some archs negative ({latency.min():.4g} ms); refit the table's calibration"
+            )
+        return latency
 
     def resolutions(self, space: SearchSpace) -> tuple[int, ...]:
         """The resolutions of ``space`` whose fixed layers (stem, head, ...) are all in the table.

@@ -230,11 +230,10 @@ def _resume(out: Path, space: SearchSpace, settings: dict[str, Any]) -> tuple[di
             f"{str(out)!r} holds a table built with other settings ({what}); rerun with the same "
             f"space and runner settings to resume, or choose another --out"
         )
-    import yaml
+    from ofa_bench.untrusted import read_yaml
 
-    # Re-read the full per-layer statistics (load_table keeps only the latency).
-    with open(out, encoding="utf-8") as f:
-        entries = dict(yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["layers"])
+    # Re-read the full per-layer statistics (load_table keeps only the latency, and checked them).
+    entries = dict(read_yaml(out, f"lookup table {str(out)!r}")["layers"])
     return entries, bool(header.get("complete"))
 
 

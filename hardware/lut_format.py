@@ -33,15 +33,15 @@ from typing import Any
 import yaml
 
 from ofa_bench.atomic import atomic_path
-from ofa_bench.errors import OfaBenchError, yaml_problem
+from ofa_bench.errors import OfaBenchError
+from ofa_bench.untrusted import MAX_YAML_BYTES, check_finite, excerpt, parse_yaml, read_untrusted_text
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LatencyTable", "TablePart", "load_table", "save_table", "table_files"]
 
 FORMAT = "ofa-bench-lut"
 FORMAT_VERSION = 1
 
-# The C loader and dumper are several times faster on tables of thousands of entries.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# The C dumper is several times faster on tables of thousands of entries.
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -138,12 +138,18 @@ def load_table(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
     return LatencyTable(parts, dict(headers[0]) if headers else {})
 
 
+#: Bounds of the calibration: a fitted ``scale`` is near 1 and ``overhead_ms`` near 0; a layer
+#: beyond an hour is a unit mistake. Together they keep every latency finite.
+_MAX_SCALE = 1e3
+_OVERHEAD_MS = (-1e3, 1e6)
+_MAX_LAYER_MS = 3.6e6
+
+
 def _load_part(path: Path) -> TablePart:
-    raw = path.read_bytes()
-    try:
-        data = yaml.load(raw, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        raise OfaBenchError(f"lookup table {str(path)!r} is {yaml_problem(exc)}") from None
+    where = f"lookup table {str(path)!r}"
+    text = read_untrusted_text(path, where, MAX_YAML_BYTES)
+    raw = text.encode("utf-8")
+    data = parse_yaml(text, where)  # bounded: a table may come from anywhere (docs/security.md)
     if not isinstance(data, Mapping):
         raise OfaBenchError(
             f"lookup table {str(path)!r} is not a mapping of layer keys to {{count, mean, std}} "
@@ -159,12 +165,11 @@ def _load_part(path: Path) -> TablePart:
         if not isinstance(entries, Mapping):
             raise OfaBenchError(f"lookup table {str(path)!r} has no 'layers' mapping of layer keys to latencies")
         header = {k: v for k, v in data.items() if k != "layers"}
-        for key, default in (("overhead_ms", 0.0), ("scale", 1.0)):
-            if not _is_number(header.get(key, default)):
-                raise OfaBenchError(f"lookup table {str(path)!r}: {key} must be a number; got {header[key]!r}")
+        check_finite(header.get("scale", 1.0), f"{where}: scale", positive=True, high=_MAX_SCALE)
+        check_finite(header.get("overhead_ms", 0.0), f"{where}: overhead_ms", low=_OVERHEAD_MS[0], high=_OVERHEAD_MS[1])
         if header.get("statistic", "median") not in ("median", "min", "mean"):
             raise OfaBenchError(
-                f"lookup table {str(path)!r}: statistic must be median, min or mean; got {header['statistic']!r}"
+                f"lookup table {str(path)!r}: statistic must be median, min or mean; got {excerpt(header['statistic'])}"
             )
     else:
         entries, header = data, {}
@@ -172,10 +177,11 @@ def _load_part(path: Path) -> TablePart:
     latency = {}
     for key, entry in entries.items():
         value = entry.get(field_, entry.get("mean")) if isinstance(entry, Mapping) else None
-        if not (isinstance(key, str) and _is_number(value) and value >= 0):
+        if not (isinstance(key, str) and _is_number(value) and 0 <= value <= _MAX_LAYER_MS):
+            wanted = repr(field_) if field_ == "mean" else f"{field_!r} or 'mean'"
             raise OfaBenchError(
-                f"lookup table {str(path)!r}: entry {key!r} needs a numeric {field_!r} or 'mean' >= 0 "
-                f"(e.g. {{count: 50, mean: 0.12, std: 0.01}})"
+                f"lookup table {str(path)!r}: entry {excerpt(key, 80)} needs a numeric {wanted} from 0 to "
+                f"{_MAX_LAYER_MS:g} ms (e.g. {{count: 50, mean: 0.12, std: 0.01}})"
             )
         latency[key] = float(value)
     return TablePart(path, header, latency, hashlib.sha256(raw).hexdigest())

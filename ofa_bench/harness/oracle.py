@@ -2,7 +2,11 @@
 
 The archive is measured live through the benchmark's evaluator (so its cache makes it free the
 second time) and the fitted predictor is saved in the suite's output directory; a resumed suite
-loads that file rather than fitting again, so every run of a suite sees the same oracle.
+loads that file rather than fitting again, so every run of a suite sees the same oracle. The
+archive is drawn from the suite's own ``oracle_archive`` random stream
+(:mod:`ofa_bench.harness.streams`) and written to ``oracle_archive.csv`` (``arch`` as OFA's dict
+in JSON, and its measured accuracy), so anyone can count how many of a run's archs the oracle
+was fitted on (``oracle_overlap`` in the results).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from ofa_bench import registry
 from ofa_bench.atomic import write_text_atomic
@@ -24,12 +29,14 @@ from ofa_bench.interfaces import Predictor
 if TYPE_CHECKING:
     from ofa_bench.harness.suite import Suite
 
-__all__ = ["ORACLE_FILE", "ORACLE_INFO_FILE", "Progress", "fit_oracle", "oracle_for"]
+__all__ = ["ARCHIVE_FILE", "ORACLE_FILE", "ORACLE_INFO_FILE", "Progress", "fit_oracle", "oracle_for"]
 
 #: The fitted surrogate oracle inside a suite's output directory.
 ORACLE_FILE = "oracle.predictor"
 #: Its description (predictor, archive, held-out quality), written after it.
 ORACLE_INFO_FILE = "oracle.json"
+#: The measured archive it was fitted on: ``arch`` (OFA dict, JSON) and ``accuracy``.
+ARCHIVE_FILE = "oracle_archive.csv"
 
 #: Called as ``progress(stage, done, total)``; stages: ``benchmark``, ``archive``, ``reference``, ``runs``.
 Progress = Callable[[str, int, int], None]
@@ -50,14 +57,16 @@ def fit_oracle(
         chunk: Archs measured between progress calls.
 
     Returns:
-        The fitted predictor and a JSON-ready description of it and its quality.
+        The fitted predictor and a description of it and its quality, JSON-ready but for
+        ``archive``: the measured archive as a table (``arch`` as OFA dict JSON, ``accuracy``).
     """
     from scipy.stats import kendalltau
 
     from ofa_bench.evaluate import Evaluator
+    from ofa_bench.harness.streams import stream_rng
 
     section = suite.oracle
-    archs = bench.space.sample(section.archive_size, section.archive_seed)
+    archs = bench.space.sample(section.archive_size, stream_rng(suite.seed, "oracle_archive", section.archive_seed))
     accuracy = np.zeros(len(archs))
     with Evaluator(bench, device=suite.benchmark.device) as evaluator:
         for lo in range(0, len(archs), chunk):
@@ -76,17 +85,20 @@ def fit_oracle(
     }
     split = int(round(len(archs) * (1 - section.holdout)))
     if section.holdout > 0 and 2 <= split <= len(archs) - 2:
-        held = _create(section.predictor, section.params).fit(archs[:split], accuracy[:split])
-        predicted = np.asarray(held.predict(archs[split:]), dtype=np.float64)
-        tau = kendalltau(predicted, accuracy[split:]).statistic
+        order = stream_rng(suite.seed, "holdout_split").permutation(len(archs))
+        train, test = order[:split], order[split:]
+        held = _create(section.predictor, section.params).fit([archs[i] for i in train], accuracy[train])
+        predicted = np.asarray(held.predict([archs[i] for i in test]), dtype=np.float64)
+        tau = kendalltau(predicted, accuracy[test]).statistic
         info["holdout"] = {
             "train": split,
             "test": len(archs) - split,
             "kendall_tau": None if not math.isfinite(tau) else float(tau),
-            "rmse": float(np.sqrt(np.mean((predicted - accuracy[split:]) ** 2))),
+            "rmse": float(np.sqrt(np.mean((predicted - accuracy[test]) ** 2))),
         }
     predictor = _create(section.predictor, section.params).fit(archs, accuracy)
     info["label"] = f"surrogate:{type(predictor).__name__}"
+    info["archive"] = pd.DataFrame({"arch": [json.dumps(a.to_dict()) for a in archs], "accuracy": accuracy})
     return predictor, info
 
 
@@ -108,6 +120,8 @@ def oracle_for(
     if path.exists() and info_path.exists():
         return load_predictor(path), json.loads(info_path.read_text(encoding="utf-8"))
     predictor, info = fit_oracle(suite, bench, progress)
+    archive = info.pop("archive")
+    write_text_atomic(out_dir / ARCHIVE_FILE, archive.to_csv(index=False))
     info["mode"] = "surrogate"
     try:
         save_predictor(predictor, path)

@@ -1,12 +1,26 @@
-"""What a suite fixes before its first run: the reference sample, the normalisation and the limits.
+"""What a suite fixes before its first run: the reference sample, the normalisation, the reference
+front and target, the measurement resolution and the limits.
 
-Fixed once and stored with the suite's output, so no run's numbers depend on which other runs
-exist or finished.
+Fixed once and stored in the suite's ``suite.json``, so no run's numbers depend on which other
+runs exist or finished: IGD is measured against the reference sample's front, and
+"evaluations to target" against a share of that front's hypervolume.
+
+The normalisation's best bound dominates every feasible arch: accuracy's is 1 (nothing scores
+more), a minimised cost's is the smallest value of the reference sample, which holds the space's
+smallest arch (analytic costs and lookup tables grow with every choice). The hypervolume
+reference point follows Ishibuchi et al. (2018, "How to specify a reference point in hypervolume
+calculation"): ``1 + 1/H`` on every normalised axis, with ``H`` the largest integer for which a
+simplex lattice of ``H`` divisions in ``m`` objectives has at most ``N`` points,
+``C(H + m - 1, m - 1) <= N``; ``N`` is the size of the reference front, so a well-spread front of
+that size weighs its extreme points like its inner ones. ``hv.reference`` overrides it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,12 +29,25 @@ from ofa_bench import registry
 from ofa_bench.atomic import write_text_atomic
 from ofa_bench.benchmark import Benchmark
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.harness.metrics.hypervolume import hypervolume
+from ofa_bench.harness.metrics.igd import reference_front
 from ofa_bench.harness.metrics.normalise import Normalisation
 from ofa_bench.harness.oracle import Progress
+from ofa_bench.harness.streams import stream_rng
 from ofa_bench.harness.suite import Suite
 from ofa_bench.interfaces import Predictor
 
-__all__ = ["REFERENCE_FILE", "default_limits", "fixed_normalisation", "reference_sample"]
+__all__ = [
+    "REFERENCE_FILE",
+    "default_limits",
+    "fixed_normalisation",
+    "fixed_references",
+    "ishibuchi_reference",
+    "reference_sample",
+]
+
+#: Columns with a natural best bound that no arch can pass.
+_BEST_BOUND = {"accuracy": 1.0}
 
 #: The reference random sample inside a suite's output directory.
 REFERENCE_FILE = "reference.csv"
@@ -39,7 +66,7 @@ def reference_sample(
     if path.exists():
         return pd.read_csv(path)
     space = bench.space
-    archs = space.sample(suite.reference.random_sample, suite.reference.seed)
+    archs = space.sample(suite.reference.random_sample, stream_rng(suite.seed, "reference_sample", suite.reference.seed))
     extremes = [space.smallest(r=min(space.resolutions)), space.largest()]
     backends = [registry.create("hardware", b.name, **b.params) for b in suite.backend_list]
     everything = [*extremes, *archs]
@@ -58,7 +85,12 @@ def reference_sample(
 
 
 def fixed_normalisation(suite: Suite, reference: pd.DataFrame) -> Normalisation:
-    """Fixed bounds: the suite's own, else the range of the reference sample and extremes."""
+    """Fixed bounds: the suite's own, else the range of the reference sample and extremes.
+
+    A maximised column with a natural ceiling (accuracy: 1) takes it as its best bound, so no
+    arch can lie beyond the box. The reference point is ``hv.reference`` when given, else the
+    Ishibuchi point (:func:`ishibuchi_reference`) of the reference sample's front.
+    """
     bounds: dict[str, tuple[float, float]] = {}
     for objective in suite.objective_list:
         if objective.column in suite.hv.bounds:
@@ -73,10 +105,58 @@ def fixed_normalisation(suite: Suite, reference: pd.DataFrame) -> Normalisation:
                     f"give hv.bounds.{objective.column}: [low, high]"
                 )
             low, high = float(values.min()), float(values.max())
+            if objective.direction == "max" and objective.column in _BEST_BOUND:
+                high = max(high, _BEST_BOUND[objective.column])
         if not high > low:  # one value everywhere: any positive span keeps the axis usable
             high = low + max(abs(low) * 0.1, 1e-9)
         bounds[objective.column] = (float(low), float(high))
-    return Normalisation(suite.objective_list, suite.constraint_list, bounds, suite.hv.reference)
+    norm = Normalisation(suite.objective_list, suite.constraint_list, bounds)
+    if suite.hv.reference is not None:
+        point = float(suite.hv.reference)
+    else:
+        point = ishibuchi_reference(len(reference_front([reference], norm)), len(norm.objectives))
+    return Normalisation(suite.objective_list, suite.constraint_list, bounds, point)
+
+
+def ishibuchi_reference(n_points: int, n_objectives: int) -> float:
+    """``1 + 1/H``: ``H`` the most divisions whose simplex lattice in ``n_objectives`` has at most ``n_points`` points."""
+    m = max(1, int(n_objectives))
+    if m == 1:
+        return 1.0 + 1.0 / max(1, int(n_points))
+    h = 1
+    while math.comb(h + 1 + m - 1, m - 1) <= n_points:
+        h += 1
+    return 1.0 + 1.0 / h
+
+
+def fixed_references(
+    suite: Suite, reference: pd.DataFrame, norm: Normalisation, n_val: int | None, fraction: float
+) -> dict[str, Any]:
+    """What ``suite.json`` fixes besides the normalisation: reference front, target and resolution.
+
+    Args:
+        suite: The suite.
+        reference: The evaluated reference sample (:func:`reference_sample`).
+        norm: The fixed normalisation (:func:`fixed_normalisation`).
+        n_val: Images in the benchmark's evaluation split (one image is accuracy's resolution).
+        fraction: Share of the reference front's hypervolume that "evaluations to target" counts.
+
+    Returns:
+        ``reference_front`` (normalised points), ``reference_hv``, ``target_hv`` and ``resolution``
+        (per record column, the smallest difference that is more than measurement granularity).
+    """
+    front = reference_front([reference], norm)
+    front_hv = hypervolume(front, norm.reference_point) if len(front) else 0.0
+    resolution = {"accuracy": 1.0 / n_val} if n_val else {}
+    noise = suite.oracle.noise if suite.oracle.mode == "surrogate" else None
+    if noise:
+        resolution["accuracy"] = max(resolution.get("accuracy", 0.0), float(noise))
+    return {
+        "reference_front": [[float(v) for v in point] for point in front],
+        "reference_hv": float(front_hv),
+        "target_hv": float(fraction * front_hv),
+        "resolution": resolution,
+    }
 
 
 def default_limits(suite: Suite, norm: Normalisation) -> dict[str, list[float]]:

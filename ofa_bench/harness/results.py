@@ -1,10 +1,13 @@
-"""The results of a suite, computed from its run logs with the normalisation fixed before any run.
+"""The results of a suite, computed from its run logs with the references fixed before any run.
 
 :func:`collect_results` reads ``OUT/suite.json``, every run log and the reference sample, and
-computes per run: hypervolume, IGD, evaluations to 95% of the best final hypervolume, the best
-accuracy under each limit and the search cost; per strategy: median, quartiles and the rank test
-against random. :func:`write_results` writes ``results.csv`` (one row per run), ``summary.csv``
-(one row per strategy and metric), ``anytime.csv`` (hypervolume curves) and ``results.json``.
+computes per run: hypervolume, IGD against the fixed reference front, evaluations to 95% of that
+front's hypervolume, the best accuracy under each limit, the search cost and ``oracle_overlap``
+(evaluations of archs the surrogate oracle was fitted on); per strategy, over finished runs only:
+median, quartiles, the exact rank test against random, Holm-adjusted p and A12 effect size. No
+run's numbers depend on which other runs exist. :func:`write_results` writes ``results.csv`` (one
+row per run), ``summary.csv`` (one row per strategy and metric), ``anytime.csv`` (hypervolume
+curves) and ``results.json``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ __all__ = [
 #: Files :func:`write_results` writes into the suite's output directory.
 RESULT_FILES = ("results.csv", "summary.csv", "anytime.csv", "results.json")
 
+#: Run statuses that count as finished (a wall-clock stop is a finished run of its budget).
+FINISHED = ("done", "wall_seconds")
+
 
 @dataclass
 class SuiteResults:
@@ -48,11 +54,12 @@ class SuiteResults:
         state: ``suite.json``: the suite and what was fixed before any run.
         norm: The fixed normalisation.
         runs: One row per run: ``strategy``, ``name``, ``seed``, ``status``, ``evaluations``,
-            ``hv``, ``igd``, ``evals_to_target``, ``best:<column><=<limit>``..., ``front_size``,
-            ``wall_s``, ``cpu_s``, ``eval_s``, ``strategy_s``.
+            ``hv``, ``igd``, ``evals_to_target``, ``oracle_overlap`` (surrogate oracle only),
+            ``best:<column><=<limit>``..., ``front_size``, ``wall_s``, ``cpu_s``, ``eval_s``,
+            ``strategy_s``.
         summary: :func:`~ofa_bench.harness.metrics.summarise` of ``runs``.
         anytime: Hypervolume curves: ``strategy``, ``seed``, ``n``, ``hv``.
-        reference_front: Normalised reference front of IGD.
+        reference_front: Normalised reference front of IGD, fixed in ``suite.json``.
         fronts: Normalised non-dominated feasible points per run key.
         baseline: The strategy label others are tested against, or ``None``.
     """
@@ -72,10 +79,19 @@ class SuiteResults:
         """Strategy labels in suite order."""
         return list(dict.fromkeys(u["label"] for u in self.state["units"]))
 
-    def beats_baseline(self, metric: str = "hv", alpha: float = 0.05) -> list[str]:
-        """Strategies whose ``metric`` beats the baseline's with a rank-test p-value below ``alpha``."""
+    @property
+    def unfinished(self) -> list[str]:
+        """Run keys that did not finish (killed, still running, not started): left out of the tests."""
+        runs = self.runs
+        if "status" not in runs:
+            return []
+        mask = ~runs["status"].isin(FINISHED)
+        return [f"{r['strategy']}-s{r['seed']}" for r in runs[mask].to_dict("records")]
+
+    def beats_baseline(self, metric: str = "hv", alpha: float = metrics.ALPHA) -> list[str]:
+        """Strategies whose ``metric`` beats the baseline's: Holm-adjusted p below ``alpha`` and beyond resolution."""
         s = self.summary
-        return s.loc[(s["metric"] == metric) & (s["p_value"] < alpha) & s["better"], "strategy"].tolist()
+        return s.loc[(s["metric"] == metric) & (s["p_adjusted"] < alpha) & s["better"], "strategy"].tolist()
 
 
 def metric_directions(state: dict[str, Any]) -> dict[str, str]:
@@ -118,11 +134,9 @@ def collect_results(out_dir: str | Path) -> SuiteResults:
             log = RunLog.open(directory)
             logs[unit["key"]] = entries_frame(log.entries)
             status[unit["key"]] = str(log.meta.get("stopped") or log.meta.get("status", "running"))
-    reference = pd.read_csv(out / "reference.csv") if (out / "reference.csv").exists() else pd.DataFrame()
-    front = metrics.reference_front([*logs.values(), reference], norm)
+    front, reference_hv = _fixed_front(state, out, norm)
+    overlap = _archive_keys(out)
     curves = {key: metrics.anytime_hypervolume(df, norm) for key, df in logs.items()}
-    finals = [float(c["hv"].iloc[-1]) for c in curves.values() if len(c)]
-    best_final = max(finals, default=0.0)
     target = target_objective(state)
     rows, anytime, fronts = [], [], {}
     for unit in state["units"]:
@@ -137,7 +151,9 @@ def collect_results(out_dir: str | Path) -> SuiteResults:
         row.update(status=status[key], evaluations=int(df["n"].max()) if len(df) else 0)
         row["hv"] = float(curve["hv"].iloc[-1]) if len(curve) else 0.0
         row["igd"] = metrics.igd(df, norm, front)
-        row["evals_to_target"] = metrics.evals_to_target(curve, best_final)
+        row["evals_to_target"] = metrics.evals_to_target(curve, reference_hv, state.get("target_fraction", 0.95))
+        if overlap is not None:
+            row["oracle_overlap"] = int(sum(_arch_key(a) in overlap for a in df["arch"]))
         for column, levels in state.get("limits", {}).items():
             best = metrics.best_under_limit(df, column, levels, target, norm.constraints)
             row.update({_limit_column(column, level): float(v) for level, v in zip(levels, best)})
@@ -149,11 +165,59 @@ def collect_results(out_dir: str | Path) -> SuiteResults:
     labels = {u["label"]: u["strategy"] for u in state["units"]}
     baseline = next((label for label, name in labels.items() if name == "random"), None)
     directions = {m: d for m, d in metric_directions(state).items() if m in runs}
-    finished = runs[runs["status"] != "not started"] if "status" in runs else runs
-    summary = metrics.summarise(finished, directions, baseline)
+    finished = runs[runs["status"].isin(FINISHED)] if "status" in runs else runs
+    summary = metrics.summarise(finished, directions, baseline, resolution=metric_resolution(state, directions))
     empty = pd.DataFrame(columns=["strategy", "seed", "n", "hv"])
     curves_df = pd.concat(anytime, ignore_index=True) if anytime else empty
     return SuiteResults(out, state, norm, runs, summary, curves_df, front, fronts, baseline)
+
+
+def metric_resolution(state: dict[str, Any], directions: dict[str, str]) -> dict[str, float]:
+    """Per metric, the smallest difference of medians that is more than measurement granularity.
+
+    ``suite.json`` fixes each record column's resolution (accuracy: one image of the evaluation
+    split, or the oracle's stated noise if larger). A "best under limit" of a column has that
+    resolution; on the normalised axes a column's step is ``resolution / span``, which moves an
+    IGD by at most the length of the steps and a hypervolume by at most their sum times the
+    reference box's face.
+    """
+    norm = state["normalisation"]
+    resolution = state.get("resolution", {})
+    steps = []
+    for objective in norm["objectives"]:
+        low, high = norm["bounds"][objective["column"]]
+        steps.append(float(resolution.get(objective["column"], 0.0)) / (high - low) if high > low else 0.0)
+    m = len(steps)
+    face = float(norm.get("reference") or 1.0) ** (m - 1)
+    out = {"hv": sum(steps) * face, "igd": math.sqrt(sum(x * x for x in steps)), "evals_to_target": 0.0}
+    target = target_objective(state)
+    for metric in directions:
+        if metric.startswith("best:"):
+            out[metric] = float(resolution.get(target.column, 0.0))
+    return {k: v for k, v in out.items() if k in directions}
+
+
+def _fixed_front(state: dict[str, Any], out: Path, norm: Normalisation) -> tuple[np.ndarray, float]:
+    """The reference front and its hypervolume fixed in ``suite.json`` (older runs: from ``reference.csv``)."""
+    m = len(norm.objectives)
+    if "reference_front" in state:
+        front = np.asarray(state["reference_front"], dtype=np.float64).reshape(-1, m)
+        return front, float(state.get("reference_hv", metrics.hypervolume(front, norm.reference_point)))
+    reference = pd.read_csv(out / "reference.csv") if (out / "reference.csv").exists() else pd.DataFrame()
+    front = metrics.reference_front([reference], norm) if len(reference) else np.zeros((0, m))
+    return front, metrics.hypervolume(front, norm.reference_point) if len(front) else 0.0
+
+
+def _arch_key(text: str) -> str:
+    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+
+
+def _archive_keys(out: Path) -> set[str] | None:
+    """The archs the surrogate oracle was fitted on (``oracle_archive.csv``), or ``None`` without one."""
+    path = out / "oracle_archive.csv"
+    if not path.exists():
+        return None
+    return {_arch_key(text) for text in pd.read_csv(path)["arch"]}
 
 
 def write_results(results: SuiteResults) -> list[Path]:
@@ -173,6 +237,12 @@ def write_results(results: SuiteResults) -> list[Path]:
         "fingerprint": results.state["fingerprint"],
         "baseline": results.baseline,
         "beats_baseline_hv": results.beats_baseline("hv"),
+        "unfinished": results.unfinished,
+        "oracle_overlap": (
+            {f"{r['strategy']}-s{r['seed']}": int(r["oracle_overlap"]) for r in results.runs.to_dict("records")
+             if isinstance(r.get("oracle_overlap"), (int, float)) and not pd.isna(r.get("oracle_overlap"))}
+            if "oracle_overlap" in results.runs else None
+        ),  # fmt: skip
         "runs": json_records(results.runs),
         "summary": json_records(results.summary),
     }

@@ -1,8 +1,9 @@
 """Running a suite: every (strategy, seed) pair is one run in its own directory, spread over an engine.
 
 ``OUT/`` holds ``suite.json`` (the suite and what was fixed before any run: the benchmark
-fingerprint, the oracle, the hypervolume normalisation), ``reference.csv`` (the random reference
-sample), ``oracle.predictor`` for a surrogate oracle, ``units/<strategy>-s<seed>/`` (one run log
+fingerprint, the oracle, the hypervolume normalisation, the reference front and target, the
+measurement resolution, each run's seed), ``reference.csv`` (the random reference sample),
+``oracle.predictor`` and ``oracle_archive.csv`` for a surrogate oracle, ``units/<strategy>-s<seed>/`` (one run log
 each, see :mod:`ofa_bench.harness.runlog`) and, at the end, the results tables
 (:mod:`ofa_bench.harness.results`). Running the same suite into the same ``OUT`` again resumes:
 finished runs are skipped, unfinished ones continue from their logs, and accuracies come from the
@@ -29,7 +30,15 @@ from ofa_bench.benchmark import BENCHMARK_FILE, Benchmark
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.harness.engines import map_unordered
 from ofa_bench.harness.oracle import Progress, oracle_for
-from ofa_bench.harness.reference import REFERENCE_FILE, default_limits, fixed_normalisation, reference_sample
+from ofa_bench.harness.metrics.evals_to_target import TARGET_FRACTION
+from ofa_bench.harness.reference import (
+    REFERENCE_FILE,
+    default_limits,
+    fixed_normalisation,
+    fixed_references,
+    reference_sample,
+)
+from ofa_bench.harness.streams import stream_seed
 from ofa_bench.harness.results import SuiteResults, collect_results, write_results
 from ofa_bench.harness.runlog import RunLog
 from ofa_bench.harness.suite import Suite, load_suite
@@ -61,13 +70,15 @@ class Unit:
         label: The strategy entry's label (its name unless given).
         strategy: Registered strategy name.
         params: Its parameters.
-        seed: The run's seed.
+        seed: The run's seed number (its name; the same number gives every strategy the same stream).
+        run_seed: The strategy's seed: drawn from the suite's ``runs`` stream at ``seed``.
     """
 
     label: str
     strategy: str
     params: dict[str, Any] = field(hash=False)
     seed: int
+    run_seed: int = 0
 
     @property
     def key(self) -> str:
@@ -97,7 +108,11 @@ class _Job:
 
 def units_of(suite: Suite) -> list[Unit]:
     """The suite's runs, strategy by strategy, seed by seed."""
-    return [Unit(s.key, s.name, dict(s.params), seed) for s in suite.strategies for seed in suite.seeds]
+    return [
+        Unit(s.key, s.name, dict(s.params), seed, stream_seed(suite.seed, "runs", seed))
+        for s in suite.strategies
+        for seed in suite.seeds
+    ]
 
 
 def run_suite(
@@ -142,6 +157,8 @@ def run_suite(
     if stored is None:
         reference = reference_sample(suite, bench, oracle, out, progress)
         norm = fixed_normalisation(suite, reference)
+        n_val = bench.splits.get("n_val") if isinstance(bench.splits.get("n_val"), int) else None
+        fixed = fixed_references(suite, reference, norm, n_val, TARGET_FRACTION)
         stored = {
             "format": _FORMAT,
             "version": 1,
@@ -152,7 +169,12 @@ def run_suite(
             "oracle": oracle_info,
             "normalisation": norm.to_dict(),
             "limits": default_limits(suite, norm),
-            "units": [{"key": u.key, "label": u.label, "strategy": u.strategy, "seed": u.seed} for u in units],
+            **fixed,
+            "target_fraction": TARGET_FRACTION,
+            "units": [
+                {"key": u.key, "label": u.label, "strategy": u.strategy, "seed": u.seed, "run_seed": u.run_seed}
+                for u in units
+            ],
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         write_text_atomic(out / SUITE_FILE, json.dumps(stored, indent=2) + "\n")
@@ -254,7 +276,7 @@ def _search(job: _Job, run_search: Callable[..., Any], evaluate: Callable[..., A
     try:
         run_search(
             job.unit.strategy, job.space, ",".join(job.objectives), job.constraints, evaluate, job.budget,
-            job.unit.seed, batch_size=job.batch_size, strategy_params=job.unit.params, run_dir=job.directory,
+            job.unit.run_seed, batch_size=job.batch_size, strategy_params=job.unit.params, run_dir=job.directory,
             meta=job.meta,
         )  # fmt: skip
     except _OutOfTime:
@@ -334,6 +356,7 @@ def _job(suite: Suite, bench: Benchmark, oracle: Predictor | None, info: dict[st
         meta={
             "suite": suite.name,
             "unit": unit.key,
+            "seed_number": unit.seed,
             "fingerprint": bench.fingerprint,
             "oracle": info.get("label", "live"),
         },

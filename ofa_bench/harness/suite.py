@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from ofa_bench.errors import OfaBenchError, yaml_problem
+from ofa_bench.errors import OfaBenchError
 from ofa_bench.harness.objectives import BASE_COLUMNS, backends_for, parse_constraint, parse_objectives
 from ofa_bench.harness.suite_sections import (
     BackendSpec,
@@ -33,6 +32,7 @@ from ofa_bench.harness.suite_sections import (
     known_plugin,
 )
 from ofa_bench.interfaces import Constraint, Objective
+from ofa_bench.untrusted import MAX_BATCH, MAX_RUNS, MAX_SEED, MAX_SEEDS, excerpt, read_yaml
 
 __all__ = [
     "BUILTIN_SUITES",
@@ -63,7 +63,9 @@ class Suite(Section):
         strategies: Strategies to compare.
         budget: Per-run budget.
         batch_size: Archs asked of a strategy at a time (default: each strategy's preferred size).
-        seeds: Seeds, or a count ``n`` meaning seeds ``0..n-1``.
+        seeds: Seeds, or a count ``n`` meaning seeds ``0..n-1``; a run's strategy seed is drawn
+            from the suite's ``runs`` stream at this number.
+        seed: The suite seed every random stream is spawned from (:mod:`ofa_bench.harness.streams`).
         engine: Parallel engine.
         reference: The reference random sample.
         hv: Hypervolume normalisation and limits.
@@ -78,8 +80,9 @@ class Suite(Section):
     backends: list[BackendSpec] = Field(default_factory=list)
     strategies: list[StrategyEntry] = Field(min_length=1)
     budget: Budget
-    batch_size: int | None = Field(None, ge=1)
+    batch_size: int | None = Field(None, ge=1, le=MAX_BATCH)
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    seed: int = Field(0, ge=0)
     engine: Engine = Field(default_factory=Engine)
     reference: ReferenceSection = Field(default_factory=ReferenceSection)
     hv: HypervolumeSection = Field(default_factory=HypervolumeSection)
@@ -87,12 +90,18 @@ class Suite(Section):
     @field_validator("seeds", mode="before")
     @classmethod
     def _seeds(cls, value: Any) -> Any:
+        # Bounded here, before a count becomes a list: 10**9 seeds would fill memory first.
         if isinstance(value, int) and not isinstance(value, bool):
-            if value < 1:
-                raise ValueError(f"a count of seeds must be >= 1; got {value}")
+            if not 1 <= value <= MAX_SEEDS:
+                raise ValueError(f"a count of seeds must be >= 1 and <= {MAX_SEEDS}; got {excerpt(value)}")
             return list(range(value))
         if not isinstance(value, list):
-            raise ValueError(f"must be a count of seeds or a list of seeds, e.g. 3 or [0, 1, 2]; got {value!r}")
+            raise ValueError(f"must be a count of seeds or a list of seeds, e.g. 3 or [0, 1, 2]; got {excerpt(value)}")
+        if len(value) > MAX_SEEDS:
+            raise ValueError(f"at most {MAX_SEEDS} seeds; got {len(value)}")
+        for i, seed in enumerate(value):
+            if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed <= MAX_SEED:
+                raise ValueError(f"seeds[{i}] must be from 0 to {MAX_SEED}; got {excerpt(seed)}")
         return value
 
     @field_validator("seeds")
@@ -100,6 +109,8 @@ class Suite(Section):
     def _distinct_seeds(cls, value: list[int]) -> list[int]:
         if len(set(value)) != len(value):
             raise ValueError(f"seeds must be distinct; got {value}")
+        if any(v < 0 for v in value):
+            raise ValueError(f"seeds must be >= 0 (they index the suite's random streams); got {value}")
         return value
 
     @model_validator(mode="after")
@@ -143,6 +154,13 @@ class Suite(Section):
         for i, key in enumerate(keys):
             if key in keys[:i]:
                 raise ValueError(f"strategies[{i}]: {key!r} is used twice; give each entry its own label")
+        return self
+
+    @model_validator(mode="after")
+    def _bounded_runs(self) -> Suite:
+        runs = len(self.strategies) * len(self.seeds)
+        if runs > MAX_RUNS:
+            raise ValueError(f"strategies x seeds: {runs} runs; the limit is {MAX_RUNS}")
         return self
 
     # ----- parsed views ---------------------------------------------------------------------------
@@ -196,16 +214,9 @@ def load_suite(
         where = where or str(source)
         if not path.exists() and str(source) in BUILTIN_SUITES:
             path = Path(__file__).with_name(BUILTIN_SUITES[str(source)])
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise OfaBenchError(f"{where}: no such suite file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise OfaBenchError(f"{where}: cannot read the suite file: {exc}") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise OfaBenchError(f"{where}: {yaml_problem(exc, column=True)}") from None
+        if not path.exists():
+            raise OfaBenchError(f"{where}: no such suite file")
+        data = read_yaml(path, where)  # bounded: a suite is untrusted input (docs/security.md)
     if not isinstance(data, dict):
         raise OfaBenchError(f"{where}: a suite must be a mapping with keys {', '.join(Suite.model_fields)}")
     for key, value in (overrides or {}).items():
@@ -251,6 +262,9 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
+_MAX_MESSAGE = 200
+
+
 def _message(error: Mapping[str, Any]) -> str:
     """One pydantic error as ``path: what is wrong``."""
     loc = tuple(error["loc"])
@@ -264,6 +278,8 @@ def _message(error: Mapping[str, Any]) -> str:
         allowed = f"; allowed: {', '.join(model.model_fields)}" if model is not None else ""
         message = f"unknown field{allowed}"
     else:
-        message = f"{error['msg']}; got {error.get('input')!r}"
+        message = f"{error['msg']}; got {excerpt(error.get('input'))}"
+    if len(message) > _MAX_MESSAGE:  # a validator's own message may quote a whole list
+        message = message[: _MAX_MESSAGE - 3] + "..."
     path = _path(loc)
     return f"{path}: {message}" if path else message

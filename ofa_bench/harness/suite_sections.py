@@ -16,6 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ofa_bench import registry
 from ofa_bench.errors import OfaBenchError, PluginError
+from ofa_bench.untrusted import (
+    MAX_ARCHIVE_SIZE,
+    MAX_BUDGET,
+    MAX_EPOCHS_SCALE,
+    MAX_JOBS,
+    MAX_REFERENCE_SAMPLE,
+    MAX_SEED,
+)
 
 __all__ = [
     "BackendSpec",
@@ -37,7 +45,8 @@ class Section(BaseModel):
     """Base of every suite section: unknown keys and loosely typed values are errors."""
 
     # strict: YAML already types its scalars, so "10" for a count is a mistake worth reporting.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # allow_inf_nan=False: an infinite epochs_scale or wall_seconds is a mistake, not a setting.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 def _bind(kind: str, name: str, params: Mapping[str, Any]) -> None:
@@ -75,8 +84,8 @@ class BenchmarkSection(Section):
     preset: str = "ofa-mini"
     data: dict[str, Any] = Field(default_factory=dict)
     train_if_missing: bool = False
-    epochs_scale: float = Field(1.0, gt=0)
-    seed: int = 0
+    epochs_scale: float = Field(1.0, gt=0, le=MAX_EPOCHS_SCALE)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     device: Literal["cpu", "cuda"] | None = None
 
     @field_validator("preset")
@@ -108,16 +117,24 @@ class OracleSection(Section):
         predictor: Registered predictor name for the surrogate oracle.
         params: Its constructor parameters.
         archive_size: Measured archs it is fitted on.
-        archive_seed: Seed of the archive's sampling.
+        archive_seed: Index of the archive within the suite's ``oracle_archive`` random stream
+            (spawned from the suite's ``seed``, so it never coincides with a run's or the
+            reference sample's archs, whatever the numbers).
         holdout: Share of the archive held out once to report the oracle's own quality (0: none).
+        noise: The oracle's stated noise in accuracy (e.g. its held-out RMSE); differences of
+            accuracy below it (or below one evaluation image) are never called better.
+        allow_same_family: Allow a predictor family that a competing strategy also fits
+            internally (the report then warns that the comparison favours that strategy).
     """
 
     mode: Literal["live", "surrogate"] = "live"
     predictor: str = "gbdt"
     params: dict[str, Any] = Field(default_factory=dict)
-    archive_size: int = Field(200, ge=10)
-    archive_seed: int = 0
+    archive_size: int = Field(200, ge=10, le=MAX_ARCHIVE_SIZE)
+    archive_seed: int = Field(0, ge=0)
     holdout: float = Field(0.2, ge=0, lt=1)
+    noise: float | None = Field(None, ge=0)
+    allow_same_family: bool = False
 
     @field_validator("predictor")
     @classmethod
@@ -223,7 +240,7 @@ class Budget(Section):
             are no longer reproducible evaluation for evaluation.
     """
 
-    evaluations: int = Field(gt=0)
+    evaluations: int = Field(gt=0, le=MAX_BUDGET)
     wall_seconds: float | None = Field(None, gt=0)
 
 
@@ -237,7 +254,7 @@ class Engine(Section):
     """
 
     kind: Literal["joblib", "dask", "ray", "serial"] = "joblib"
-    jobs: int | None = Field(None, ge=1)
+    jobs: int | None = Field(None, ge=1, le=MAX_JOBS)
     address: str | None = None
 
 
@@ -246,11 +263,12 @@ class ReferenceSection(Section):
 
     Attributes:
         random_sample: Seeded random archs evaluated with the suite's oracle (0: none).
-        seed: Its sampling seed (apart from the run seeds, so it is not any run's sample).
+        seed: Index of the sample within the suite's ``reference_sample`` random stream (apart
+            from the runs' and the oracle's streams whatever the numbers).
     """
 
-    random_sample: int = Field(1000, ge=0)
-    seed: int = 1_000_003
+    random_sample: int = Field(1000, ge=0, le=MAX_REFERENCE_SAMPLE)
+    seed: int = Field(0, ge=0)
 
 
 class HypervolumeSection(Section):
@@ -260,13 +278,14 @@ class HypervolumeSection(Section):
         bounds: ``column: [best-or-worst, other]`` per objective; a missing column takes the range
             of the reference sample (with the space's smallest and largest arch).
         reference: Reference point per normalised objective, where 0 is the best bound and 1 the
-            worst (1.1 leaves room for the extreme points to count).
+            worst (default: Ishibuchi's ``1 + 1/H`` for the reference front's size, see
+            :mod:`ofa_bench.harness.reference`).
         limits: Constraint levels per column for "best accuracy under limit" (default: the
             constraints' uppers, then quartiles of each minimised objective's bounds).
     """
 
     bounds: dict[str, list[float]] = Field(default_factory=dict)
-    reference: float = Field(1.1, gt=0)
+    reference: float | None = Field(None, gt=0)
     limits: dict[str, list[float]] = Field(default_factory=dict)
 
     @field_validator("bounds")

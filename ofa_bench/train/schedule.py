@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ofa_bench.errors import OfaBenchError, yaml_problem
+from ofa_bench.errors import OfaBenchError
 from ofa_bench.space import SearchSpace
+from ofa_bench.untrusted import MAX_BATCH, MAX_EPOCHS, excerpt, read_yaml
 
 __all__ = ["Phase", "Schedule", "default_schedule", "load_schedule", "no_ps_schedule"]
 
@@ -28,15 +28,16 @@ class Phase(BaseModel):
     Resolutions are always elastic, as in OFA.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: an infinite lr would train to the end and only then fail.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str
-    epochs: int = Field(ge=1)
+    epochs: int = Field(ge=1, le=MAX_EPOCHS)
     lr: float = Field(gt=0)
-    kernel: tuple[int, ...] | None = None
-    expand: tuple[int, ...] | None = None
-    depth: tuple[int, ...] | None = None
-    subnets_per_step: int = Field(default=1, ge=1)
+    kernel: tuple[int, ...] | None = Field(None, min_length=1)
+    expand: tuple[int, ...] | None = Field(None, min_length=1)
+    depth: tuple[int, ...] | None = Field(None, min_length=1)
+    subnets_per_step: int = Field(default=1, ge=1, le=1_000)
     kd_ratio: float = Field(default=0.0, ge=0)
     sort_channels: bool = False
 
@@ -60,10 +61,10 @@ class Phase(BaseModel):
 class Schedule(BaseModel):
     """A whole training run: phases in order plus the optimiser settings they share."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    phases: tuple[Phase, ...] = Field(min_length=1)
-    batch_size: int = Field(default=64, ge=1)
+    phases: tuple[Phase, ...] = Field(min_length=1, max_length=1_000)
+    batch_size: int = Field(default=64, ge=1, le=MAX_BATCH)
     weight_decay: float = Field(default=3e-5, ge=0)
     momentum: float = Field(default=0.9, ge=0, lt=1)
     label_smoothing: float = Field(default=0.1, ge=0, lt=1)
@@ -132,13 +133,11 @@ def load_schedule(path: str | Path) -> Schedule:
     path = Path(path)
     if not path.is_file():
         raise OfaBenchError(f"schedule file {str(path)!r} not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise OfaBenchError(f"schedule file {str(path)!r}: {yaml_problem(exc, column=True)}") from None
+    data = read_yaml(path, f"schedule file {str(path)!r}")  # bounded: see docs/security.md
     try:
         return Schedule.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        raise OfaBenchError(f"schedule file {str(path)!r}: {field}: {error['msg']}") from None
+        got = f"; got {excerpt(error['input'])}" if error["type"] not in ("missing", "extra_forbidden") else ""
+        raise OfaBenchError(f"schedule file {str(path)!r}: {field}: {error['msg']}{got}") from None

@@ -91,6 +91,15 @@ def rank_test(values: np.ndarray, baseline: np.ndarray, direction: str) -> float
     x, y = both[: a.size], both[a.size :]
     if np.unique(both).size == both.size:
         return float(mannwhitneyu(x, y, alternative="greater", method="exact").pvalue)
+    if min(a.size, b.size) < 2:  # scipy's permutation test needs two a side: enumerate the few relabellings
+        from itertools import combinations
+
+        from scipy.stats import rankdata
+
+        ranks = rankdata(both)
+        observed = ranks[: a.size].sum()
+        sums = [ranks[list(chosen)].sum() for chosen in combinations(range(both.size), a.size)]
+        return float(np.mean(np.asarray(sums) >= observed - 1e-9))
     exact = math.comb(a.size + b.size, a.size) <= _EXACT_LIMIT
     result = permutation_test(
         (x, y), _rank_sum, permutation_type="independent", alternative="greater", vectorized=True,

@@ -1,4 +1,8 @@
-"""Evaluations to target: how soon a run reaches a share of the best final hypervolume of the suite."""
+"""Evaluations to target: how soon a run reaches a share of the hypervolume of the suite's fixed reference front.
+
+The target is fixed in ``suite.json`` before any run (from the reference sample), so a run's
+figure does not depend on which other runs exist.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import pandas as pd
 
 __all__ = ["TARGET_FRACTION", "evals_to_target"]
 
-#: Share of the best final hypervolume (over every run of the suite) that counts as reaching it.
+#: Share of the reference front's hypervolume that counts as reaching the target.
 TARGET_FRACTION = 0.95
 
 
@@ -18,12 +22,12 @@ def evals_to_target(curve: pd.DataFrame, best_final: float, fraction: float = TA
 
     Args:
         curve: The run's ``n``/``hv`` curve (:func:`~ofa_bench.harness.metrics.anytime.anytime_hypervolume`).
-        best_final: The best final hypervolume of any run in the suite.
+        best_final: The hypervolume the target is a share of: the suite's fixed reference front's.
         fraction: Share of ``best_final`` to reach.
 
     Returns:
-        The evaluation count, or NaN when the run never reaches the target (or no run found
-        any hypervolume, so there is no target).
+        The evaluation count, or NaN when the run never reaches the target (or the reference
+        has no hypervolume, so there is no target).
     """
     if not best_final > 0 or len(curve) == 0:
         return math.nan

@@ -13,7 +13,8 @@ __all__ = ["hypervolume", "run_hypervolume"]
 def hypervolume(points: np.ndarray, reference: np.ndarray | float) -> float:
     """The hypervolume of normalised points (minimised) bounded by ``reference``.
 
-    Points that do not dominate the reference point add nothing; no points give 0.
+    Points that do not dominate the reference point add nothing; no points give 0. Coordinates
+    below 0 (beyond the best bound) count as 0, so the result is at most ``prod(reference)``.
 
     Args:
         points: ``(n, m)`` normalised points.
@@ -27,6 +28,8 @@ def hypervolume(points: np.ndarray, reference: np.ndarray | float) -> float:
     ref = np.broadcast_to(np.asarray(reference, dtype=np.float64), (m,)).copy()
     points = points.reshape(-1, m)
     inside = points[np.isfinite(points).all(axis=1) & (points < ref).all(axis=1)]
+    # A point beyond the best bound counts as on it, so the volume never exceeds the box.
+    inside = np.maximum(inside, 0.0)
     if len(inside) == 0:
         return 0.0
     from pymoo.indicators.hv import HV

@@ -1,0 +1,70 @@
+"""Trustworthy comparisons: disjoint random streams, fixed references, no self-favouring oracle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ofa_bench.errors import OfaBenchError
+from ofa_bench.harness import load_suite, run_suite
+from ofa_bench.harness.reference import ishibuchi_reference
+from ofa_bench.harness.streams import STREAMS, stream_seed
+from tests.harness_support import harness_bench, suite_dict  # noqa: F401 - the fixture
+
+METRICS = ["hv", "igd", "evals_to_target"]
+
+
+def test_a_metric_of_a_run_does_not_depend_on_the_other_strategies(harness_bench: Path, tmp_path: Path) -> None:
+    small = {"seeds": 1, "budget": {"evaluations": 20}, "reference": {"random_sample": 40}}
+    two = run_suite(load_suite(suite_dict(harness_bench, strategies=["random", "nsga2"], **small)), tmp_path / "two")
+    three = run_suite(
+        load_suite(suite_dict(harness_bench, strategies=["random", "nsga2", "tpe"], **small)), tmp_path / "three"
+    )
+    shared = three.runs[three.runs["strategy"].isin(["random", "nsga2"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(two.runs[["strategy", "seed", *METRICS]], shared[["strategy", "seed", *METRICS]])
+    assert two.state["reference_front"] == three.state["reference_front"]
+
+
+def test_oracle_archive_is_written_and_no_run_starts_from_it(harness_bench: Path, tmp_path: Path) -> None:
+    results = run_suite(load_suite(suite_dict(harness_bench, reference={"random_sample": 30})), tmp_path)
+    archive = pd.read_csv(tmp_path / "oracle_archive.csv")
+    assert list(archive.columns) == ["arch", "accuracy"] and len(archive) == 10
+    assert set(json.loads(archive["arch"][0])) == {"ks", "e", "d", "r"}
+    assert (results.runs["oracle_overlap"] == 0).all()
+    document = json.loads((tmp_path / "results.json").read_text())
+    assert set(document["oracle_overlap"].values()) == {0} and document["unfinished"] == []
+    # Run seeds come from the suite's "runs" stream; seed number 0 is no longer seed 0.
+    units = {u["key"]: u for u in results.state["units"]}
+    assert units["random-s0"]["run_seed"] == units["evolution-s0"]["run_seed"] == stream_seed(0, "runs", 0)
+    assert units["random-s0"]["run_seed"] != units["random-s1"]["run_seed"]
+
+
+def test_streams_are_distinct_whatever_the_numbers() -> None:
+    seeds = {stream_seed(0, name, 0) for name in STREAMS}
+    assert len(seeds) == len(STREAMS)
+    assert stream_seed(0, "runs", 0) != stream_seed(1, "runs", 0) != stream_seed(0, "runs", 1)
+
+
+def test_ishibuchi_reference_point() -> None:
+    # Two objectives: H = N - 1 divisions for N points; three: C(H + 2, 2) <= N.
+    assert ishibuchi_reference(11, 2) == pytest.approx(1.1)
+    assert ishibuchi_reference(21, 3) == pytest.approx(1 + 1 / 5)
+    assert ishibuchi_reference(1, 2) == 2.0
+
+
+def test_unfinished_runs_are_left_out_of_the_tests_and_listed(harness_bench: Path, tmp_path: Path) -> None:
+    from ofa_bench.harness.results import collect_results
+    from ofa_bench.harness.runlog import RunLog
+
+    run_suite(load_suite(suite_dict(harness_bench, reference={"random_sample": 30})), tmp_path)
+    log = RunLog.open(tmp_path / "units" / "evolution-s1")
+    log.write_meta({**log.meta, "status": "running"})
+    results = collect_results(tmp_path)
+    assert results.unfinished == ["evolution-s1"]
+    hv = results.summary[(results.summary["strategy"] == "evolution") & (results.summary["metric"] == "hv")]
+    assert int(hv["runs"].iloc[0]) == 1
+    assert np.isfinite(results.runs["hv"]).all()
