@@ -206,6 +206,25 @@ _PRESETS: dict[str, SearchSpace] = {
             resolutions=(12, 16, 20, 24),
             description="small MobileNetV3 for the bundled 8x8 digits, upsampled to 12..24 px",
         ),
+        SearchSpace(
+            "ofa-fmnist",
+            # OFA's 5 stages x 4 blocks and choices, sized for 28x28 grayscale on a 2-core CPU: the
+            # early, high-resolution stages stay as narrow as ofa-mini's (depthwise convolutions there
+            # dominate CPU time); the late stages, at 4x4 and 2x2 pixels, are wider for capacity.
+            NetworkSpec(
+                in_channels=1,
+                stem_width=8,
+                first_block_width=8,
+                stage_widths=(16, 24, 40, 56, 72),
+                final_expand_width=144,
+                feature_mix_width=288,
+                stem_stride=2,
+                stage_strides=(1, 2, 2, 1, 2),
+                n_classes=10,
+            ),
+            resolutions=(16, 20, 24, 28),
+            description="small MobileNetV3 for 28x28 grayscale (Fashion-MNIST), 16..28 px",
+        ),
     )
 }
 

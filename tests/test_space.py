@@ -38,7 +38,7 @@ def _raises(match: str):
 
 
 def test_presets_are_listed_and_shaped_like_ofa():
-    assert preset_names() == ["ofa-mbv3-w1.0", "ofa-mbv3-w1.2", "ofa-mini"]
+    assert preset_names() == ["ofa-fmnist", "ofa-mbv3-w1.0", "ofa-mbv3-w1.2", "ofa-mini"]
     space = get_space(W10)
     assert (space.n_stages, space.max_depth, space.n_blocks) == (5, 4, 20)
     assert space.n_columns == 2 * 20 + 5 + 1

@@ -22,6 +22,8 @@ __all__ = [
     "CIFAR10_STD",
     "DIGITS_MEAN",
     "DIGITS_STD",
+    "FASHION_MNIST_MEAN",
+    "FASHION_MNIST_STD",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "IMAGE_EXTENSIONS",
@@ -32,6 +34,9 @@ __all__ = [
 # seed does not change the input scaling a checkpoint was trained with.
 DIGITS_MEAN = (0.3056,)
 DIGITS_STD = (0.3765,)
+# Fashion-MNIST statistics over all 60,000 training images (split-independent, like digits').
+FASHION_MNIST_MEAN = (0.2860,)
+FASHION_MNIST_STD = (0.3530,)
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
@@ -59,8 +64,9 @@ def load_data(spec: DataSpec | str) -> ImageData:
         return _load_digits(spec)
     if spec.dataset == "imagefolder":
         return _load_imagefolder(spec)
+    if spec.dataset in ("fashion-mnist", "idx"):
+        return _load_idx(spec)
     return _load_cifar(spec)
-
 
 
 def _load_digits(spec: DataSpec) -> ImageData:
@@ -75,6 +81,32 @@ def _load_digits(spec: DataSpec) -> ImageData:
     train = np.setdiff1d(np.arange(len(labels)), val)
     source = _TensorImages(images, labels, pad=1, flip=False)  # a mirrored digit is another glyph
     return ImageData(spec, source, source, train, val, 10, DIGITS_MEAN, DIGITS_STD)
+
+
+def _load_idx(spec: DataSpec) -> ImageData:
+    from ofa_bench.data.idx_files import ANY_IDX, FASHION_MNIST, read_splits
+
+    if spec.dataset == "idx":
+        _existing_root(spec, "the folder of train-images-idx3-ubyte[.gz] and the three other MNIST-format files")
+    dataset = FASHION_MNIST if spec.dataset == "fashion-mnist" else ANY_IDX
+    files = read_splits(dataset, spec.root)
+    labels = files.train_labels
+    val = _stratified_pick(labels, _n_held_out(spec, len(labels), spec.dataset), spec.split_seed)
+    train = np.setdiff1d(np.arange(len(labels)), val)
+    # Clothes mirror into clothes; MNIST-style glyphs (digits, kana) do not.
+    flip = spec.dataset == "fashion-mnist"
+    pixels = torch.from_numpy(np.array(files.train_images)).unsqueeze(1)  # copy: the file buffer is read-only
+    source = _TensorImages(pixels, labels, pad=1, flip=flip)  # short schedules: a light shift
+    test = _TensorImages(torch.from_numpy(np.array(files.test_images)).unsqueeze(1), files.test_labels, pad=0, flip=False)
+    if spec.dataset == "fashion-mnist":
+        mean, std, n_classes = FASHION_MNIST_MEAN, FASHION_MNIST_STD, 10
+    else:
+        scaled = files.train_images.astype(np.float64) / 255
+        mean, std = (round(float(scaled.mean()), 4),), (round(float(scaled.std()), 4),)
+        n_classes = int(labels.max()) + 1
+    return ImageData(
+        spec, source, source, train, val, n_classes, mean, std, test=test, files_sha256=files.sha256
+    )
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,11 @@ class ImageData:
         n_train: Training images.
         n_val: Validation images.
         n_calib: BN-calibration images (a subset of the training images).
+        n_test: Test images (0 when the dataset has no separate test split, as digits).
         train_index: Sorted int64 indices of the training images in the train source.
         val_index: Sorted int64 indices of the validation images in the validation source.
         calib_index: Sorted int64 indices of the calibration images in the train source.
+        test_index: All indices of the test source, or ``None`` without a test split.
     """
 
     def __init__(
@@ -57,6 +59,9 @@ class ImageData:
         n_classes: int,
         mean: Sequence[float],
         std: Sequence[float],
+        *,
+        test: _Images | None = None,
+        files_sha256: dict[str, str] | None = None,
     ) -> None:
         self.spec = spec
         self.n_classes = n_classes
@@ -65,6 +70,10 @@ class ImageData:
         self.train_index = np.asarray(train_index, dtype=np.int64)
         self.val_index = np.asarray(val_index, dtype=np.int64)
         self.n_train, self.n_val = len(self.train_index), len(self.val_index)
+        self._test = test
+        self.test_index = np.arange(len(test.labels), dtype=np.int64) if test is not None else None
+        self.n_test = len(test.labels) if test is not None else 0
+        self._files_sha256 = dict(files_sha256) if files_sha256 else None
         if spec.calib_size > self.n_train:
             raise OfaBenchError(
                 f"calib_size {spec.calib_size} is larger than the {self.n_train}-image train split of "
@@ -79,7 +88,13 @@ class ImageData:
         self._cache: dict[tuple[str, int], torch.Tensor] = {}
 
     def __repr__(self) -> str:
-        return f"ImageData({self.spec.dataset!r}, train={self.n_train}, val={self.n_val}, calib={self.n_calib})"
+        test = f", test={self.n_test}" if self._test is not None else ""
+        return f"ImageData({self.spec.dataset!r}, train={self.n_train}, val={self.n_val}, calib={self.n_calib}{test})"
+
+    @property
+    def eval_splits(self) -> tuple[str, ...]:
+        """The splits :meth:`eval_batches` serves: ``val``, ``calib`` and, where the dataset has one, ``test``."""
+        return ("val", "calib", "test") if self._test is not None else ("val", "calib")
 
     def steps_per_epoch(self, batch_size: int, world_size: int = 1) -> int:
         """Full batches each rank gets per epoch (the remainder is dropped, equally on every rank); may be 0."""
@@ -152,7 +167,8 @@ class ImageData:
         """Batches of a fixed split in a fixed order, without augmentation.
 
         Args:
-            split: ``"val"`` (validation) or ``"calib"`` (the BN-calibration subset of train).
+            split: ``"val"`` (validation), ``"calib"`` (the BN-calibration subset of train) or
+                ``"test"`` (the official test split, for reporting only; see :attr:`eval_splits`).
             resolution: Image size (>= 8); image folders are resized to ``ceil(r / 0.875)`` on the
                 shorter side and centre-cropped, in-memory data is resized directly.
             batch_size: Images per batch (the last batch may be smaller).
@@ -166,8 +182,12 @@ class ImageData:
             source, index = self._val, self.val_index
         elif split == "calib":
             source, index = self._train, self.calib_index
+        elif split == "test" and self._test is not None:
+            source, index = self._test, self.test_index
         else:
-            raise OfaBenchError(f"unknown split {split!r}; allowed splits: val, calib")
+            raise OfaBenchError(
+                f"unknown split {split!r} for {self.spec.dataset}; allowed splits: {', '.join(self.eval_splits)}"
+            )
         whole = self._cache.get((split, r))
         if whole is None and source.in_memory and len(index) * self.in_channels * r * r * 4 <= _CACHE_BYTES:
             whole = self._cache[(split, r)] = self._normalise(source.eval_view(index, r))
@@ -190,8 +210,15 @@ class ImageData:
         """The spec, split sizes, normalisation and a sha256 (16 hex) of each split, for fingerprints.
 
         A split's hash covers its indices and their labels (and file paths for image folders), so a
-        different split or different data gives a different hash.
+        different split or different data gives a different hash. Datasets with a test split add
+        ``n_test`` and ``test_sha256``; datasets read from pinned files add ``files_sha256`` (the
+        decompressed files), so pixels are named too.
         """
+        extra: dict[str, Any] = {}
+        if self._test is not None:
+            extra["n_test"] = self.n_test
+        if self._files_sha256 is not None:
+            extra["files_sha256"] = dict(self._files_sha256)
         return {
             **self.spec.to_dict(),
             "n_classes": self.n_classes,
@@ -199,6 +226,7 @@ class ImageData:
             "n_train": self.n_train,
             "n_val": self.n_val,
             "n_calib": self.n_calib,
+            **extra,
             "mean": list(self._mean),
             "std": list(self._std),
             **self._digests,
@@ -211,6 +239,8 @@ class ImageData:
             "val_sha256": self._val.ids(self.val_index),
             "calib_sha256": self._train.ids(self.calib_index),
         }
+        if self._test is not None:
+            parts["test_sha256"] = self._test.ids(self.test_index)
         return {key: hashlib.sha256(blob).hexdigest()[:16] for key, blob in parts.items()}
 
     def _normalise(self, x: torch.Tensor) -> torch.Tensor:

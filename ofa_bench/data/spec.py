@@ -12,7 +12,7 @@ from ofa_bench.errors import OfaBenchError
 __all__ = ["DATASETS", "DataSpec"]
 
 #: Dataset names a :class:`DataSpec` accepts.
-DATASETS = ("digits", "cifar10", "cifar100", "imagefolder")
+DATASETS = ("digits", "fashion-mnist", "idx", "cifar10", "cifar100", "imagefolder")
 
 _FIELD_RULES: dict[str, tuple[tuple[type, ...], str]] = {
     "dataset": ((str,), f"one of {', '.join(DATASETS)}"),
@@ -29,11 +29,15 @@ class DataSpec:
     """Which dataset to use and how to split it; validated on construction.
 
     Attributes:
-        dataset: ``digits``, ``cifar10``, ``cifar100`` or ``imagefolder``.
-        root: Folder holding the data; required for all but digits (a path-like is turned into a str).
+        dataset: ``digits``, ``fashion-mnist``, ``idx`` (any MNIST-format folder), ``cifar10``,
+            ``cifar100`` or ``imagefolder``.
+        root: Folder holding the data; required for all but digits and fashion-mnist (which is
+            also looked for elsewhere, see :mod:`ofa_bench.data.idx_files`); a path-like is turned
+            into a str.
         split_seed: Seed of the validation split and the calibration subset.
-        val_fraction: Held-out validation share for digits, and for an image folder without
-            ``val/``; CIFAR validates on its test set.
+        val_fraction: Held-out validation share (seeded, stratified) of the training images for
+            digits, IDX datasets (whose official test split is kept for reporting) and an image
+            folder without ``val/``; CIFAR validates on its test set.
         calib_size: Images drawn (seeded, stratified where labels allow) from the train split for
             BN calibration, as OFA does.
         augment: Whether training batches are augmented.

@@ -18,7 +18,14 @@ from ofa_bench.errors import OfaBenchError
 from ofa_bench.space import SearchSpace
 from ofa_bench.untrusted import MAX_BATCH, MAX_EPOCHS, excerpt, read_yaml
 
-__all__ = ["Phase", "Schedule", "default_schedule", "load_schedule", "no_ps_schedule"]
+__all__ = ["Phase", "Schedule", "default_schedule", "load_schedule", "no_ps_schedule", "shipped_schedules"]
+
+_SHIPPED_DIR = Path(__file__).with_name("schedules")
+
+
+def shipped_schedules() -> list[str]:
+    """Names of the schedules shipped with ofa-bench (``fmnist``), loadable by :func:`load_schedule`."""
+    return sorted(p.stem for p in _SHIPPED_DIR.glob("*.yaml"))
 
 
 class Phase(BaseModel):
@@ -129,10 +136,13 @@ def no_ps_schedule(schedule: Schedule) -> Schedule:
 
 
 def load_schedule(path: str | Path) -> Schedule:
-    """Read a schedule from YAML; errors name the field path, e.g. ``phases.2.epochs``."""
+    """Read a schedule from YAML, or a shipped one by name; errors name the field path, e.g. ``phases.2.epochs``."""
     path = Path(path)
+    if not path.is_file() and str(path) in shipped_schedules():
+        path = _SHIPPED_DIR / f"{path}.yaml"
     if not path.is_file():
-        raise OfaBenchError(f"schedule file {str(path)!r} not found")
+        shipped = ", ".join(shipped_schedules())
+        raise OfaBenchError(f"schedule file {str(path)!r} not found (shipped schedules by name: {shipped})")
     data = read_yaml(path, f"schedule file {str(path)!r}")  # bounded: see docs/security.md
     try:
         return Schedule.model_validate(data)

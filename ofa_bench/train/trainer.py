@@ -159,6 +159,9 @@ class Trainer:
             "schedule": self.schedule.model_dump(mode="json"),
             "epochs": self.schedule.total_epochs,
             "world_size": self._world_size,
+            "device": str(self.device),
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
             "seconds": round(time.perf_counter() - started, 1),
             "history": [log.__dict__ for log in self.history],
         }
