@@ -29,6 +29,8 @@ class RandomForestPredictor(ArchRegressor):
     """
 
     name: ClassVar[str] = "rf"
+    #: Model family, for the suite check that an oracle is not a competitor's own model class.
+    family: ClassVar[str] = "trees"
     trusted_types: ClassVar[tuple[str, ...]] = ("sklearn.tree._tree.Tree",)
 
     def __init__(

@@ -33,6 +33,8 @@ class GBDTPredictor(ArchRegressor):
     """
 
     name: ClassVar[str] = "gbdt"
+    #: Model family, for the suite check that an oracle is not a competitor's own model class.
+    family: ClassVar[str] = "trees"
     trusted_types: ClassVar[tuple[str, ...]] = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
 
     def __init__(

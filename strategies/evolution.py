@@ -1,4 +1,9 @@
-"""Evolution as in OFA's ``EvolutionFinder``, single-objective and Pareto.
+"""Evolution as in OFA's ``EvolutionFinder`` (truncation selection), single-objective and Pareto.
+
+``ofa-evolution`` optimises the first objective only (under constraints), as OFA does, so a
+suite accepts it only with one objective (:attr:`OFAEvolution.max_objectives`); for several
+objectives use ``regularized-evolution`` (:mod:`strategies.regularized_evolution`) or
+``pareto-evolution``. ``evolution`` is its former name, kept as a deprecated alias.
 
 Each generation keeps the best ``parent_ratio`` of the population as parents, then fills a new
 population with mutated parents (``mutation_ratio`` of it) and uniform crossovers of two parents;
@@ -11,19 +16,22 @@ so is the initial random population. Unlike OFA, children already evaluated are 
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 import numpy as np
 
 from ofa_bench.errors import OfaBenchError
 from strategies._base import ArrayStrategy, pareto_order, pareto_tools, rank_key
 
-__all__ = ["ParetoEvolution", "RegularizedEvolution"]
+__all__ = ["Evolution", "OFAEvolution", "ParetoEvolution"]
 
 #: Attempts with the same parents before a child slot draws new ones.
 _SAME_PARENTS = 3
 
 
-class RegularizedEvolution(ArrayStrategy):
-    """OFA's evolutionary search on the first objective, under constraints.
+class OFAEvolution(ArrayStrategy):
+    """OFA's evolutionary search (truncation selection) on the first objective, under constraints.
 
     Args:
         population_size: Archs per generation (OFA: 100).
@@ -34,7 +42,9 @@ class RegularizedEvolution(ArrayStrategy):
         dedupe: Make again children that were proposed or told before.
     """
 
-    name = "evolution"
+    name = "ofa-evolution"
+    #: Objectives it optimises: the first one only.
+    max_objectives: int | None = 1
 
     def __init__(
         self,
@@ -136,13 +146,14 @@ class RegularizedEvolution(ArrayStrategy):
         return child
 
 
-class ParetoEvolution(RegularizedEvolution):
+class ParetoEvolution(OFAEvolution):
     """OFA-style evolution selecting parents by non-dominated rank and crowding, for several objectives.
 
-    Takes the same parameters as :class:`RegularizedEvolution`.
+    Takes the same parameters as :class:`OFAEvolution`.
     """
 
     name = "pareto-evolution"
+    max_objectives = None
 
     def _init(self) -> None:
         super()._init()
@@ -150,3 +161,18 @@ class ParetoEvolution(RegularizedEvolution):
 
     def _order(self, F: np.ndarray, G: np.ndarray) -> np.ndarray:
         return pareto_order(F, G)
+
+
+class Evolution(OFAEvolution):
+    """Deprecated name of :class:`OFAEvolution` (``ofa-evolution``); warns when created."""
+
+    name = "evolution"
+
+    def __init__(self, **params: Any) -> None:
+        warnings.warn(
+            "strategy 'evolution' is now 'ofa-evolution' (OFA's single-objective evolution); "
+            "for several objectives use 'regularized-evolution'",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        super().__init__(**params)

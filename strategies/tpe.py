@@ -65,6 +65,8 @@ class TPE(ArrayStrategy):
     """
 
     name = "tpe"
+    #: The model it fits internally (two Parzen estimators), for the suite's oracle-family check.
+    model_families = ("parzen",)
 
     def __init__(
         self,

@@ -36,13 +36,14 @@ def harness_bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def suite_dict(bench: Path, **changes: Any) -> dict[str, Any]:
-    """A tiny surrogate-oracle suite on ``bench``: random and evolution, 2 seeds, 30 evaluations each."""
+    """A tiny surrogate-oracle suite on ``bench``: random and regularized evolution (labelled evolution), 2 seeds, 30 evaluations each."""
     suite: dict[str, Any] = {
         "name": "tiny",
         "benchmark": {"dir": str(bench)},
         "oracle": {"mode": "surrogate", "predictor": "gbdt", "archive_size": 10, "params": {"n_estimators": 20}},
         "objectives": ["accuracy", "latency:macs"],
-        "strategies": ["random", "evolution"],
+        "strategies": ["random", {"name": "regularized-evolution", "label": "evolution",
+                                  "params": {"population_size": 10, "sample_size": 3}}],
         "budget": {"evaluations": 30},
         "batch_size": 10,
         "seeds": 2,

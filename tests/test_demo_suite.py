@@ -27,7 +27,7 @@ def test_demo_suite_builds_a_table_runs_every_strategy_and_reports(harness_bench
     table = yaml.safe_load(outcome.lut.read_text())
     assert table["complete"] and table["space"] == bench.space.name
     runs = outcome.results.runs
-    assert sorted(runs["strategy"].unique()) == ["evolution", "nsga2", "random", "surrogate", "tpe"]
+    assert sorted(runs["strategy"].unique()) == ["nsga2", "random", "regularized-evolution", "surrogate", "tpe"]
     assert (runs["status"] == "done").all() and (runs["evaluations"] == 10).all()
     report = outcome.report.markdown.read_text()
     assert "latency:lut" in report and outcome.report.html.is_file()

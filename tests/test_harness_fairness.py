@@ -68,3 +68,32 @@ def test_unfinished_runs_are_left_out_of_the_tests_and_listed(harness_bench: Pat
     hv = results.summary[(results.summary["strategy"] == "evolution") & (results.summary["metric"] == "hv")]
     assert int(hv["runs"].iloc[0]) == 1
     assert np.isfinite(results.runs["hv"]).all()
+
+
+def test_an_oracle_of_a_contestants_own_model_family_is_refused(harness_bench: Path) -> None:
+    surrogate = {"name": "surrogate", "params": {"predictor": "rf"}}
+    with pytest.raises(OfaBenchError, match=r"oracle\.predictor: 'gbdt' \(trees\) is the model strategies\[1\]"):
+        load_suite(suite_dict(harness_bench, strategies=["random", surrogate]))
+    # An ensemble's families are its members': one tree member is enough to clash.
+    ensemble = {"mode": "surrogate", "predictor": "ensemble", "archive_size": 10, "params": {"members": "gp,gbdt"}}
+    with pytest.raises(OfaBenchError, match=r"oracle\.predictor: 'ensemble' \(trees\)"):
+        load_suite(suite_dict(harness_bench, strategies=["random", surrogate], oracle=ensemble))
+    allowed = {"mode": "surrogate", "predictor": "gbdt", "archive_size": 10, "allow_same_family": True}
+    assert load_suite(suite_dict(harness_bench, strategies=["random", surrogate], oracle=allowed)).oracle.allow_same_family
+
+
+def test_single_objective_evolution_is_refused_with_two_objectives(harness_bench: Path) -> None:
+    with pytest.raises(OfaBenchError, match=r"strategies\[1\]: 'ofa-evolution' optimises only the first objective"):
+        load_suite(suite_dict(harness_bench, strategies=["random", "ofa-evolution"]))
+    one = load_suite(suite_dict(harness_bench, strategies=["random", "ofa-evolution"], objectives=["accuracy"],
+                                constraints=["latency:macs<=6"]))  # fmt: skip
+    assert [s.name for s in one.strategies] == ["random", "ofa-evolution"]
+
+
+def test_the_default_suite_oracle_is_no_contestants_family() -> None:
+    from ofa_bench.harness.fairness import predictor_families, strategy_families
+
+    suite = load_suite("default")
+    oracle = predictor_families(suite.oracle.predictor, suite.oracle.params)
+    for entry in suite.strategies:
+        assert not oracle & strategy_families(entry.name, entry.params), entry.name

@@ -127,7 +127,7 @@ def test_report_has_every_section_and_figure(harness_bench: Path, tmp_path: Path
     assert results.state["fingerprint"] in text
     assert "one-sided Mann-Whitney U" in text and "smallest p-value" in text
     assert "| strategy | predictors.gbdt:GBDTPredictor" not in text  # plug-in table lists entry points by row
-    assert "predictors.gbdt:GBDTPredictor" in text and "strategies.evolution:" in text
+    assert "predictors.gbdt:GBDTPredictor" in text and "strategies.regularized_evolution:" in text
     page = files.html.read_text()
     assert page.startswith("<!DOCTYPE html>") and "<img src='figures/pareto.png'" in page
     for figure in files.figures:

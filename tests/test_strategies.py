@@ -42,6 +42,8 @@ class LeastSquares(Predictor):
 SMALL = {
     "random": {},
     "evolution": {"population_size": 8},
+    "ofa-evolution": {"population_size": 8},
+    "regularized-evolution": {"population_size": 8, "sample_size": 3},
     "pareto-evolution": {"population_size": 8},
     "nsga2": {"pop_size": 8},
     "tpe": {"n_startup_trials": 8},
@@ -69,16 +71,19 @@ def test_every_declared_strategy_is_covered() -> None:
         assert registry.get("strategy", name).name == name
 
 
-@pytest.mark.parametrize("name", ["evolution", "nsga2", "surrogate"])
+@pytest.mark.parametrize("name", ["ofa-evolution", "regularized-evolution", "nsga2", "surrogate"])
 def test_bad_parameters_are_one_line_errors(name: str) -> None:
-    bad = {"evolution": {"population_size": 1}, "nsga2": {"mutate_prob": 2.0}, "surrogate": {"batch": 0}}[name]
+    bad = {
+        "ofa-evolution": {"population_size": 1}, "regularized-evolution": {"sample_size": 9, "population_size": 8},
+        "nsga2": {"mutate_prob": 2.0}, "surrogate": {"batch": 0},
+    }[name]  # fmt: skip
     with pytest.raises(OfaBenchError) as exc:
         registry.create("strategy", name, **bad)
     assert "\n" not in str(exc.value) and name in str(exc.value)
 
 
 def test_evolution_keeps_ofa_defaults() -> None:
-    strategy = registry.create("strategy", "evolution")
+    strategy = registry.create("strategy", "ofa-evolution")
     assert (strategy.population_size, strategy.parent_ratio, strategy.mutation_ratio) == (100, 0.25, 0.5)
     assert (strategy.mutate_prob, strategy.resolution_mutate_prob) == (0.1, 0.5)
     assert strategy.n_parents == 25 and strategy.preferred_batch_size() == 100
@@ -92,7 +97,7 @@ COPIES = {
 
 def test_evolution_parents_are_the_best_told() -> None:
     """After one generation, the next children descend from the best ``parent_ratio`` of the pool."""
-    strategy = registry.create("strategy", "evolution", **COPIES)
+    strategy = registry.create("strategy", "ofa-evolution", **COPIES)
     strategy.setup(MINI, SINGLE, (), 0)
     archs = strategy.ask(20)
     records = synthetic_records(MINI, archs)
@@ -230,3 +235,25 @@ def test_surrogate_with_the_default_gbdt_predictor() -> None:
     strategy = registry.create("strategy", "surrogate", n_initial=10, batch=5, generations=2, pop_size=10)
     batches = drive(strategy, MINI, 20)
     assert sum(len(b) for b in batches) == 20 and type(strategy.models_["accuracy"]).name == "gbdt"
+
+
+def test_evolution_is_a_deprecated_alias_of_ofa_evolution() -> None:
+    with pytest.warns(DeprecationWarning, match="ofa-evolution"):
+        strategy = registry.create("strategy", "evolution")
+    assert isinstance(strategy, registry.get("strategy", "ofa-evolution"))
+
+
+def test_regularized_evolution_ages_out_and_picks_parents_by_pareto_rank() -> None:
+    strategy = registry.create("strategy", "regularized-evolution", population_size=10, sample_size=10, mutate_prob=1e-9)
+    strategy.setup(MINI, MULTI, (), 0)
+    first = strategy.ask(10)
+    records = synthetic_records(MINI, first)
+    strategy.tell(first, records)
+    # A tournament over the whole population always picks its first-ranked member; with (almost)
+    # nothing resampled, children are that member or a near copy; repeats are made again.
+    children = strategy.ask(4)
+    assert len(set(children)) == 4 and not set(children) & set(first)
+    strategy.tell(children, synthetic_records(MINI, children))
+    X = strategy._population[0]
+    assert len(X) == 10  # the four oldest left the queue
+    assert MINI.to_array(children).tolist() == X[-4:].tolist()

@@ -154,7 +154,35 @@ class Suite(Section):
         for i, key in enumerate(keys):
             if key in keys[:i]:
                 raise ValueError(f"strategies[{i}]: {key!r} is used twice; give each entry its own label")
+        self._fair_oracle()
+        self._objectives_fit_strategies()
         return self
+
+    def _objectives_fit_strategies(self) -> None:
+        """Refuse a strategy that optimises fewer objectives than the suite scores it on."""
+        from ofa_bench import registry
+
+        n = len(self.objective_list)
+        for i, entry in enumerate(self.strategies):
+            most = getattr(registry.get("strategy", entry.name), "max_objectives", None)
+            if most is not None and n > most:
+                raise ValueError(
+                    f"strategies[{i}]: {entry.name!r} optimises only the first objective, but this suite scores "
+                    f"{n}; use regularized-evolution, or one objective plus constraints"
+                )
+
+    def _fair_oracle(self) -> None:
+        """Refuse an oracle of a model family a competing strategy fits internally (unless allowed)."""
+        from ofa_bench.harness.fairness import family_clashes
+
+        if self.oracle.mode != "surrogate" or self.oracle.allow_same_family:
+            return
+        entries = [(s.key, s.name, s.params) for s in self.strategies]
+        for i, label, shared in family_clashes(self.oracle.predictor, self.oracle.params, entries)[:1]:
+            raise ValueError(
+                f"oracle.predictor: {self.oracle.predictor!r} ({'/'.join(sorted(shared))}) is the model "
+                f"strategies[{i}] {label!r} fits; use another family or oracle.allow_same_family: true"
+            )
 
     @model_validator(mode="after")
     def _bounded_runs(self) -> Suite:

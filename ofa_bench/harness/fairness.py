@@ -1,0 +1,111 @@
+"""Checks that keep a suite from favouring some of its contestants.
+
+A surrogate oracle of one model family rewards a strategy that fits the same family internally:
+that strategy learns a noiseless copy of its own model class. :func:`family_clashes` finds such
+pairs; a suite refuses them unless ``oracle.allow_same_family`` is set (then the report warns).
+
+A predictor's family is its class's ``family`` attribute (default: its registered name; the tree
+ensembles ``gbdt`` and ``rf`` share ``trees``); an ensemble's families are its members'. A
+strategy's are those of its ``predictor`` parameter (given or default) plus its class's
+``model_families`` (TPE: ``parzen``).
+
+:func:`strategy_profile` describes what each strategy spends on its random start and its
+parameters, for the report.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ofa_bench import registry
+from ofa_bench.errors import PluginError
+
+__all__ = ["family_clashes", "predictor_families", "strategy_families", "strategy_profile"]
+
+
+def _defaults(cls: Any) -> dict[str, Any]:
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+
+
+def predictor_families(name: Any, params: Mapping[str, Any] | None = None) -> set[str]:
+    """Model families of a predictor given by registry name (or instance) and parameters."""
+    if not isinstance(name, str):
+        cls = type(name)
+        params = {**getattr(name, "__dict__", {}), **(params or {})}
+    else:
+        try:
+            cls = registry.get("predictor", name)
+        except PluginError:
+            return {name}
+    settings = {**_defaults(cls), **(params or {})}
+    members = settings.get("members") if getattr(cls, "name", None) == "ensemble" else None
+    if members is not None:
+        listed = members.split(",") if isinstance(members, str) else list(members)
+        out: set[str] = set()
+        for member in listed:
+            out |= predictor_families(member.strip() if isinstance(member, str) else member)
+        return out
+    return {str(getattr(cls, "family", None) or getattr(cls, "name", None) or name)}
+
+
+def strategy_families(name: str, params: Mapping[str, Any] | None = None) -> set[str]:
+    """Model families a strategy fits internally (empty for model-free strategies)."""
+    try:
+        cls = registry.get("strategy", name)
+    except PluginError:
+        return set()
+    settings = {**_defaults(cls), **(params or {})}
+    out = set(getattr(cls, "model_families", ()))
+    predictor = settings.get("predictor")
+    if predictor is not None:
+        out |= predictor_families(predictor, settings.get("predictor_params") or {})
+    return out
+
+
+def family_clashes(
+    oracle_predictor: str, oracle_params: Mapping[str, Any], strategies: Sequence[tuple[str, str, Mapping[str, Any]]]
+) -> list[tuple[int, str, set[str]]]:
+    """Strategies sharing a model family with the oracle: ``(index, label, shared families)``.
+
+    Args:
+        oracle_predictor: The oracle's predictor name.
+        oracle_params: Its parameters.
+        strategies: ``(label, name, params)`` per strategy entry.
+    """
+    oracle = predictor_families(oracle_predictor, oracle_params)
+    out = []
+    for i, (label, name, params) in enumerate(strategies):
+        shared = oracle & strategy_families(name, params)
+        if shared:
+            out.append((i, label, shared))
+    return out
+
+
+def strategy_profile(name: str, params: Mapping[str, Any], budget: int) -> dict[str, Any]:
+    """A strategy's random start (evaluations of uniform random archs before it models or selects) and parameters.
+
+    The random start is read from the strategy's parameters (given or default): ``n_initial``,
+    ``n_startup_trials``, ``pop_size`` or ``population_size``; random search is all random.
+    """
+    try:
+        cls = registry.get("strategy", name)
+    except PluginError:
+        return {"random_start": None, "params": dict(params)}
+    settings = {**_defaults(cls), **dict(params)}
+    start: int | None = None
+    if name == "random":
+        start = budget
+    else:
+        for key in ("n_initial", "n_startup_trials", "sample_size_initial", "pop_size", "population_size"):
+            if isinstance(settings.get(key), int) and not isinstance(settings.get(key), bool):
+                start = settings[key]
+                break
+    if start is not None:
+        start = min(int(start), budget)
+    return {"random_start": start, "params": settings}
