@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ofa_bench import registry
-from ofa_bench.errors import OfaBenchError, PluginError
+from ofa_bench.errors import OfaBenchError, PluginError, SpaceError
 from ofa_bench.harness.objectives import check_satisfiable, format_constraint, parse_constraint, parse_objectives
 from ofa_bench.harness.run_result import RunResult, as_columns
 from ofa_bench.harness.runlog import RunLog, entry_record
@@ -122,7 +122,7 @@ def evaluator_fn(evaluator: Any, backends: Sequence[Any] = ("macs",)) -> Evaluat
         evaluator: An open evaluator.
         backends: Hardware backends for the ``latency:<name>`` columns.
     """
-    skip = {"arch", "r", "wall_time", "cached", "fingerprint", "oracle"}
+    skip = {"arch", "r", "wall_time", "cached", "fingerprint", "oracle", "split"}
 
     def evaluate(archs: list[Arch]) -> list[dict[str, float]]:
         df = evaluator.evaluate(archs, tuple(backends))
@@ -278,8 +278,11 @@ class _Run:
                 self.progress(self.done, self.budget)
 
     def _ask(self, n: int) -> np.ndarray:
-        X = np.asarray(self.strategy.ask_array(n))
         name = self.strategy.name or type(self.strategy).__name__
+        try:
+            X = np.asarray(self.strategy.ask_array(n))
+        except SpaceError as exc:  # ask() returned something other than archs (dicts, say)
+            raise PluginError(f"strategy {name!r}: ask({n}) did not return archs of {self.space.name}: {exc}") from None
         if X.ndim != 2 or X.shape[0] != n:
             raise PluginError(f"strategy {name!r} proposed {X.shape[0] if X.ndim else 0} archs when asked for {n}")
         try:

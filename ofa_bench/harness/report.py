@@ -1,10 +1,12 @@
 """The report of a suite: ``report.md`` and ``report.html`` with the same content, plus PNG figures.
 
-Sections: summary table (median and IQR over seeds, one-sided Mann-Whitney U p-values against
-random) with a plain verdict; median-attainment Pareto fronts; hypervolume-vs-evaluations curves;
-best accuracy under each limit; every run; the surrogate oracle's quality when there is one; the
-setup (objectives, normalisation, budget) and the environment (package and plug-in versions, the
-benchmark fingerprint). Everything is rebuilt from the output directory, so a report can be
+Sections: summary table (median and IQR over seeds, exact one-sided rank tests against random,
+Holm-adjusted across strategies, Vargha-Delaney A12 effect sizes) with a plain verdict;
+median-attainment Pareto fronts; hypervolume-vs-evaluations curves; best accuracy under each
+limit; every run (with its overlap with the oracle's archive); the strategies' random starts and
+parameters; the surrogate oracle's quality (and a warning when it shares a model family with a
+strategy); the setup (objectives, normalisation, fixed references, budget) and the environment
+(package and plug-in versions, the benchmark fingerprint). Everything is rebuilt from the output directory, so a report can be
 written for a suite that is still running or was interrupted.
 """
 
@@ -23,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from ofa_bench.atomic import write_text_atomic
-from ofa_bench.harness.metrics import TARGET_FRACTION, smallest_p
+from ofa_bench.harness.metrics import ALPHA, TARGET_FRACTION, smallest_p
 from ofa_bench.harness.plots import hypervolume_figure, pareto_figure
-from ofa_bench.harness.results import SuiteResults, collect_results, metric_directions, target_objective
+from ofa_bench.harness.results import FINISHED, SuiteResults, collect_results, metric_directions, target_objective
 
 __all__ = ["ReportFiles", "summary_table", "verdict", "write_report"]
 
@@ -91,7 +93,18 @@ def _num(value: Any, digits: int = 4) -> str:
 
 
 def _p(value: float) -> str:
-    return "–" if math.isnan(value) else (f"{value:.3g}" + (" *" if value < 0.05 else ""))
+    return "–" if math.isnan(value) else (f"{value:.3g}" + (" *" if value < ALPHA else ""))
+
+
+def _a12(cell: dict[str, Any] | None) -> str:
+    value = cell.get("effect_size", math.nan) if cell else math.nan
+    return "–" if value is None or math.isnan(value) else f"{value:.2f}"
+
+
+def _p_adjusted(cell: dict[str, Any] | None) -> str:
+    if not cell:
+        return "–"
+    return _p(float(cell.get("p_adjusted", math.nan))) + (" ✓" if cell.get("better") else "")
 
 
 def _cell(results: SuiteResults, strategy: str, metric: str) -> dict[str, Any] | None:
@@ -107,50 +120,71 @@ def _spread(cell: dict[str, Any] | None) -> str:
 
 def summary_table(results: SuiteResults) -> tuple[list[str], list[list[str]], str]:
     """The summary table of a suite's results: columns, one row of text per strategy, and a caption."""
-    columns = ["strategy", "runs", "HV median [IQR]", "p (HV)", "IGD median [IQR]", "p (IGD)",
-               f"evals to {TARGET_FRACTION:.0%} HV", "wall s", "CPU s"]  # fmt: skip
+    columns = ["strategy", "runs", "HV median [IQR]", "p adj. (HV)", "A12 (HV)", "IGD median [IQR]",
+               "p adj. (IGD)", "A12 (IGD)", f"evals to {TARGET_FRACTION:.0%} ref. HV", "wall s", "CPU s"]  # fmt: skip
     rows = []
     runs = results.runs
     for label in results.strategies:
         mine = runs[runs["strategy"] == label]
-        done = int((mine["status"] != "not started").sum()) if "status" in mine else 0
+        done = int(mine["status"].isin(FINISHED).sum()) if "status" in mine else 0
         hv, igd = _cell(results, label, "hv"), _cell(results, label, "igd")
         rows.append([
-            label, f"{done}/{len(mine)}", _spread(hv), _p(hv["p_value"]) if hv else "–", _spread(igd),
-            _p(igd["p_value"]) if igd else "–", _spread(_cell(results, label, "evals_to_target")),
+            label, f"{done}/{len(mine)}", _spread(hv), _p_adjusted(hv), _a12(hv), _spread(igd), _p_adjusted(igd),
+            _a12(igd), _spread(_cell(results, label, "evals_to_target")),
             _num(float(mine["wall_s"].median()) if "wall_s" in mine else math.nan, 3),
             _num(float(mine["cpu_s"].median()) if "cpu_s" in mine else math.nan, 3),
         ])  # fmt: skip
     seeds = len(results.state["suite"]["seeds"])
+    base = results.baseline or "the baseline"
     caption = (
-        f"Median [first, third quartile] over {seeds} seeds. p: one-sided Mann-Whitney U test that the strategy "
-        f"beats {results.baseline or 'the baseline'} (higher HV, lower IGD); * marks p < 0.05. Evals to "
-        f"{TARGET_FRACTION:.0%} HV: evaluations until a run reaches {TARGET_FRACTION:.0%} of the best final "
-        "hypervolume of any run (never: not reached). Wall/CPU s: median seconds per run."
+        f"Median [first, third quartile] over {seeds} seeds, finished runs only. "
+        f"p adj.: exact one-sided rank test that the strategy beats {base} (higher HV, lower IGD), Holm-adjusted "
+        f"across the {max(len(results.strategies) - 1, 0)} strategies compared with {base}; * marks p adj. < "
+        f"{ALPHA:g}, ✓ also a median gain beyond the measurement resolution (the verdict's \"better\"). "
+        f"A12: Vargha-Delaney effect size, the chance that a run of the strategy beats a run of {base} (0.5: no "
+        "difference; 0.56/0.64/0.71: small/medium/large). "
+        f"Evals to {TARGET_FRACTION:.0%} ref. HV: evaluations until a run reaches {TARGET_FRACTION:.0%} of the "
+        "hypervolume of the reference front fixed before any run (never: not reached). Wall/CPU s: median "
+        "seconds per run."
     )
     return columns, rows, caption
 
 
 def _summary(results: SuiteResults) -> list[Block]:
     columns, rows, caption = summary_table(results)
-    return [("h2", "Summary"), ("table", (columns, rows)), ("p", caption), ("p", verdict(results))]
+    blocks: list[Block] = [("h2", "Summary"), ("table", (columns, rows)), ("p", caption), ("p", verdict(results))]
+    if results.unfinished:
+        blocks.append(("p", f"Unfinished runs, left out of every test: {', '.join(results.unfinished)}."))
+    return blocks
 
 
 def verdict(results: SuiteResults) -> str:
-    """One sentence: which strategies beat the random baseline on hypervolume at p < 0.05, honestly."""
+    """Which strategies beat the random baseline on hypervolume (Holm-adjusted p < alpha, beyond resolution), honestly."""
     if results.baseline is None:
         return "This suite has no random baseline, so no strategy is tested against one."
     seeds = len(results.state["suite"]["seeds"])
     floor = smallest_p(seeds, seeds)
     beats = results.beats_baseline("hv")
+
+    def figures(s: str) -> str:
+        cell = _cell(results, s, "hv") or {}
+        return f"{s} (p adj. = {cell.get('p_adjusted', math.nan):.3g}, A12 = {cell.get('effect_size', math.nan):.2f})"
+
     if beats:
-        found = ", ".join(f"{s} (p = {_cell(results, s, 'hv')['p_value']:.3g})" for s in beats)
-        text = f"Beating {results.baseline} on hypervolume at p < 0.05: {found}."
+        text = f"Beating {results.baseline} on hypervolume (Holm-adjusted p < {ALPHA:g}): {', '.join(map(figures, beats))}."
     else:
-        text = f"No strategy beats {results.baseline} on hypervolume at p < 0.05."
+        text = f"No strategy beats {results.baseline} on hypervolume at Holm-adjusted p < {ALPHA:g}."
+    near = [
+        s for s in results.strategies
+        if s not in beats and s != results.baseline and (_cell(results, s, "hv") or {}).get("p_value", 1.0) < ALPHA
+    ]  # fmt: skip
+    if near:
+        text += (
+            f" Significant before correction only, or by less than the resolution: {', '.join(map(figures, near))}."
+        )
     text += f" With {seeds} seeds per strategy the smallest p-value this test can give is {floor:.3g}"
-    if not floor < 0.05:
-        text += ", so this suite cannot show p < 0.05 whatever happens; use at least 4 seeds"
+    if not floor < ALPHA:
+        text += f", so this suite cannot show p < {ALPHA:g} whatever happens; use at least 4 seeds"
     return text + "."
 
 
@@ -171,10 +205,44 @@ def _limits(results: SuiteResults) -> list[Block]:
 def _runs(results: SuiteResults) -> list[Block]:
     columns = ["strategy", "seed", "status", "evaluations", "hv", "igd", "evals_to_target", "front_size", "wall_s"]
     runs = results.runs
+    if "oracle_overlap" in runs:
+        columns.insert(7, "oracle_overlap")
     rows = [
         [r[c] if isinstance(r.get(c), str) else _num(r.get(c)) for c in columns] for r in runs.to_dict("records")
     ]
-    return [("h2", "Runs"), ("table", (columns, rows))]
+    blocks: list[Block] = [("h2", "Runs"), ("table", (columns, rows))]
+    if "oracle_overlap" in runs:
+        blocks.append(("p", "oracle_overlap: evaluations of a run whose arch is in the surrogate oracle's training "
+                       "archive (oracle_archive.csv), where the oracle is scored on its own training data; the "
+                       "archive is drawn from its own random stream, so chance alone puts archs there."))  # fmt: skip
+    return blocks
+
+
+def _strategies(results: SuiteResults) -> list[Block]:
+    from ofa_bench.harness.fairness import strategy_profile
+
+    budget = int(results.state["suite"]["budget"]["evaluations"])
+    rows = []
+    for entry in results.state["suite"]["strategies"]:
+        profile = strategy_profile(entry["name"], entry.get("params") or {}, budget)
+        start = profile["random_start"]
+        share = "–" if start is None else f"{start}/{budget} ({start / budget:.0%})"
+        params = ", ".join(f"{k}={_plain_value(v)}" for k, v in profile["params"].items()) or "none"
+        rows.append([entry.get("label") or entry["name"], entry["name"], share, params])
+    caption = (
+        "Random start: evaluations of uniformly random archs before a strategy models or selects anything "
+        "(random search: all of them). Parameters: every constructor parameter, given or default."
+    )
+    return [("h2", "Strategies"), ("table", (["strategy", "plug-in", "random start", "parameters"], rows)),
+            ("p", caption)]  # fmt: skip
+
+
+def _plain_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return str(value)
+    return type(value).__name__
 
 
 def _oracle(results: SuiteResults) -> list[Block]:
@@ -182,7 +250,8 @@ def _oracle(results: SuiteResults) -> list[Block]:
     blocks: list[Block] = []
     if info.get("mode") == "surrogate":
         held = info.get("holdout") or {}
-        archive = f"{info.get('archive_size')} (seed {info.get('archive_seed')})"
+        suite_seed = results.state["suite"].get("seed", 0)
+        archive = f"{info.get('archive_size')} (stream oracle_archive[{info.get('archive_seed')}] of suite seed {suite_seed})"
         split = f"{held.get('train', '–')}/{held.get('test', '–')}"
         rows = [[
             info.get("predictor"), _plain(info.get("params") or {}), archive, split,
@@ -192,6 +261,7 @@ def _oracle(results: SuiteResults) -> list[Block]:
         blocks += [("h2", "Predictors"), ("table", (columns, rows)), ("p",
                    "Accuracies in this suite are the surrogate oracle's predictions, fitted on the measured archive; "
                    "its quality on a held-out part of the archive is shown.")]  # fmt: skip
+        blocks += _family_warning(results)
     used = [
         (s.get("label") or s["name"], s["params"]["predictor"])
         for s in results.state["suite"]["strategies"]
@@ -202,6 +272,20 @@ def _oracle(results: SuiteResults) -> list[Block]:
             blocks.append(("h2", "Predictors"))
         blocks.append(("table", (["strategy", "predictor"], [list(u) for u in used])))
     return blocks
+
+
+def _family_warning(results: SuiteResults) -> list[Block]:
+    from ofa_bench.harness.fairness import family_clashes
+
+    oracle = results.state["suite"]["oracle"]
+    entries = [(s.get("label") or s["name"], s["name"], s.get("params") or {}) for s in results.state["suite"]["strategies"]]
+    clashes = family_clashes(oracle["predictor"], oracle.get("params") or {}, entries)
+    if not clashes:
+        return []
+    named = ", ".join(f"{label} ({'/'.join(sorted(shared))})" for _, label, shared in clashes)
+    return [("p", f"Warning: the oracle is of a model family that {named} also fits internally "
+             "(oracle.allow_same_family: true), so those strategies learn a copy of the oracle's own model class "
+             "and this comparison favours them.")]  # fmt: skip
 
 
 def _plain(value: Any) -> str:
@@ -225,9 +309,14 @@ def _setup(results: SuiteResults) -> list[Block]:
          + (f", at most {suite['budget']['wall_seconds']} s" if suite["budget"].get("wall_seconds") else "")],
         ["batch size", str(suite.get("batch_size") or "each strategy's own")],
         ["seeds", ", ".join(map(str, suite["seeds"]))],
-        ["normalisation", f"{bounds}; reference point {norm.reference:g} on every normalised axis"],
-        ["reference front", f"all runs plus {suite['reference']['random_sample']} random archs "
-         f"(seed {suite['reference']['seed']}), non-dominated: {len(results.reference_front)} points"],
+        ["normalisation", f"{bounds}; reference point {norm.reference:.6g} on every normalised axis "
+         + ("(given)" if suite["hv"].get("reference") is not None else "(Ishibuchi's 1 + 1/H for the reference front)")],
+        ["reference front", f"fixed before any run: the non-dominated points of {suite['reference']['random_sample']} "
+         f"random archs and the space's extremes (stream reference_sample[{suite['reference']['seed']}]): "
+         f"{len(results.reference_front)} points, HV {_num(state.get('reference_hv'))}; target of evals to "
+         f"{TARGET_FRACTION:.0%}: HV {_num(state.get('target_hv'))}"],
+        ["resolution", ", ".join(f"{k}: {_num(v)}" for k, v in state.get("resolution", {}).items()) or "none"],
+        ["suite seed", f"{suite.get('seed', 0)} (every random stream is spawned from it with its own key)"],
         ["created", state.get("created", "–")],
     ]  # fmt: skip
     return [("h2", "Setup"), ("table", (["", ""], rows))]
@@ -287,12 +376,15 @@ def _blocks(results: SuiteResults, pareto: Path | None, curves: Path | None) -> 
     if pareto is not None:
         blocks += [("h2", "Pareto fronts"), ("image", (pareto, "Median attainment front per strategy")), ("p",
                    "Each line is the front reached by at least half of a strategy's seeds (the median attainment "
-                   "surface); grey points are the reference front (all runs plus the random sample).")]  # fmt: skip
+                   "surface); grey points are the reference front fixed before any run (the random sample's).")]  # fmt: skip
     if curves is not None:
         blocks += [("h2", "Hypervolume vs evaluations"), ("image", (curves, "Hypervolume vs evaluations")), ("p",
                    "Median hypervolume over seeds after each evaluation, in the suite's fixed normalisation; the band "
                    "spans the first to third quartile.")]  # fmt: skip
-    return blocks + _limits(results) + _runs(results) + _oracle(results) + _setup(results) + _environment(results)
+    return (
+        blocks + _limits(results) + _runs(results) + _strategies(results) + _oracle(results) + _setup(results)
+        + _environment(results)
+    )  # fmt: skip
 
 
 # ----- rendering ----------------------------------------------------------------------------------
