@@ -26,6 +26,7 @@ from ofa_bench.atomic import atomic_path, write_text_atomic
 from ofa_bench.errors import OfaBenchError, SpaceError
 from ofa_bench.nn import ElasticMobileNetV3, resolve_device
 from ofa_bench.space import SearchSpace, get_space
+from ofa_bench.untrusted import load_torch, read_json
 
 if TYPE_CHECKING:
     from ofa_bench.data import DataSpec, ImageData
@@ -243,12 +244,7 @@ def _split_hashes(data: ImageData) -> dict[str, Any]:
 
 def _read_meta(path: Path) -> dict[str, Any]:
     where = f"benchmark file {str(path)!r}"
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise OfaBenchError(f"{where} is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise OfaBenchError(f"{where}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    meta = read_json(path, where)
     if not isinstance(meta, dict):
         raise OfaBenchError(f"{where} must hold a JSON object; got {type(meta).__name__}")
     if meta.get("format") != FORMAT:
@@ -290,11 +286,7 @@ def _read_checkpoint(path: Path, space: SearchSpace) -> tuple[str, dict[str, tor
         raise OfaBenchError(f"{where} not found; the benchmark directory is incomplete") from None
     except OSError as exc:
         raise OfaBenchError(f"{where} cannot be read: {exc.strerror}") from None
-    try:
-        checkpoint = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds for damaged or foreign bytes
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise OfaBenchError(f"{where} is corrupted or not a torch weights file ({reason[:160]})") from None
+    checkpoint = load_torch(raw, where)  # member sizes checked before inflating (docs/security.md)
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         got = checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise OfaBenchError(

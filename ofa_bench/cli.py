@@ -23,6 +23,7 @@ import numpy as np
 from ofa_bench import registry
 from ofa_bench.errors import OfaBenchError, SpaceError
 from ofa_bench.space import SearchSpace, get_space, preset_names
+from ofa_bench.untrusted.limits import MAX_SEED, check_finite, excerpt
 
 __all__ = ["main"]
 
@@ -72,17 +73,42 @@ def _space_help() -> str:
     return f"search-space preset: {', '.join(preset_names())}"
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
+def _int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type for an integer in ``[low, high]`` (``high`` from :mod:`ofa_bench.untrusted.limits`)."""
+
     def parse(value: str) -> int:
         try:
-            number = int(value)
+            number = int(value) if len(value) < 40 else None
         except ValueError:
             number = None
-        if number is None or number < low:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {low}; got {value!r}")
+        if number is None or number < low or (high is not None and number > high):
+            allowed = f">= {low}" if high is None else f">= {low} and <= {high:,}"
+            raise argparse.ArgumentTypeError(f"must be an integer {allowed}; got {excerpt(value)}")
         return number
 
     parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def _seed(value: str) -> int:
+    """An argparse type for a seed: numpy and torch take ``0 .. 2**32 - 1`` everywhere."""
+    return _int_at_least(0, MAX_SEED)(value)
+
+
+_seed.__name__ = "seed"
+
+
+def _positive_float(high: float) -> Callable[[str], float]:
+    """An argparse type for a finite float in ``(0, high]``."""
+
+    def parse(value: str) -> float:
+        try:
+            return check_finite(float(value), "value", positive=True, high=high)
+        except (ValueError, OfaBenchError):
+            allowed = f"a finite number > 0 and <= {high:g}"
+            raise argparse.ArgumentTypeError(f"must be {allowed}; got {excerpt(value)}") from None
+
+    parse.__name__ = "number"
     return parse
 
 

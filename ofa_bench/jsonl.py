@@ -6,7 +6,6 @@ and the 1-based line, so a person can find the bad arch in a file of thousands.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 from ofa_bench.atomic import write_text_atomic
 from ofa_bench.errors import OfaBenchError, SpaceError
 from ofa_bench.space import Arch, SearchSpace
+from ofa_bench.untrusted import MAX_JSON_BYTES, parse_json, read_untrusted_text
 
 __all__ = ["read_arch", "read_archs", "read_text", "write_text"]
 
@@ -30,15 +30,11 @@ def read_text(path: str, what: str) -> str:
         OfaBenchError: The file is missing, unreadable or not UTF-8.
     """
     if path == "-":
-        return sys.stdin.read()
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise OfaBenchError(f"{what} file {path!r} not found") from None
-    except UnicodeDecodeError as exc:
-        raise OfaBenchError(f"{what} file {path!r} is not UTF-8 text (byte {exc.start})") from exc
-    except OSError as exc:
-        raise OfaBenchError(f"{what} file {path!r} cannot be read: {exc.strerror}") from exc
+        text = sys.stdin.read(MAX_JSON_BYTES + 1)
+        if len(text) > MAX_JSON_BYTES:
+            raise OfaBenchError(f"{what} on stdin is larger than the limit of {MAX_JSON_BYTES:,} characters")
+        return text
+    return read_untrusted_text(Path(path), f"{what} file {path!r}", MAX_JSON_BYTES)
 
 
 def write_text(path: str, text: str, what: str) -> None:
@@ -76,10 +72,7 @@ def read_archs(space: SearchSpace, source: str) -> list[Arch]:
     for lineno, line in enumerate(read_text(source, "archs").splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            parsed.append((lineno, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise OfaBenchError(f"archs line {lineno}: malformed JSON at column {exc.colno}: {exc.msg}") from exc
+        parsed.append((lineno, parse_json(line, f"archs line {lineno}", line=True)))
     # Validating arch by arch costs ~0.1 ms each; plain full-length integer lists (what ofa-bench
     # writes) are validated as one array instead, and anything else takes the per-arch path,
     # which is also what finds the line to blame when the array check fails.
@@ -139,11 +132,11 @@ def read_arch(space: SearchSpace, value: str, what: str = "arch") -> Arch:
     else:
         text, where = value, what
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data":
-            raise OfaBenchError(f"{where}: holds more than one JSON value; expected one arch") from exc
-        raise OfaBenchError(f"{where}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+        data = parse_json(text, where)
+    except OfaBenchError as exc:
+        if str(exc).endswith(": Extra data"):
+            raise OfaBenchError(f"{where}: holds more than one JSON value; expected one arch") from None
+        raise
     try:
         return space.from_dict(data)
     except SpaceError as exc:

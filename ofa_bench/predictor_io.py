@@ -27,6 +27,7 @@ from ofa_bench.atomic import atomic_path
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.interfaces import Predictor
 from ofa_bench.space import SearchSpace, get_space
+from ofa_bench.untrusted import PREDICTOR_LIMITS, check_zip, excerpt, load_torch, parse_json, read_member
 
 __all__ = ["FORMAT", "VERSION", "dumps_predictor", "load_predictor", "loads_predictor", "save_predictor"]
 
@@ -84,7 +85,7 @@ def dumps_predictor(predictor: Predictor) -> bytes:
 
 def loads_predictor(data: bytes, where: str = "predictor data") -> Predictor:
     """Rebuild a predictor from :func:`dumps_predictor` bytes; ``where`` names them in errors."""
-    return _loads(data, where, 0)
+    return _loads(data, where, 0, [PREDICTOR_LIMITS.total_bytes])
 
 
 # ----- writing -------------------------------------------------------------------------------------
@@ -210,7 +211,8 @@ def _version() -> str | None:
 # ----- reading -------------------------------------------------------------------------------------
 
 
-def _loads(data: bytes, where: str, depth: int) -> Predictor:
+def _loads(data: bytes, where: str, depth: int, budget: list[int]) -> Predictor:
+    """Rebuild one predictor; ``budget`` holds the bytes all files, nested ones too, may still inflate to."""
     if depth > _MAX_DEPTH:
         raise OfaBenchError(f"{where}: predictors nest deeper than {_MAX_DEPTH} levels")
     try:
@@ -220,7 +222,8 @@ def _loads(data: bytes, where: str, depth: int) -> Predictor:
             f"{where} is truncated, corrupted or not an ofa-bench predictor file (no complete zip archive)"
         ) from None
     with archive:
-        meta = _read_meta(archive, where)
+        check_zip(archive, where, PREDICTOR_LIMITS)  # from the central directory, before inflating
+        meta = _read_meta(archive, where, budget)
         name = meta["predictor"]
         cls = _predictor_class(name, where)
         try:
@@ -234,7 +237,7 @@ def _loads(data: bytes, where: str, depth: int) -> Predictor:
         if not isinstance(meta["state"], dict):
             raise OfaBenchError(f"{where}: state must be a JSON object")
         state = {
-            key: _read_state(archive, entry, f"{where}: state {key!r}", cls, depth)
+            key: _read_state(archive, entry, f"{where}: state {excerpt(key)}", cls, depth, budget)
             for key, entry in meta["state"].items()
         }
     try:
@@ -267,73 +270,68 @@ def _build(cls: type, name: str, params: dict[str, Any], where: str) -> Predicto
         raise OfaBenchError(f"{where}: cannot rebuild {name!r} from its params: {exc}") from None
 
 
-def _member(archive: zipfile.ZipFile, name: Any, where: str) -> bytes:
+def _member(archive: zipfile.ZipFile, name: Any, where: str, budget: list[int]) -> bytes:
     if not isinstance(name, str):
-        raise OfaBenchError(f"{where}: file name must be a string; got {name!r}")
-    try:
-        return archive.read(name)
-    except KeyError:
-        raise OfaBenchError(f"{where}: member {name!r} is missing (truncated or corrupted file)") from None
-    except Exception as exc:  # BadZipFile (CRC), zlib.error, EOFError: damaged bytes of any kind
-        raise OfaBenchError(f"{where}: member {name!r} is corrupted ({type(exc).__name__}: {exc})") from None
+        raise OfaBenchError(f"{where}: file name must be a string; got {excerpt(name)}")
+    size = archive.getinfo(name).file_size if name in archive.NameToInfo else 0
+    if size > budget[0]:
+        raise OfaBenchError(
+            f"{where}: refused: member {excerpt(name)} and the files read before it inflate to more than "
+            f"{PREDICTOR_LIMITS.total_bytes:,} bytes"
+        )
+    budget[0] -= size
+    return read_member(archive, name, where)
 
 
-def _read_meta(archive: zipfile.ZipFile, where: str) -> dict[str, Any]:
-    raw = _member(archive, _META, where) if _META in archive.namelist() else None
+def _read_meta(archive: zipfile.ZipFile, where: str, budget: list[int]) -> dict[str, Any]:
+    raw = _member(archive, _META, where, budget) if _META in archive.namelist() else None
     if raw is None:
         raise OfaBenchError(f"{where} is not an ofa-bench predictor file (it has no {_META})")
     try:
-        meta = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise OfaBenchError(f"{where}: {_META} is corrupted ({exc})") from None
+        meta = parse_json(raw, f"{where}: {_META}")
+    except OfaBenchError as exc:
+        raise OfaBenchError(f"{where}: {_META} is corrupted ({str(exc).removeprefix(f'{where}: {_META}: ')})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise OfaBenchError(f"{where} is not an ofa-bench predictor file (format {got!r}, expected {FORMAT!r})")
+        got = excerpt(meta.get("format")) if isinstance(meta, dict) else type(meta).__name__
+        raise OfaBenchError(f"{where} is not an ofa-bench predictor file (format {got}, expected {FORMAT!r})")
     if meta.get("version") != VERSION:
         raise OfaBenchError(
-            f"{where} has format version {meta.get('version')!r}; this ofa-bench reads version {VERSION} "
+            f"{where} has format version {excerpt(meta.get('version'))}; this ofa-bench reads version {VERSION} "
             f"(re-save the predictor with this version)"
         )
     missing = [k for k in ("predictor", "space", "params", "state") if k not in meta]
     if missing:
         raise OfaBenchError(f"{where}: {_META} lacks key {missing[0]!r}")
     if not isinstance(meta["predictor"], str):
-        raise OfaBenchError(f"{where}: predictor must be a name; got {meta['predictor']!r}")
+        raise OfaBenchError(f"{where}: predictor must be a name; got {excerpt(meta['predictor'])}")
     return meta
 
 
-def _read_state(archive: zipfile.ZipFile, entry: Any, where: str, cls: Any, depth: int) -> Any:
-    import torch
-
+def _read_state(archive: zipfile.ZipFile, entry: Any, where: str, cls: Any, depth: int, budget: list[int]) -> Any:
     kind = entry.get("kind") if isinstance(entry, dict) else None
     if kind == "json":
         return entry.get("value")
     if kind == "predictor":
-        return _loads(_member(archive, entry.get("file"), where), where, depth + 1)
+        return _loads(_member(archive, entry.get("file"), where, budget), where, depth + 1, budget)
     if kind == "predictors":
         files = entry.get("files")
         if not isinstance(files, list):
             raise OfaBenchError(f"{where}: files must be a list")
-        return [_loads(_member(archive, f, where), where, depth + 1) for f in files]
+        return [_loads(_member(archive, f, where, budget), where, depth + 1, budget) for f in files]
     if kind == "array":
         try:
-            return np.load(io.BytesIO(_member(archive, entry.get("file"), where)), allow_pickle=False)
+            return np.load(io.BytesIO(_member(archive, entry.get("file"), where, budget)), allow_pickle=False)
         except OfaBenchError:
             raise
         except Exception as exc:
             raise OfaBenchError(f"{where}: not a valid .npy array ({type(exc).__name__})") from None
     if kind == "torch":
-        try:
-            raw = io.BytesIO(_member(archive, entry.get("file"), where))
-            return torch.load(raw, map_location="cpu", weights_only=True)
-        except OfaBenchError:
-            raise
-        except Exception as exc:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-            raise OfaBenchError(f"{where}: not a valid tensors file ({reason})") from None
+        return load_torch(_member(archive, entry.get("file"), where, budget), where, ": not a valid tensors file")
     if kind == "skops":
-        return _read_skops(_member(archive, entry.get("file"), where), where, tuple(getattr(cls, "trusted_types", ())))
-    raise OfaBenchError(f"{where}: unknown state kind {kind!r}; allowed: json, array, torch, skops, predictor(s)")
+        data = _member(archive, entry.get("file"), where, budget)
+        return _read_skops(data, where, tuple(getattr(cls, "trusted_types", ())))
+    allowed = "json, array, torch, skops, predictor(s)"
+    raise OfaBenchError(f"{where}: unknown state kind {excerpt(kind)}; allowed: {allowed}")
 
 
 def _read_skops(data: bytes, where: str, trusted: tuple[str, ...]) -> Any:
@@ -371,4 +369,4 @@ def _decode_param(value: Any, where: str, depth: int) -> Any:
         cls = _predictor_class(name, where)
         params = {k: _decode_param(v, where, depth) for k, v in value.get("params", {}).items()}
         return _build(cls, name, params, where)
-    raise OfaBenchError(f"{where}: unknown tagged parameter {sorted(value)}")
+    raise OfaBenchError(f"{where}: unknown tagged parameter {excerpt(sorted(value))}")

@@ -16,7 +16,6 @@ the batch operators live in :mod:`ofa_bench._space` and are re-exported here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,7 +27,8 @@ from ofa_bench._space.arch import Arch, _describe
 from ofa_bench._space.batch import BatchOps
 from ofa_bench._space.network import NetworkSpec, make_divisible
 from ofa_bench._space.tables import _ChoiceTables
-from ofa_bench.errors import SpaceError
+from ofa_bench.errors import OfaBenchError, SpaceError
+from ofa_bench.untrusted.limits import excerpt
 
 __all__ = [
     "Arch",
@@ -108,7 +108,7 @@ class SearchSpace(BatchOps):
             raise SpaceError(f"an arch must be a JSON object with keys ks, e, d, r; got {type(data).__name__}")
         unknown = sorted(set(data) - {"ks", "e", "d", "r", "wid"})
         if unknown:
-            raise SpaceError(f"unknown arch key {unknown[0]!r}; allowed keys: ks, e, d, r")
+            raise SpaceError(f"unknown arch key {excerpt(unknown[0])}; allowed keys: ks, e, d, r")
         missing = [key for key in ("ks", "e", "d") if key not in data]
         if "r" not in data and len(self.resolutions) > 1:
             missing.append("r")
@@ -127,10 +127,12 @@ class SearchSpace(BatchOps):
 
     def from_json(self, text: str) -> Arch:
         """Load an arch from one JSON object in OFA's dict form."""
+        from ofa_bench.untrusted import parse_json
+
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpaceError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+            data = parse_json(text, "arch")
+        except OfaBenchError as exc:
+            raise SpaceError(str(exc).removeprefix("arch: ")) from None
         return self.from_dict(data)
 
     def largest(self, r: int | None = None) -> Arch:

@@ -99,7 +99,7 @@ def test_search_with_a_surrogate_oracle_file(bench: Path, tmp_path: Path, capsys
         (["--objectives", "accuracy,flops"], "objective column 'flops' is not a record column; allowed: accuracy"),
         (["--constraint", "macs<=10"], "constraint macs<=10 cannot be met: the smallest arch of ofa-mini has macs="),
         (["--constraint", "macs>10"], "must read <column><=<number>"),
-        (["--budget", "0"], "argument --budget: must be an integer >= 1; got '0'"),
+        (["--budget", "0"], "argument --budget: must be an integer >= 1 and <= 1,000,000; got '0'"),
         (["--param", "population_size"], "--param 'population_size' must read KEY=VALUE"),
         (["--param", "wings=2"], "cannot create search strategy 'random'"),
         (["--oracle", "magic"], "--oracle 'magic': use 'live' or 'surrogate:<predictor file>'"),

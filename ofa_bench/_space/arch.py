@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ofa_bench.errors import SpaceError
+from ofa_bench.untrusted.limits import excerpt
 
 if TYPE_CHECKING:
     from ofa_bench.space import SearchSpace
@@ -100,7 +101,7 @@ class Arch:
         fields = {"ks": self.ks, "e": self.e, "d": self.d, "r": self.r}
         unknown = sorted(set(changes) - set(fields))
         if unknown:
-            raise SpaceError(f"unknown arch field {unknown[0]!r}; fields: ks, e, d, r")
+            raise SpaceError(f"unknown arch field {excerpt(unknown[0])}; fields: ks, e, d, r")
         fields.update(changes)
         return Arch(self.space, **fields)
 
@@ -134,7 +135,7 @@ def _checked(space: SearchSpace, name: str, values: Any, length: int, scalar: bo
         where = name if scalar else f"{name}[{i}]"
         number = _as_int(value)
         if number is None:
-            raise SpaceError(f"{where}={value!r} is not an integer; allowed: {_describe(allowed)}")
+            raise SpaceError(f"{where}={excerpt(value)} is not an integer; allowed: {_describe(allowed)}")
         if number not in allowed:
             space._raise_choice(name, None if scalar else i, number)
         out.append(number)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ofa_bench._space.arch import Arch
 from ofa_bench.errors import SpaceError
+from ofa_bench.untrusted.limits import excerpt
 
 __all__ = ["BatchOps"]
 
@@ -28,8 +29,12 @@ class BatchOps:
 
     def to_array(self, archs: Iterable[Arch]) -> np.ndarray:
         """Stack archs of this space into an ``(n, n_columns)`` int64 array of choice values."""
+        if not isinstance(archs, Iterable):
+            raise SpaceError(f"expected a list of Arch objects; got a {type(archs).__name__}: {excerpt(archs)}")
         rows = []
         for arch in archs:
+            if not isinstance(arch, Arch):
+                raise SpaceError(f"expected Arch objects; got a {type(arch).__name__}: {excerpt(arch)}")
             if arch.space is not self and arch.space != self:
                 raise SpaceError(f"arch of space {arch.space.name!r} given where {self.name!r} is expected")
             rows.append(arch._row)

@@ -15,6 +15,7 @@ from ofa_bench.costs import macs_params
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.jsonl import read_arch, read_archs, write_text
 from ofa_bench.space import SearchSpace
+from ofa_bench.untrusted import limits
 
 __all__ = ["EXPORT_WEIGHTS", "add_commands"]
 
@@ -26,8 +27,10 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
     space_help = cli._space_help()
     p = command("sample", _cmd_sample, "sample archs uniformly, as JSON lines")
     p.add_argument("--space", type=cli._space, required=True, help=space_help)
-    p.add_argument("-n", "--num", dest="n", type=cli._int_at_least(0), required=True, help="how many archs")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0, so runs repeat)")
+    p.add_argument(
+        "-n", "--num", dest="n", type=cli._int_at_least(0, limits.MAX_ARCHS), required=True, help="how many archs",
+    )
+    p.add_argument("--seed", type=cli._seed, default=0, help="random seed (default 0, so runs repeat)")
     p.add_argument("--out", default="-", metavar="FILE", help="JSON-lines file, or - for stdout (default)")
 
     p = command("costs", _cmd_costs, "analytic MACs and params of archs read as JSON lines")

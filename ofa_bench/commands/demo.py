@@ -10,6 +10,7 @@ from typing import Any
 from ofa_bench import cli
 from ofa_bench.commands.train import _training_progress
 from ofa_bench.space import get_space
+from ofa_bench.untrusted import limits
 
 __all__ = ["add_commands"]
 
@@ -23,16 +24,24 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
     p = command("demo", _cmd_demo, demo_help)
     space_help = f"{cli._space_help()} (default ofa-mini)"
     p.add_argument("--space", type=cli._space, default=get_space("ofa-mini"), help=space_help)
-    p.add_argument("-n", "--num", dest="n", type=cli._int_at_least(1), default=16, help="archs to sample (default 16)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights, archs and digits (default 0)")
+    p.add_argument(
+        "-n", "--num", dest="n", type=cli._int_at_least(1, limits.MAX_ARCHIVE_SIZE), default=16,
+        help="archs to sample (default 16)",
+    )
+    p.add_argument("--seed", type=cli._seed, default=0, help="seed of weights, archs and digits (default 0)")
     p.add_argument("--out", default="out/demo", metavar="DIR", help="output directory (default out/demo)")
     p.add_argument("--device", choices=["cpu", "cuda"], help="where to run forwards (default: cuda when present)")
     p.add_argument("--untrained", action="store_true", help="skip training: random weights, chance accuracy")
-    p.add_argument("--train-scale", type=float, default=1.0, help="multiply the training epochs (default 1)")
+    p.add_argument(
+        "--train-scale", type=cli._positive_float(limits.MAX_EPOCHS_SCALE), default=1.0,
+        help="multiply the training epochs (default 1)",
+    )
     p.add_argument("--no-suite", action="store_true", help="stop after measuring: no latency table, no strategy suite")
     budget_help = "evaluations per strategy run (default: the suite's, 150)"
-    p.add_argument("--budget", type=cli._int_at_least(1), help=budget_help)
-    p.add_argument("--seeds", type=cli._int_at_least(2), help="seeds per strategy (default: the suite's, 5)")
+    p.add_argument("--budget", type=cli._int_at_least(1, limits.MAX_BUDGET), help=budget_help)
+    p.add_argument(
+        "--seeds", type=cli._int_at_least(2, limits.MAX_SEEDS), help="seeds per strategy (default: the suite's, 5)",
+    )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ofa_bench import cli
 from ofa_bench.jsonl import read_archs, write_text
+from ofa_bench.untrusted import limits
 
 __all__ = ["add_commands"]
 
@@ -30,8 +31,9 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
         if name == "evaluate":
             p.add_argument("--archs", default="-", metavar="FILE", help="JSON-lines file, or - for stdin (default)")
         else:
-            p.add_argument("-n", "--num", dest="n", type=cli._int_at_least(0), required=True, help="how many archs")
-            p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+            count = cli._int_at_least(0, limits.MAX_ARCHIVE_SIZE)
+            p.add_argument("-n", "--num", dest="n", type=count, required=True, help="how many archs")
+            p.add_argument("--seed", type=cli._seed, default=0, help="sampling seed (default 0)")
         default = "macs" if name == "evaluate" else "macs,params"
         p.add_argument(
             "--backends", type=cli._backends, default=default, metavar="A,B",

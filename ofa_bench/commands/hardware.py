@@ -18,6 +18,7 @@ import numpy as np
 from ofa_bench import registry
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.space import SearchSpace, get_space
+from ofa_bench.untrusted import limits
 
 __all__ = ["add_commands", "validation_metrics"]
 
@@ -285,11 +286,16 @@ def _scatter(path: str, predicted: np.ndarray, measured: np.ndarray, metrics: di
 
 
 def _runner_options(p: argparse.ArgumentParser, int_at_least: Any, note: str, statistic_note: str | None = None) -> None:
-    p.add_argument("--threads", type=int_at_least(1), help=f"intra-op threads of the runner ({note})")
-    p.add_argument("--batch-size", type=int_at_least(1), help=f"images per inference ({note})")
-    p.add_argument("--repeats", type=int_at_least(1), help="timed inferences per network or layer (runner default 50)")
-    p.add_argument("--warmup", type=int_at_least(0), help="untimed inferences first (runner default 10)")
-    p.add_argument("--rounds", type=int_at_least(1),
+    p.add_argument("--threads", type=int_at_least(1, limits.MAX_JOBS), help=f"intra-op threads of the runner ({note})")
+    p.add_argument("--batch-size", type=int_at_least(1, limits.MAX_BATCH), help=f"images per inference ({note})")
+    p.add_argument(
+        "--repeats", type=int_at_least(1, limits.MAX_REPEATS),
+        help="timed inferences per network or layer (runner default 50)",
+    )
+    p.add_argument(
+        "--warmup", type=int_at_least(0, limits.MAX_REPEATS), help="untimed inferences first (runner default 10)",
+    )
+    p.add_argument("--rounds", type=int_at_least(1, limits.MAX_REPEATS),
                    help="interleaved passes over all networks or layers the repeats are split into "
                         "(default: repeats)")  # fmt: skip
     p.add_argument("--clock", choices=["wall", "cpu"],
@@ -314,21 +320,27 @@ def add_commands(command: Any, group: Any) -> None:
     p.add_argument("--runner", required=True, help=runner_help)
     p.add_argument("--out", required=True, metavar="FILE", help="YAML table to write (an unfinished one is resumed)")
     _runner_options(p, cli._int_at_least, "runner default 1", statistic_note="default min for tables")
-    p.add_argument("--calibration", type=cli._int_at_least(0), default=10, metavar="N",
+    p.add_argument("--calibration", type=cli._int_at_least(0, limits.MAX_ARCHIVE_SIZE), default=10, metavar="N",
                    help="whole archs measured to fit the table's scale and overhead (default 10)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="seed of layer weights and calibration archs (default 0)")
+    p.add_argument("--seed", type=cli._seed, default=0, help="seed of layer weights and calibration archs (default 0)")
 
     p = hw("fit-linear", _cmd_fit_linear, "fit the macs-linear proxy (ms = slope * MMACs + intercept) to a runner")
     p.add_argument("--space", type=cli._space, required=True, help=f"search-space preset: {', '.join(preset_names())}")
     p.add_argument("--runner", required=True, help=runner_help)
-    p.add_argument("-n", "--num", dest="n", type=cli._int_at_least(2), default=60, help="archs to measure (default 60)")
+    p.add_argument(
+        "-n", "--num", dest="n", type=cli._int_at_least(2, limits.MAX_ARCHIVE_SIZE), default=60,
+        help="archs to measure (default 60)",
+    )
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     _runner_options(p, cli._int_at_least, "runner default")
 
     p = hw("validate", _cmd_validate, "measure random archs on a runner and compare with a lookup table")
     p.add_argument("--table", required=True, nargs="+", metavar="PATH", help="table file(s) or a directory (OFA's too)")
     p.add_argument("--runner", required=True, help=runner_help)
-    p.add_argument("-n", "--num", dest="n", type=cli._int_at_least(2), default=50, help="archs to measure (default 50)")
+    p.add_argument(
+        "-n", "--num", dest="n", type=cli._int_at_least(2, limits.MAX_ARCHIVE_SIZE), default=50,
+        help="archs to measure (default 50)",
+    )
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--space", type=cli._space, help="search space (default: the one the table names)")
     _runner_options(p, cli._int_at_least, "default: as the table was built")

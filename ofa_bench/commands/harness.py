@@ -8,9 +8,9 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import yaml
-
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.untrusted import parse_yaml
+from ofa_bench.untrusted import limits
 
 __all__ = ["add_commands"]
 
@@ -30,7 +30,7 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
     p.add_argument("suite", metavar="SUITE.yaml", help="suite file (see docs/harness.md)")
     p.add_argument("--out", metavar="DIR", help="output directory; rerun into it to resume (default: out/<suite name>)")
     jobs_help = "parallel runs (default: the suite's engine.jobs)"
-    p.add_argument("--jobs", type=cli._int_at_least(1), metavar="N", help=jobs_help)
+    p.add_argument("--jobs", type=cli._int_at_least(1, limits.MAX_JOBS), metavar="N", help=jobs_help)
     engine_help = "parallel engine (default: the suite's engine.kind)"
     p.add_argument("--engine", choices=["joblib", "dask", "ray", "serial"], help=engine_help)
     p.add_argument(
@@ -50,10 +50,7 @@ def _overrides(items: list[str]) -> dict[str, Any]:
         key, eq, text = item.partition("=")
         if not eq or not key.strip():
             raise OfaBenchError(f"--set {item!r}: must read KEY=VALUE, e.g. --set budget.evaluations=50")
-        try:
-            out[key.strip()] = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise OfaBenchError(f"--set {item!r}: the value is not valid YAML") from None
+        out[key.strip()] = parse_yaml(text, f"--set {key.strip()}")
     return out
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from ofa_bench import cli, registry
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.untrusted import limits
 
 __all__ = ["add_commands"]
 
@@ -189,9 +190,14 @@ def add_commands(command: Any, group: Any) -> None:
     p.add_argument(
         "--train-sizes", type=_sizes, default="25,50,100,200,400", metavar="N,M", help="default 25,50,100,200,400"
     )
-    p.add_argument("--seeds", type=cli._int_at_least(1), default=5, metavar="N", help="seeds 0..N-1 (default 5)")
-    p.add_argument("--test-size", type=cli._int_at_least(2), default=300, help="held-out archs (default 300)")
-    p.add_argument("--test-seed", type=int, default=0, help="seed of the held-out set (default 0)")
+    p.add_argument(
+        "--seeds", type=cli._int_at_least(1, limits.MAX_SEEDS), default=5, metavar="N", help="seeds 0..N-1 (default 5)",
+    )
+    p.add_argument(
+        "--test-size", type=cli._int_at_least(2, limits.MAX_ARCHIVE_SIZE), default=300,
+        help="held-out archs (default 300)",
+    )
+    p.add_argument("--test-seed", type=cli._seed, default=0, help="seed of the held-out set (default 0)")
     p.add_argument("--target", default="accuracy", help="column to predict (default accuracy)")
     p.add_argument(
         "--lower-is-better", action="store_true", help="the target is minimised (loss, latency): the top 10%% is lowest"
@@ -205,7 +211,7 @@ def add_commands(command: Any, group: Any) -> None:
         help="benchmark the archive was measured on: re-measure the test archs with another BN-calibration subset "
         "and report the tau between the two measurements",
     )  # fmt: skip
-    p.add_argument("--calibration-seed", type=int, default=1, help="seed of that other subset (default 1)")
+    p.add_argument("--calibration-seed", type=cli._seed, default=1, help="seed of that other subset (default 1)")
     p.add_argument("--device", choices=["cpu", "cuda"], help="where re-measuring runs (default: cuda when present)")
 
     p = sub("fit", _cmd_fit, "fit one predictor on a whole archive and save it (no code runs when it is loaded)")
@@ -214,7 +220,7 @@ def add_commands(command: Any, group: Any) -> None:
     p.add_argument("--out", required=True, metavar="FILE", help="predictor file to write")
     p.add_argument("--target", default="accuracy", help="column to predict (default accuracy)")
     p.add_argument("--space", type=cli._space, help=space_help)
-    p.add_argument("--seed", type=int, help="predictor seed (default: its own default)")
+    p.add_argument("--seed", type=cli._seed, help="predictor seed (default: its own default)")
 
     p = sub("predict", _cmd_predict, "predict archs (JSON lines) with a saved predictor")
     p.add_argument("--model", required=True, metavar="FILE", help="file written by 'ofa-bench predictors fit'")

@@ -18,6 +18,7 @@ from typing import Any
 
 from ofa_bench import cli, registry
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.untrusted import limits
 
 __all__ = ["add_commands", "check_columns", "parse_params"]
 
@@ -35,14 +36,20 @@ def add_commands(command: Any, group: Any) -> None:
         help="record columns to optimise; accuracy is maximised, the rest minimised; max:/min: prefixes "
         "override (default accuracy,latency:macs)",
     )  # fmt: skip
-    p.add_argument("--budget", type=cli._int_at_least(1), required=True, metavar="N", help="evaluations to spend")
-    p.add_argument("--seed", type=int, default=0, help="strategy seed (default 0)")
+    p.add_argument(
+        "--budget", type=cli._int_at_least(1, limits.MAX_BUDGET), required=True, metavar="N",
+        help="evaluations to spend",
+    )
+    p.add_argument("--seed", type=cli._seed, default=0, help="strategy seed (default 0)")
     p.add_argument(
         "--constraint", action="append", default=[], metavar="COL<=X",
         help="upper limit on a record column, e.g. 'macs<=300e6' or 'latency:lut<=12'; repeatable",
     )  # fmt: skip
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter; repeatable")
-    p.add_argument("--batch-size", type=cli._int_at_least(1), metavar="B", help="archs per ask (default: strategy's)")
+    p.add_argument(
+        "--batch-size", type=cli._int_at_least(1, limits.MAX_BATCH), metavar="B",
+        help="archs per ask (default: strategy's)",
+    )
     p.add_argument(
         "--oracle", default="live", metavar="live|surrogate:FILE",
         help="accuracy from the supernet (live, default) or a saved predictor file",
@@ -62,7 +69,7 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
     Raises:
         OfaBenchError: An item without ``=`` or with an empty key.
     """
-    import yaml
+    from ofa_bench.untrusted import parse_yaml
 
     params: dict[str, Any] = {}
     for item in items:
@@ -70,8 +77,8 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise OfaBenchError(f"--param {item!r} must read KEY=VALUE, e.g. population_size=50")
         try:
-            params[key.strip()] = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
+            params[key.strip()] = parse_yaml(text, f"--param {key.strip()}") if text.strip() else None
+        except OfaBenchError:
             params[key.strip()] = text
     return params
 

@@ -13,6 +13,7 @@ from ofa_bench import cli
 from ofa_bench.data.spec import DATASETS
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.space import get_space
+from ofa_bench.untrusted import limits
 
 __all__ = ["add_commands"]
 
@@ -31,8 +32,11 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--no-ps", action="store_true", help="baseline: everything elastic from the start, same epochs")
     p.add_argument("--sandwich", action="store_true", help="largest + smallest + random subnets per step")
-    p.add_argument("--epochs-scale", type=float, default=1.0, help="multiply the default schedule's epochs")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random choice in training (default 0)")
+    p.add_argument(
+        "--epochs-scale", type=cli._positive_float(limits.MAX_EPOCHS_SCALE), default=1.0,
+        help="multiply the default schedule's epochs",
+    )
+    p.add_argument("--seed", type=cli._seed, default=0, help="seed of every random choice in training (default 0)")
     p.add_argument("--data", default="digits", choices=list(DATASETS))
     p.add_argument("--data-root", metavar="DIR", help="folder of a local data set (all but digits; fashion-mnist is also searched)")
     p.add_argument(

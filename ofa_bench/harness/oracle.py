@@ -118,7 +118,9 @@ def oracle_for(
 
     path, info_path = out_dir / ORACLE_FILE, out_dir / ORACLE_INFO_FILE
     if path.exists() and info_path.exists():
-        return load_predictor(path), json.loads(info_path.read_text(encoding="utf-8"))
+        from ofa_bench.untrusted import read_json
+
+        return load_predictor(path), read_json(info_path, f"oracle info {str(info_path)!r}")
     predictor, info = fit_oracle(suite, bench, progress)
     archive = info.pop("archive")
     write_text_atomic(out_dir / ARCHIVE_FILE, archive.to_csv(index=False))

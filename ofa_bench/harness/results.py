@@ -27,6 +27,7 @@ from ofa_bench.harness import metrics
 from ofa_bench.harness.metrics.normalise import Normalisation
 from ofa_bench.harness.runlog import LOG_FILE, META_FILE, RunLog, entries_frame
 from ofa_bench.interfaces import Objective
+from ofa_bench.untrusted import read_json
 
 __all__ = [
     "RESULT_FILES",
@@ -124,7 +125,7 @@ def collect_results(out_dir: str | Path) -> SuiteResults:
     path = out / "suite.json"
     if not path.exists():
         raise OfaBenchError(f"{str(out)!r} holds no suite run (no suite.json); run one with 'ofa-bench run'")
-    state = json.loads(path.read_text(encoding="utf-8"))
+    state = read_json(path, f"suite run {str(path)!r}")  # a run directory may be handed over: bounded
     norm = Normalisation.from_dict(state["normalisation"])
     logs: dict[str, pd.DataFrame] = {}
     status: dict[str, str] = {}

@@ -30,6 +30,7 @@ import pandas as pd
 
 from ofa_bench.atomic import write_text_atomic
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.untrusted import parse_json, read_json
 
 __all__ = ["LOG_FILE", "META_FILE", "TIME_KEYS", "RunLog", "entries_frame", "entry_record", "read_log"]
 
@@ -77,10 +78,7 @@ class RunLog:
         meta: dict[str, Any] = {}
         meta_path = directory / META_FILE
         if meta_path.exists():
-            try:
-                meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise OfaBenchError(f"run metadata {str(meta_path)!r} is not valid JSON: {exc.msg}") from None
+            meta = read_json(meta_path, f"run metadata {str(meta_path)!r}")
         return cls(directory, _read_entries(directory / LOG_FILE), meta)
 
     @property
@@ -118,10 +116,7 @@ def _read_entries(path: Path) -> list[dict[str, Any]]:
             os.fsync(f.fileno())
     entries = []
     for i, line in enumerate(data[:complete].decode("utf-8").splitlines()):
-        try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise OfaBenchError(f"run log {str(path)!r} line {i + 1} is not valid JSON: {exc.msg}") from None
+        entries.append(parse_json(line, f"run log {str(path)!r} line {i + 1}", line=True))
     return entries
 
 

@@ -43,6 +43,7 @@ from ofa_bench.harness.results import SuiteResults, collect_results, write_resul
 from ofa_bench.harness.runlog import RunLog
 from ofa_bench.harness.suite import Suite, load_suite
 from ofa_bench.interfaces import Predictor
+from ofa_bench.untrusted import read_json
 
 __all__ = [
     "REFERENCE_FILE",
@@ -139,7 +140,6 @@ def run_suite(
     """
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     stored = _read_state(out)
     if stored is not None:
         _check_same_suite(stored["suite"], _suite_json(suite), out)
@@ -149,6 +149,8 @@ def run_suite(
             f"{str(out)!r} holds runs on benchmark {stored['fingerprint']}, but {suite.benchmark.dir!r} is now "
             f"{bench.fingerprint}; use another output directory"
         )
+    # Created only now: a missing benchmark or a preset mismatch leaves no empty --out behind.
+    out.mkdir(parents=True, exist_ok=True)
     units = units_of(suite)
     pending = [u for u in units if not RunLog.open(out / UNITS_DIR / u.key).done]
     oracle, oracle_info = None, (stored or {}).get("oracle", {})
@@ -377,9 +379,9 @@ def _read_state(out: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise OfaBenchError(f"{str(path)!r} is not valid JSON ({exc.msg}); use another output directory") from None
+        state = read_json(path, repr(str(path)))
+    except OfaBenchError as exc:
+        raise OfaBenchError(f"{exc}; use another output directory") from None
     if not isinstance(state, dict) or state.get("format") != _FORMAT:
         raise OfaBenchError(f"{str(path)!r} is not an ofa-bench suite run; use another output directory")
     return state

@@ -70,10 +70,9 @@ def load_ofa_weights(net: ElasticMobileNetV3, source: str | Path | Mapping[str, 
         path = Path(source)
         if not path.is_file():
             raise OfaBenchError(f"OFA weights file {str(path)!r} not found")
-        try:
-            source = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # any unreadable or non-weights file
-            raise OfaBenchError(f"OFA weights file {str(path)!r} cannot be read: {type(exc).__name__}") from exc
+        from ofa_bench.untrusted import load_torch
+
+        source = load_torch(path, f"OFA weights file {str(path)!r}", " cannot be read")
     if isinstance(source, Mapping) and "state_dict" in source:
         source = source["state_dict"]
     state = from_ofa_state_dict(source)

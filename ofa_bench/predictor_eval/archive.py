@@ -13,7 +13,6 @@ target column, ``accuracy`` by default. Errors name the file, the line and the f
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import numpy as np
 from ofa_bench.errors import OfaBenchError, SpaceError
 from ofa_bench.jsonl import read_text
 from ofa_bench.space import SearchSpace, get_space, preset_names
+from ofa_bench.untrusted import excerpt, parse_json
 
 __all__ = ["ARCH_FIELDS", "Archive", "read_archive"]
 
@@ -93,10 +93,7 @@ def _rows(source: str, where: str) -> list[tuple[str, dict[str, Any]]]:
         return _csv_rows(source, where)
     text = read_text(source, "archive")
     if suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise OfaBenchError(f"{where}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        data = parse_json(text, where)
         if not isinstance(data, list):
             raise OfaBenchError(f"{where} must hold a JSON list of objects; got a {type(data).__name__}")
         rows = [(f"item {i}", item) for i, item in enumerate(data, 1)]
@@ -104,11 +101,7 @@ def _rows(source: str, where: str) -> list[tuple[str, dict[str, Any]]]:
         rows = []
         for lineno, line in enumerate(text.splitlines(), 1):
             if line.strip():
-                try:
-                    rows.append((f"line {lineno}", json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    message = f"malformed JSON at column {exc.colno}: {exc.msg}"
-                    raise OfaBenchError(f"{where} line {lineno}: {message}") from None
+                rows.append((f"line {lineno}", parse_json(line, f"{where} line {lineno}", line=True)))
     for position, row in rows:
         if not isinstance(row, dict):
             raise OfaBenchError(f"{where} {position}: expected a JSON object; got {type(row).__name__}")
@@ -134,12 +127,9 @@ def _arch_dict(row: dict[str, Any], line: str, where: str, target: str) -> dict[
     if "arch" in row:
         arch = row["arch"]
         if isinstance(arch, str):
-            try:
-                arch = json.loads(arch)
-            except json.JSONDecodeError as exc:
-                raise OfaBenchError(f"{where} {line}: arch: malformed JSON at column {exc.colno}: {exc.msg}") from None
+            arch = parse_json(arch, f"{where} {line}: arch", line=True)
         if not isinstance(arch, Mapping):
-            raise OfaBenchError(f"{where} {line}: arch must be an object with ks, e, d, r; got {arch!r}")
+            raise OfaBenchError(f"{where} {line}: arch must be an object with ks, e, d, r; got {excerpt(arch)}")
         return dict(arch)
     missing = [f for f in ARCH_FIELDS if f not in row]
     if missing:
@@ -154,9 +144,9 @@ def _arch_dict(row: dict[str, Any], line: str, where: str, target: str) -> dict[
         value = row[field]
         if isinstance(value, str):  # CSV cells hold lists as JSON text
             try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                raise OfaBenchError(f"{where} {line}: {field} {value!r} is not a JSON list or number") from None
+                value = parse_json(value, f"{where} {line}: {field}", line=True)
+            except OfaBenchError:
+                raise OfaBenchError(f"{where} {line}: {field} {excerpt(value)} is not a JSON list or number") from None
         arch[field] = value
     return arch
 

@@ -9,6 +9,7 @@ import torch
 
 from ofa_bench.atomic import atomic_path
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.untrusted import load_torch
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
 
@@ -37,11 +38,7 @@ def load_checkpoint(path: str | Path, identity: dict[str, Any]) -> dict[str, Any
     name = repr(str(path))
     if not path.is_file():
         raise OfaBenchError(f"checkpoint {name} not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # damaged bytes make torch's unpickler raise almost anything (IndexError too)
-        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise OfaBenchError(f"checkpoint {name} is corrupted or not a torch file ({reason})") from None
+    state = load_torch(path, f"checkpoint {name}", " is corrupted or not a torch file")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise OfaBenchError(f"checkpoint {name} is not an ofa-bench training checkpoint")
     if state.get("version") != VERSION:
