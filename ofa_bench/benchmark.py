@@ -190,15 +190,16 @@ class Benchmark:
 
     @classmethod
     def load(cls, directory: str | Path) -> Benchmark:
-        """Read and check a benchmark directory.
+        """Read and check a benchmark directory, or a shipped benchmark by name (see :mod:`ofa_bench.zoo`).
 
         Raises:
             OfaBenchError: One line naming what is wrong: a missing directory or file, a malformed
                 ``benchmark.json``, or a checkpoint that is corrupted, foreign or of another space.
         """
         from ofa_bench.data import DataSpec
+        from ofa_bench.zoo import resolve_benchmark
 
-        directory = Path(directory)
+        directory = resolve_benchmark(directory)  # a shipped benchmark's name works as well as a path
         where = f"benchmark {str(directory)!r}"
         if not directory.exists():
             raise OfaBenchError(f"{where} not found: no such directory")

@@ -35,6 +35,7 @@ _COMMAND_MODULES = (
     "ofa_bench.commands.demo",
     "ofa_bench.commands.train",
     "ofa_bench.commands.evaluate",
+    "ofa_bench.commands.data",
     "ofa_bench.commands.hardware",
     "ofa_bench.commands.predictors",
     "ofa_bench.commands.search",

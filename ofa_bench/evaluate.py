@@ -1,12 +1,13 @@
 """The evaluator: archs in, records out, each measured once per benchmark.
 
 Accuracy comes from the benchmark's supernet (BN re-calibrated per arch on the fixed calibration
-subset, then top-1 on the fixed validation split) or, when an ``oracle`` predictor is given, from
-that surrogate, labelled as such in every record. MACs and params are analytic; latency comes from
-hardware backends. Accuracies are cached in ``cache.sqlite`` inside the benchmark, keyed by the
-benchmark fingerprint, the oracle (``live``, or the surrogate's label plus a digest of its fitted
-state) and the arch; each row is committed as soon as it is measured, so an interrupted evaluation
-resumes where it stopped.
+subset, then top-1 on the fixed validation split, or on the test split for reporting) or, when an
+``oracle`` predictor is given, from that surrogate, labelled as such in every record. MACs and
+params are analytic; latency comes from hardware backends. Accuracies are cached in
+``cache.sqlite`` inside the benchmark (in the user cache directory for a shipped benchmark), keyed
+by the benchmark fingerprint, the oracle (``live`` on the validation split, ``live:test`` on the
+test split, or the surrogate's label plus a digest of its fitted state) and the arch; each row is
+committed as soon as it is measured, so an interrupted evaluation resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -35,14 +36,19 @@ from ofa_bench.interfaces import HardwareBackend, Predictor
 from ofa_bench.nn import ElasticMobileNetV3, resolve_device
 from ofa_bench.space import Arch, SearchSpace
 from ofa_bench.train.calibrate import calibrate_bn
+from ofa_bench.zoo import cache_dir
 
-__all__ = ["COLUMNS", "LIVE", "Evaluator", "archive"]
+__all__ = ["COLUMNS", "LIVE", "SPLITS", "Evaluator", "archive"]
 
 #: The oracle label of accuracies measured on the supernet.
 LIVE = "live"
 
 #: Record columns, in order; one ``latency:<backend>`` column per backend goes after ``params``.
-COLUMNS = ("arch", "r", "accuracy", "loss", "macs", "params", "wall_time", "cached", "fingerprint", "oracle")
+COLUMNS = ("arch", "r", "accuracy", "loss", "macs", "params", "wall_time", "cached", "fingerprint", "oracle", "split")
+
+#: Splits accuracy is measured on: ``valid`` for search and predictors, ``test`` for reporting only.
+SPLITS = ("valid", "test")
+_DATA_SPLIT = {"valid": "val", "test": "test"}
 
 _UNITS = {
     "accuracy": "fraction (top-1)",
@@ -63,6 +69,8 @@ class Evaluator:
         oracle: A fitted :class:`Predictor` to use instead of the supernet (a surrogate benchmark);
             the supernet is then never loaded.
         progress: Show a progress bar on stderr while measuring.
+        split: ``valid`` (default: what search and predictors see) or ``test`` (the held-out test
+            split, for reporting; datasets without one, such as digits, have only ``valid``).
     """
 
     def __init__(
@@ -73,14 +81,25 @@ class Evaluator:
         cache: bool = True,
         oracle: Predictor | None = None,
         progress: bool = False,
+        split: str = "valid",
     ) -> None:
+        if split not in SPLITS:
+            raise OfaBenchError(f"unknown split {split!r}; allowed splits: {', '.join(SPLITS)}")
+        self.split = split
         self.benchmark = benchmark if isinstance(benchmark, Benchmark) else Benchmark.load(benchmark)
+        if split == "test" and "test_sha256" not in self.benchmark.splits:
+            raise OfaBenchError(
+                f"benchmark {str(self.benchmark.directory)!r} ({self.benchmark.data_spec.dataset}) has no test split; "
+                "allowed splits: valid"
+            )
+        if split == "test" and oracle is not None:
+            raise OfaBenchError("a surrogate oracle predicts validation accuracy; split must be valid with an oracle")
         if oracle is not None and not isinstance(oracle, Predictor):
             raise OfaBenchError(f"oracle must be a fitted Predictor instance; got {type(oracle).__name__}")
         self.oracle = oracle
         self.device = resolve_device(device) if oracle is None else torch.device("cpu")
         self.progress = progress
-        self._cache = MeasurementCache(self.benchmark.directory) if cache else None
+        self._cache = MeasurementCache(cache_dir(self.benchmark.directory)) if cache else None
         self._net: ElasticMobileNetV3 | None = None
 
     @property
@@ -120,7 +139,7 @@ class Evaluator:
         Returns:
             A DataFrame with columns ``arch`` (OFA JSON), ``r``, ``accuracy``, ``loss``, ``macs``,
             ``params``, ``latency:<name>``..., ``wall_time``, ``cached``, ``fingerprint``,
-            ``oracle``. ``wall_time`` is the time the accuracy measurement took when it was made,
+            ``oracle``, ``split``. ``wall_time`` is the time the accuracy measurement took when it was made,
             also for cached rows.
         """
         if isinstance(backends, (str, HardwareBackend)):
@@ -165,7 +184,7 @@ class Evaluator:
         if self._cache is None:
             return None
         if self.oracle is None:
-            return LIVE
+            return LIVE if self.split == "valid" else f"{LIVE}:{self.split}"
         try:
             state = pickle.dumps(self.oracle, protocol=4)
         except Exception:  # an unpicklable predictor still predicts; it just is not cached
@@ -207,7 +226,7 @@ class Evaluator:
         return results
 
     def _measure(self, arch: Arch) -> tuple[float, float]:
-        """Top-1 accuracy and mean cross-entropy of ``arch`` on the validation split."""
+        """Top-1 accuracy and mean cross-entropy of ``arch`` on the evaluator's split."""
         net = self._supernet()
         data = self.benchmark.data()
         bench = self.benchmark
@@ -221,7 +240,7 @@ class Evaluator:
         loss = torch.zeros((), dtype=torch.float64, device=self.device)
         seen = 0
         with torch.inference_mode():
-            for x, y in data.eval_batches("val", arch.r, bench.eval_batch_size):
+            for x, y in data.eval_batches(_DATA_SPLIT[self.split], arch.r, bench.eval_batch_size):
                 x = torch.as_tensor(x).to(self.device, non_blocking=True, memory_format=torch.channels_last)
                 y = torch.as_tensor(y).to(self.device, non_blocking=True)
                 logits = net(x)
@@ -229,7 +248,7 @@ class Evaluator:
                 correct += (logits.argmax(1) == y).sum()
                 seen += y.numel()
         if seen == 0:
-            raise OfaBenchError(f"benchmark {str(bench.directory)!r}: the validation split is empty")
+            raise OfaBenchError(f"benchmark {str(bench.directory)!r}: the {self.split} split is empty")
         return correct.item() / seen, loss.item() / seen
 
     def _supernet(self) -> ElasticMobileNetV3:
@@ -271,9 +290,11 @@ class Evaluator:
         columns["cached"] = np.array([m.cached for m in rows], dtype=bool)
         columns["fingerprint"] = [self.benchmark.fingerprint] * len(archs)
         columns["oracle"] = [self.oracle_label] * len(archs)
+        columns["split"] = [self.split] * len(archs)
         df = pd.DataFrame(columns)
         df.attrs.update(
             fingerprint=self.benchmark.fingerprint,
+            split=self.split,
             oracle=self.oracle_label,
             space=self.space.name,
             benchmark=str(self.benchmark.directory),

@@ -78,7 +78,7 @@ def test_records_have_the_documented_columns_and_types(bench: Path) -> None:
     df = Evaluator(bench, device="cpu").evaluate(archs, backends=("macs", "params"))
     assert list(df.columns) == [
         "arch", "r", "accuracy", "loss", "macs", "params", "latency:macs", "latency:params",
-        "wall_time", "cached", "fingerprint", "oracle",
+        "wall_time", "cached", "fingerprint", "oracle", "split",
     ]  # fmt: skip
     assert [MINI.from_json(s) for s in df["arch"]] == archs
     assert df["r"].tolist() == [a.r for a in archs]

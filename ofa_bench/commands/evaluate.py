@@ -20,14 +20,18 @@ __all__ = ["add_commands"]
 
 def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callable[..., Any]) -> None:
     """Add the ``evaluate`` and ``archive`` subcommands, which share their options."""
-    bench_help = "benchmark directory (benchmark.json + supernet.pt)"
+    bench_help = "benchmark directory (benchmark.json + supernet.pt), or a shipped benchmark's name (see 'bench list')"
     out_help = "records file: .csv for CSV, anything else JSON lines, - for stdout (summary then goes to stderr)"
     for name, run, help in (
         ("evaluate", _cmd_evaluate, "measure archs on a benchmark: accuracy, loss, MACs, params, latency"),
         ("archive", _cmd_archive, "measure N seeded random archs on a benchmark (resumable through the cache)"),
     ):
         p = command(name, run, help)
-        p.add_argument("--bench", required=True, metavar="DIR", help=bench_help)
+        p.add_argument("--bench", required=True, metavar="DIR|NAME", help=bench_help)
+        p.add_argument(
+            "--split", choices=("valid", "test"), default="valid",
+            help="measure accuracy on the validation split (default; what search sees) or the test split (reporting)",
+        )  # fmt: skip
         if name == "evaluate":
             p.add_argument("--archs", default="-", metavar="FILE", help="JSON-lines file, or - for stdin (default)")
         else:
@@ -48,7 +52,7 @@ def _evaluator(args: argparse.Namespace) -> Any:
     from ofa_bench.evaluate import Evaluator
 
     show = not args.quiet and sys.stderr.isatty()
-    return Evaluator(args.bench, device=args.device, cache=not args.no_cache, progress=show)
+    return Evaluator(args.bench, device=args.device, cache=not args.no_cache, progress=show, split=args.split)
 
 
 def _records_jsonl(df: Any) -> str:
@@ -72,7 +76,7 @@ def _report_records(args: argparse.Namespace, evaluator: Any, df: Any, seconds: 
     fresh = df.drop_duplicates("arch")
     summary = {
         "benchmark": str(bench.directory), "fingerprint": bench.fingerprint, "space": bench.space.name,
-        "oracle": evaluator.oracle_label, "device": str(evaluator.device), "count": len(df),
+        "oracle": evaluator.oracle_label, "split": evaluator.split, "device": str(evaluator.device), "count": len(df),
         "unique": len(fresh), "accuracy": {
             "min": cli._plain(float(np.min(accuracy))) if accuracy.size else None,
             "median": cli._plain(float(np.median(accuracy))) if accuracy.size else None,
@@ -95,7 +99,7 @@ def _report_records(args: argparse.Namespace, evaluator: Any, df: Any, seconds: 
         ["measured now", summary["measured"]],
         ["seconds", f"{seconds:.1f}"],
     ]
-    caption = f"{bench.space.name}, fingerprint {bench.fingerprint}, {evaluator.oracle_label} accuracy"
+    caption = f"{bench.space.name}, fingerprint {bench.fingerprint}, {evaluator.oracle_label} accuracy on {evaluator.split}"
     cli._table(title, ["", ""], rows, caption=caption, header=False, file=file)
     return 0
 

@@ -28,7 +28,10 @@ _TYPE_NAMES = {0x08: "ubyte", 0x09: "byte", 0x0B: "short", 0x0C: "int", 0x0D: "f
 
 
 def read_idx_bytes(path: str | Path) -> bytes:
-    """The decompressed bytes of an IDX file (``.gz`` files are gunzipped), at most :data:`MAX_IDX_BYTES`.
+    """The decompressed bytes of an IDX file, at most :data:`MAX_IDX_BYTES`.
+
+    A gzip stream is recognised by its magic bytes, not its name (an IDX file starts with two zero
+    bytes, so the two cannot be confused), so a ``.gz.part`` download reads like its ``.gz``.
 
     Raises:
         OfaBenchError: The file is missing, unreadable, a damaged gzip stream, or too large.
@@ -36,7 +39,9 @@ def read_idx_bytes(path: str | Path) -> bytes:
     path = Path(path)
     where = f"IDX file {str(path)!r}"
     try:
-        if path.suffix == ".gz":
+        with path.open("rb") as stream:
+            packed = stream.read(2) == b"\x1f\x8b"
+        if packed:
             with gzip.open(path, "rb") as stream:
                 raw = stream.read(MAX_IDX_BYTES + 1)
         else:
