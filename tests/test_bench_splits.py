@@ -77,7 +77,8 @@ def test_unknown_split_and_digits_test_split_are_refused(tmp_path: Path, idx_ben
 def test_evaluate_cli_takes_split(capsys: pytest.CaptureFixture[str], tmp_path: Path, idx_bench: Path) -> None:
     archs = tmp_path / "archs.jsonl"
     archs.write_text(FMNIST.smallest(16).to_json() + "\n")
-    code, out, _ = _run(capsys, ["evaluate", "--bench", str(idx_bench), "--split", "test", "--archs", str(archs), "--json"])
+    argv = ["evaluate", "--bench", str(idx_bench), "--split", "test", "--archs", str(archs), "--json"]
+    code, out, _ = _run(capsys, argv)
     assert code == 0 and json.loads(out)["split"] == "test"
 
 

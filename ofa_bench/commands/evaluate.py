@@ -76,7 +76,8 @@ def _report_records(args: argparse.Namespace, evaluator: Any, df: Any, seconds: 
     fresh = df.drop_duplicates("arch")
     summary = {
         "benchmark": str(bench.directory), "fingerprint": bench.fingerprint, "space": bench.space.name,
-        "oracle": evaluator.oracle_label, "split": evaluator.split, "device": str(evaluator.device), "count": len(df),
+        "oracle": evaluator.oracle_label, "split": evaluator.split, "device": str(evaluator.device),
+        "count": len(df),
         "unique": len(fresh), "accuracy": {
             "min": cli._plain(float(np.min(accuracy))) if accuracy.size else None,
             "median": cli._plain(float(np.median(accuracy))) if accuracy.size else None,
@@ -99,7 +100,8 @@ def _report_records(args: argparse.Namespace, evaluator: Any, df: Any, seconds: 
         ["measured now", summary["measured"]],
         ["seconds", f"{seconds:.1f}"],
     ]
-    caption = f"{bench.space.name}, fingerprint {bench.fingerprint}, {evaluator.oracle_label} accuracy on {evaluator.split}"
+    oracle = f"{evaluator.oracle_label} accuracy on {evaluator.split}"
+    caption = f"{bench.space.name}, fingerprint {bench.fingerprint}, {oracle}"
     cli._table(title, ["", ""], rows, caption=caption, header=False, file=file)
     return 0
 

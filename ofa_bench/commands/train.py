@@ -38,7 +38,9 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
     )
     p.add_argument("--seed", type=cli._seed, default=0, help="seed of every random choice in training (default 0)")
     p.add_argument("--data", default="digits", choices=list(DATASETS))
-    p.add_argument("--data-root", metavar="DIR", help="folder of a local data set (all but digits; fashion-mnist is also searched)")
+    p.add_argument(
+        "--data-root", metavar="DIR", help="folder of a local data set (all but digits; fashion-mnist is also searched)"
+    )
     p.add_argument(
         "--val-fraction",
         type=float,

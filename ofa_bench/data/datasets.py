@@ -97,7 +97,8 @@ def _load_idx(spec: DataSpec) -> ImageData:
     flip = spec.dataset == "fashion-mnist"
     pixels = torch.from_numpy(np.array(files.train_images)).unsqueeze(1)  # copy: the file buffer is read-only
     source = _TensorImages(pixels, labels, pad=1, flip=flip)  # short schedules: a light shift
-    test = _TensorImages(torch.from_numpy(np.array(files.test_images)).unsqueeze(1), files.test_labels, pad=0, flip=False)
+    test_pixels = torch.from_numpy(np.array(files.test_images)).unsqueeze(1)
+    test = _TensorImages(test_pixels, files.test_labels, pad=0, flip=False)
     if spec.dataset == "fashion-mnist":
         mean, std, n_classes = FASHION_MNIST_MEAN, FASHION_MNIST_STD, 10
     else:

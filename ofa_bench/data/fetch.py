@@ -109,6 +109,5 @@ def _download(url: str, partial: Path) -> None:
         raise OfaBenchError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise OfaBenchError(
-            f"cannot download {url}: {reason} (the bytes so far are kept in {str(partial)!r}; run fetch again to resume)"
-        ) from None
+        kept = f"the bytes so far are kept in {str(partial)!r}; run fetch again to resume"
+        raise OfaBenchError(f"cannot download {url}: {reason} ({kept})") from None
