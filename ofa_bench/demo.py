@@ -295,14 +295,17 @@ def run_demo_suite(
     from ofa_bench import registry
     from ofa_bench.harness import load_suite, run_suite, write_report
 
+    from ofa_bench.harness.streams import stream_seed
+
     out_dir = Path(out_dir)
     lut = out_dir / "lut.yaml"
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
+    # The table's calibration archs come from the suite's own stream, apart from every other.
+    suite_seed = int((overrides or {}).get("seed", load_suite("default").seed))
+    settings = {"seed": stream_seed(suite_seed, "lut_calibration"), **(lut_settings or {})}
     # Building returns at once when a finished table is there, and resumes a partial one.
-    registry.get("hardware", "lut").build(
-        bench.space, "torch-cpu", lut, progress=show_lut_progress, **(lut_settings or {})
-    )
+    registry.get("hardware", "lut").build(bench.space, "torch-cpu", lut, progress=show_lut_progress, **settings)
     lut_seconds = time.perf_counter() - start
     suite_fields: dict[str, Any] = {
         "benchmark.dir": str(bench.directory),

@@ -49,6 +49,7 @@ def suite_dict(bench: Path, **changes: Any) -> dict[str, Any]:
         "seeds": 2,
         "engine": {"kind": "serial"},
         "reference": {"random_sample": 100},
+        "report_split": "none",  # held-out re-measurement is live, so slow: its own test turns it on
     }
     suite.update(changes)
     return suite

@@ -15,7 +15,7 @@ from ofa_bench.demo import run_demo_suite
 #: A coarse table: two timed calls per layer and no calibration archs, so the test takes seconds.
 QUICK_LUT = {"repeats": 2, "warmup": 0, "rounds": 1, "calibration_archs": 0}
 #: A smaller oracle archive and reference sample than the demo's: the wiring is under test, not the numbers.
-SMALL = {"oracle.archive_size": 30, "reference.random_sample": 300}
+SMALL = {"oracle.archive_size": 30, "reference.random_sample": 300, "report_split": "none"}
 
 
 def test_demo_suite_builds_a_table_runs_every_strategy_and_reports(harness_bench: Path, tmp_path: Path) -> None:  # noqa: F811

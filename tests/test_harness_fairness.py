@@ -97,3 +97,23 @@ def test_the_default_suite_oracle_is_no_contestants_family() -> None:
     oracle = predictor_families(suite.oracle.predictor, suite.oracle.params)
     for entry in suite.strategies:
         assert not oracle & strategy_families(entry.name, entry.params), entry.name
+
+
+@pytest.mark.slow  # live measurements of the archive and of every front on a busy 2-core machine: about a minute
+def test_fronts_are_remeasured_on_the_held_out_half_of_digits(harness_bench: Path, tmp_path: Path) -> None:
+    from ofa_bench.harness.report import write_report
+
+    suite = suite_dict(harness_bench, report_split="auto", seeds=1, budget={"evaluations": 20},
+                       reference={"random_sample": 30})  # fmt: skip
+    results = run_suite(load_suite(suite), tmp_path)
+    splits = results.state["splits"]
+    assert (splits["search"], splits["report"]) == ("valid half a", "valid half b")
+    assert splits["n_search"] + splits["n_report"] == 360 and splits["search_fingerprint"] != results.state["fingerprint"]
+    # Accuracy's resolution is one image of the half the search saw.
+    assert results.state["resolution"]["accuracy"] == pytest.approx(1 / splits["n_search"])
+    holdout = pd.read_csv(tmp_path / "holdout.csv")
+    assert set(holdout["key"]) == {"random-s0", "evolution-s0"}
+    assert holdout["accuracy_test"].between(0, 1).all()
+    assert results.runs["hv_test"].notna().all() and results.verdict_metric == "hv_test"
+    text = write_report(tmp_path, results).markdown.read_text()
+    assert "valid half b (verdict)" in text and "re-measured" in text

@@ -24,6 +24,7 @@ import pandas as pd
 from ofa_bench.atomic import write_text_atomic
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.harness import metrics
+from ofa_bench.harness.holdout import HOLDOUT_FILE, heldout_hypervolume
 from ofa_bench.harness.metrics.normalise import Normalisation
 from ofa_bench.harness.runlog import LOG_FILE, META_FILE, RunLog, entries_frame
 from ofa_bench.interfaces import Objective
@@ -55,7 +56,8 @@ class SuiteResults:
         state: ``suite.json``: the suite and what was fixed before any run.
         norm: The fixed normalisation.
         runs: One row per run: ``strategy``, ``name``, ``seed``, ``status``, ``evaluations``,
-            ``hv``, ``igd``, ``evals_to_target``, ``oracle_overlap`` (surrogate oracle only),
+            ``hv``, ``hv_test`` (the final front re-measured on the report split, when the suite
+            has one), ``igd``, ``evals_to_target``, ``oracle_overlap`` (surrogate oracle only),
             ``best:<column><=<limit>``..., ``front_size``, ``wall_s``, ``cpu_s``, ``eval_s``,
             ``strategy_s``.
         summary: :func:`~ofa_bench.harness.metrics.summarise` of ``runs``.
@@ -89,6 +91,12 @@ class SuiteResults:
         mask = ~runs["status"].isin(FINISHED)
         return [f"{r['strategy']}-s{r['seed']}" for r in runs[mask].to_dict("records")]
 
+    @property
+    def verdict_metric(self) -> str:
+        """What the verdict tests: ``hv_test`` (the held-out re-measurement) when the suite has it, else ``hv``."""
+        has_test = "hv_test" in self.runs and self.runs["hv_test"].notna().any()
+        return "hv_test" if has_test else "hv"
+
     def beats_baseline(self, metric: str = "hv", alpha: float = metrics.ALPHA) -> list[str]:
         """Strategies whose ``metric`` beats the baseline's: Holm-adjusted p below ``alpha`` and beyond resolution."""
         s = self.summary
@@ -97,7 +105,7 @@ class SuiteResults:
 
 def metric_directions(state: dict[str, Any]) -> dict[str, str]:
     """Metric column to direction (``max`` better or ``min`` better) for a suite's results."""
-    directions = {"hv": "max", "igd": "min", "evals_to_target": "min"}
+    directions = {"hv": "max", "hv_test": "max", "igd": "min", "evals_to_target": "min"}
     target = target_objective(state)
     for column, levels in state.get("limits", {}).items():
         for level in levels:
@@ -137,6 +145,7 @@ def collect_results(out_dir: str | Path) -> SuiteResults:
             status[unit["key"]] = str(log.meta.get("stopped") or log.meta.get("status", "running"))
     front, reference_hv = _fixed_front(state, out, norm)
     overlap = _archive_keys(out)
+    holdout = pd.read_csv(out / HOLDOUT_FILE) if (out / HOLDOUT_FILE).exists() else None
     curves = {key: metrics.anytime_hypervolume(df, norm) for key, df in logs.items()}
     target = target_objective(state)
     rows, anytime, fronts = [], [], {}
@@ -155,6 +164,8 @@ def collect_results(out_dir: str | Path) -> SuiteResults:
         row["evals_to_target"] = metrics.evals_to_target(curve, reference_hv, state.get("target_fraction", 0.95))
         if overlap is not None:
             row["oracle_overlap"] = int(sum(_arch_key(a) in overlap for a in df["arch"]))
+        if holdout is not None:
+            row["hv_test"] = heldout_hypervolume(df, holdout[holdout["key"] == key], norm)
         for column, levels in state.get("limits", {}).items():
             best = metrics.best_under_limit(df, column, levels, target, norm.constraints)
             row.update({_limit_column(column, level): float(v) for level, v in zip(levels, best)})
@@ -191,6 +202,12 @@ def metric_resolution(state: dict[str, Any], directions: dict[str, str]) -> dict
     m = len(steps)
     face = float(norm.get("reference") or 1.0) ** (m - 1)
     out = {"hv": sum(steps) * face, "igd": math.sqrt(sum(x * x for x in steps)), "evals_to_target": 0.0}
+    test = state.get("resolution_test", {})
+    test_steps = [
+        float(test.get(o["column"], 0.0)) / (norm["bounds"][o["column"]][1] - norm["bounds"][o["column"]][0])
+        for o in norm["objectives"]
+    ]
+    out["hv_test"] = sum(test_steps) * face
     target = target_objective(state)
     for metric in directions:
         if metric.startswith("best:"):
@@ -238,6 +255,9 @@ def write_results(results: SuiteResults) -> list[Path]:
         "fingerprint": results.state["fingerprint"],
         "baseline": results.baseline,
         "beats_baseline_hv": results.beats_baseline("hv"),
+        "verdict_metric": results.verdict_metric,
+        "beats_baseline_verdict": results.beats_baseline(results.verdict_metric),
+        "splits": results.state.get("splits"),
         "unfinished": results.unfinished,
         "oracle_overlap": (
             {f"{r['strategy']}-s{r['seed']}": int(r["oracle_overlap"]) for r in results.runs.to_dict("records")

@@ -29,6 +29,8 @@ from ofa_bench.atomic import write_text_atomic
 from ofa_bench.benchmark import BENCHMARK_FILE, Benchmark
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.harness.engines import map_unordered
+from ofa_bench.harness.holdout import SplitPlan, plan_splits, remeasure_fronts, search_benchmark
+from ofa_bench.harness.metrics.normalise import Normalisation
 from ofa_bench.harness.oracle import Progress, oracle_for
 from ofa_bench.harness.metrics.evals_to_target import TARGET_FRACTION
 from ofa_bench.harness.reference import (
@@ -105,6 +107,8 @@ class _Job:
     oracle: Predictor | None
     meta: dict[str, Any]
     suite_pid: int | None = None  # a local suite process its worker should not outlive
+    splits: dict[str, Any] | None = None  # the suite's split plan: which benchmark the search measures on
+    suite_seed: int = 0
 
 
 def units_of(suite: Suite) -> list[Unit]:
@@ -153,14 +157,19 @@ def run_suite(
     out.mkdir(parents=True, exist_ok=True)
     units = units_of(suite)
     pending = [u for u in units if not RunLog.open(out / UNITS_DIR / u.key).done]
+    # The search (oracle archive, reference, runs) measures on the search split only.
+    plan = plan_splits(bench, suite.report_split, suite.seed)
     oracle, oracle_info = None, (stored or {}).get("oracle", {})
     if pending or stored is None:
-        oracle, oracle_info = oracle_for(suite, bench, out, progress)
+        oracle, oracle_info = oracle_for(suite, plan.search, out, progress)
     if stored is None:
-        reference = reference_sample(suite, bench, oracle, out, progress)
+        reference = reference_sample(suite, plan.search, oracle, out, progress)
         norm = fixed_normalisation(suite, reference)
-        n_val = bench.splits.get("n_val") if isinstance(bench.splits.get("n_val"), int) else None
-        fixed = fixed_references(suite, reference, norm, n_val, TARGET_FRACTION)
+        n_val = plan.describe.get("n_search")
+        fixed = fixed_references(suite, reference, norm, n_val if isinstance(n_val, int) else None, TARGET_FRACTION)
+        n_report = plan.describe.get("n_report")
+        if isinstance(n_report, int) and n_report > 0:
+            fixed["resolution_test"] = {"accuracy": 1.0 / n_report}
         stored = {
             "format": _FORMAT,
             "version": 1,
@@ -171,6 +180,7 @@ def run_suite(
             "oracle": oracle_info,
             "normalisation": norm.to_dict(),
             "limits": default_limits(suite, norm),
+            "splits": plan.describe,
             **fixed,
             "target_fraction": TARGET_FRACTION,
             "units": [
@@ -180,7 +190,7 @@ def run_suite(
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         write_text_atomic(out / SUITE_FILE, json.dumps(stored, indent=2) + "\n")
-    jobs_list = [_job(suite, bench, oracle, oracle_info, out, u) for u in pending]
+    jobs_list = [_job(suite, plan, oracle, oracle_info, out, u) for u in pending]
     done = len(units) - len(pending)
     if progress is not None:
         progress("runs", done, len(units))
@@ -189,9 +199,27 @@ def run_suite(
         done += 1
         if progress is not None:
             progress("runs", done, len(units))
+    if plan.report is not None:
+        _remeasure(out, plan, units, Normalisation.from_dict(stored["normalisation"]), suite, progress)
     results = collect_results(out)
     write_results(results)
     return results
+
+
+def _remeasure(
+    out: Path, plan: SplitPlan, units: list[Unit], norm: Normalisation, suite: Suite, progress: Progress | None
+) -> None:
+    """Re-measure the final front of every finished run on the report split (``holdout.csv``)."""
+    from ofa_bench.harness.runlog import entries_frame
+
+    logs = {}
+    for unit in units:
+        log = RunLog.open(out / UNITS_DIR / unit.key)
+        if log.done:
+            logs[unit.key] = entries_frame(log.entries)
+    remeasure_fronts(out, plan, logs, norm, suite.benchmark.device)
+    if progress is not None:
+        progress("holdout", len(logs), len(units))
 
 
 def ensure_benchmark(suite: Suite, progress: Progress | None = None) -> Benchmark:
@@ -257,7 +285,8 @@ def run_unit(job: _Job) -> dict[str, Any]:
             # One thread per run: runs go in parallel, and results must not depend on thread counts.
             torch.set_num_threads(1)
             try:
-                with Evaluator(job.benchmark, device=job.device, oracle=job.oracle) as evaluator:
+                bench = search_benchmark(job.benchmark, job.splits, job.suite_seed)
+                with Evaluator(bench, device=job.device, oracle=job.oracle) as evaluator:
                     backends = [registry.create("hardware", name, **params) for name, params in job.backends]
                     evaluate = evaluator_fn(evaluator, backends)
                     _search(job, run_search, evaluate, log)
@@ -338,7 +367,8 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _job(suite: Suite, bench: Benchmark, oracle: Predictor | None, info: dict[str, Any], out: Path, unit: Unit) -> _Job:
+def _job(suite: Suite, plan: SplitPlan, oracle: Predictor | None, info: dict[str, Any], out: Path, unit: Unit) -> _Job:
+    bench = plan.search
     # Only joblib's workers are local children of this process; a cluster's may be on other machines.
     local = suite.engine.kind == "joblib"
     return _Job(
@@ -346,6 +376,8 @@ def _job(suite: Suite, bench: Benchmark, oracle: Predictor | None, info: dict[st
         # Absolute: engine workers need not share this process's working directory.
         directory=str((out / UNITS_DIR / unit.key).resolve()),
         benchmark=str(bench.directory.resolve()),
+        splits=plan.describe,
+        suite_seed=suite.seed,
         device=suite.benchmark.device,
         space=bench.space.name,
         objectives=tuple(suite.objectives),

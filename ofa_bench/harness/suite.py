@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
@@ -66,6 +66,10 @@ class Suite(Section):
         seeds: Seeds, or a count ``n`` meaning seeds ``0..n-1``; a run's strategy seed is drawn
             from the suite's ``runs`` stream at this number.
         seed: The suite seed every random stream is spawned from (:mod:`ofa_bench.harness.streams`).
+        report_split: ``auto``: search on the validation split and re-measure every run's final
+            front on the test split (without one: search on one fixed half of the validation
+            split, re-measure on the other; :mod:`ofa_bench.harness.holdout`); ``none``: search
+            and report on the whole validation split.
         engine: Parallel engine.
         reference: The reference random sample.
         hv: Hypervolume normalisation and limits.
@@ -83,6 +87,7 @@ class Suite(Section):
     batch_size: int | None = Field(None, ge=1, le=MAX_BATCH)
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     seed: int = Field(0, ge=0)
+    report_split: Literal["auto", "none"] = "auto"
     engine: Engine = Field(default_factory=Engine)
     reference: ReferenceSection = Field(default_factory=ReferenceSection)
     hv: HypervolumeSection = Field(default_factory=HypervolumeSection)
