@@ -51,7 +51,7 @@ def predictor_families(name: Any, params: Mapping[str, Any] | None = None) -> se
         for member in listed:
             out |= predictor_families(member.strip() if isinstance(member, str) else member)
         return out
-    return {str(getattr(cls, "family", None) or getattr(cls, "name", None) or name)}
+    return {str(getattr(cls, "family", None) or getattr(cls, "name", None) or cls.__name__)}
 
 
 def strategy_families(name: str, params: Mapping[str, Any] | None = None) -> set[str]:
