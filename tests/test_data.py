@@ -359,7 +359,7 @@ def _folders(root: Path, *subfolders: str) -> str:
 
 
 ERRORS: list[tuple[str, Callable[[Path, ImageData], object], str]] = [
-    ("unknown-dataset", lambda t, d: DataSpec(dataset="mnist"), "known: digits, cifar10, cifar100, imagefolder"),
+    ("unknown-dataset", lambda t, d: DataSpec(dataset="mnist"), "known: digits, fashion-mnist, idx, cifar10, cifar100, imagefolder"),
     ("unknown-key", lambda t, d: DataSpec.from_dict({"datset": "digits"}), "'datset'"),
     ("not-a-mapping", lambda t, d: DataSpec.from_dict(["digits"]), "mapping"),
     ("wrong-type", lambda t, d: DataSpec.from_dict({"calib_size": "5"}), "'calib_size' must be an integer"),

@@ -48,7 +48,7 @@ def test_presets_are_listed_and_shaped_like_ofa():
 
 
 def test_unknown_preset_lists_known_ones():
-    with _raises("unknown search space 'nope'; known: ofa-mbv3-w1.0, ofa-mbv3-w1.2, ofa-mini"):
+    with _raises("unknown search space 'nope'; known: ofa-fmnist, ofa-mbv3-w1.0, ofa-mbv3-w1.2, ofa-mini"):
         get_space("nope")
     with pytest.raises(SpaceError, match="unknown search space"):
         get_space(None)  # type: ignore[arg-type]
