@@ -45,6 +45,7 @@ def _interleaved_ratio(a, b, x: torch.Tensor, pairs: int) -> float:
     return float(np.median(ratios))
 
 
+@pytest.mark.calibration("torch")
 @pytest.mark.parametrize("index", range(4))
 def test_elastic_vs_static_forward(benchmark, supernet, index, quick):
     """(a) Elastic forward of an active subnet vs the same subnet extracted as a static model."""
@@ -60,6 +61,7 @@ def test_elastic_vs_static_forward(benchmark, supernet, index, quick):
     RATIOS[f"forward, subnet {index} (d={''.join(map(str, arch.d))})"] = ratio
 
 
+@pytest.mark.calibration("python")
 def test_costs_throughput(benchmark):
     """(b) Analytic MACs and params for a batch of 10,000 archs."""
     archs = W10.sample(10_000, rng=0)
@@ -68,6 +70,7 @@ def test_costs_throughput(benchmark):
     THROUGHPUT["costs (MACs + params), Arch list"] = 10_000 / benchmark.stats.stats.median
 
 
+@pytest.mark.calibration("numpy")
 def test_costs_throughput_array(benchmark):
     """(b') The same from a batch array, as strategies hold populations."""
     array = W10.sample_array(10_000, rng=0)
@@ -75,6 +78,7 @@ def test_costs_throughput_array(benchmark):
     THROUGHPUT["costs (MACs + params), array"] = 10_000 / benchmark.stats.stats.median
 
 
+@pytest.mark.calibration("python")
 def test_sample_and_onehot_throughput(benchmark):
     """(c) Sample 10,000 archs and one-hot encode them."""
 
@@ -86,12 +90,14 @@ def test_sample_and_onehot_throughput(benchmark):
     THROUGHPUT["sample + one-hot, Arch list"] = 10_000 / benchmark.stats.stats.median
 
 
+@pytest.mark.calibration("numpy")
 def test_sample_and_onehot_array_throughput(benchmark):
     """(c') Sampling and encoding on arrays only, the vectorised path."""
     benchmark(lambda: W10.encode_onehot(W10.sample_array(10_000, rng=1)))
     THROUGHPUT["sample + one-hot, array"] = 10_000 / benchmark.stats.stats.median
 
 
+@pytest.mark.calibration("torch")
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("index", range(4))
 def test_elastic_vs_static_forward_cuda(benchmark, supernet, index, quick):

@@ -37,10 +37,11 @@ def lut(space, tmp_path_factory: pytest.TempPathFactory):
 
 def _run(benchmark, quick: bool, fn, *args, **kwargs) -> np.ndarray:
     if quick:
-        return benchmark.pedantic(fn, args=args, kwargs=kwargs, rounds=3, warmup_rounds=1)
+        return benchmark.pedantic(fn, args=args, kwargs=kwargs, rounds=7, warmup_rounds=1)
     return benchmark(fn, *args, **kwargs)
 
 
+@pytest.mark.calibration("python")
 def test_lut_query_archs(benchmark, lut, space, quick):
     """A lookup-table query of 10,000 Arch objects (conversion to an array included)."""
     archs = space.sample(N, rng=0)
@@ -49,6 +50,7 @@ def test_lut_query_archs(benchmark, lut, space, quick):
     THROUGHPUT[f"lut query, Arch list, {space.name}"] = N / benchmark.stats.stats.median
 
 
+@pytest.mark.calibration("numpy")
 def test_lut_query_array(benchmark, lut, space, quick):
     """The same from a batch array, as strategies hold populations."""
     array = space.sample_array(N, rng=0)
@@ -56,6 +58,7 @@ def test_lut_query_array(benchmark, lut, space, quick):
     THROUGHPUT[f"lut query, array, {space.name}"] = N / benchmark.stats.stats.median
 
 
+@pytest.mark.calibration("python")
 @pytest.mark.parametrize("name", ["macs-linear", "macs", "params"])
 def test_proxy_query_archs(benchmark, name, space, quick):
     """Proxies on 10,000 Arch objects."""
@@ -65,6 +68,7 @@ def test_proxy_query_archs(benchmark, name, space, quick):
     THROUGHPUT[f"{name} query, Arch list, {space.name}"] = N / benchmark.stats.stats.median
 
 
+@pytest.mark.calibration("numpy")
 def test_linear_query_array(benchmark, space, quick):
     """The linear proxy from a batch array."""
     backend = registry.create("hardware", "macs-linear")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 from benchmarks.conftest import THROUGHPUT
 from ofa_bench import registry
@@ -22,13 +21,6 @@ W10 = get_space("ofa-mbv3-w1.0")
 BATCH = 10_000
 
 
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    """numpy's BLAS runs the MLP's inference; hold it to one thread too."""
-    with threadpool_limits(limits=1):
-        yield
-
-
 def _fitted(name: str, space, **params):
     archs = space.sample(200, rng=0)
     # Few epochs: the weights' values do not change the cost of a forward pass, only its shape does.
@@ -37,7 +29,13 @@ def _fitted(name: str, space, **params):
     return registry.create("predictor", name, **params).fit(archs, synthetic_targets(archs, space))
 
 
-@pytest.mark.parametrize("precision", ["int8", "float32"])
+@pytest.mark.parametrize(
+    "precision",
+    [
+        pytest.param("int8", marks=pytest.mark.calibration("onnxruntime")),
+        pytest.param("float32", marks=pytest.mark.calibration("blas")),
+    ],
+)
 @pytest.mark.parametrize("space", [MINI, W10], ids=lambda s: s.name)
 def test_mlp_predict_array_throughput(benchmark, space, precision, quick):
     """MLP prediction of a 10,000-arch batch array (one-hot encoding + 3x400 forward pass)."""
@@ -49,6 +47,7 @@ def test_mlp_predict_array_throughput(benchmark, space, precision, quick):
     THROUGHPUT[f"mlp predict, array, {space.name}, {precision}"] = BATCH / benchmark.stats.stats.median
 
 
+@pytest.mark.calibration("python")
 def test_mlp_predict_list_throughput(benchmark, quick):
     """The same from a list of Arch objects (conversion to an array included)."""
     mlp = _fitted("mlp", MINI)
@@ -57,6 +56,7 @@ def test_mlp_predict_list_throughput(benchmark, quick):
     THROUGHPUT["mlp predict, Arch list, ofa-mini"] = BATCH / benchmark.stats.stats.median
 
 
+@pytest.mark.calibration("python")
 def test_mlp_predict_small_batch_latency(benchmark, quick):
     """A small batch (100 archs), as a strategy scoring one generation asks: per-call overhead."""
     mlp = _fitted("mlp", MINI)
@@ -65,10 +65,17 @@ def test_mlp_predict_small_batch_latency(benchmark, quick):
     THROUGHPUT["mlp predict, array of 100, ofa-mini"] = 100 / benchmark.stats.stats.median
 
 
-@pytest.mark.parametrize("name", ["gbdt", "gp", "rf"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("gbdt", marks=pytest.mark.calibration("sklearn")),
+        pytest.param("gp", marks=pytest.mark.calibration("blas")),
+        pytest.param("rf", marks=pytest.mark.calibration("sklearn")),
+    ],
+)
 def test_other_predictors_throughput(benchmark, name, quick):
     """The other predictors on the same 10,000-arch batch array (for comparison; no target)."""
     predictor = _fitted(name, MINI)
     array = MINI.sample_array(BATCH, rng=1)
-    benchmark.pedantic(predictor.predict, args=(array,), rounds=2 if quick else 5, warmup_rounds=1)
+    benchmark.pedantic(predictor.predict, args=(array,), rounds=3 if quick else 5, warmup_rounds=1)
     THROUGHPUT[f"{name} predict, array, ofa-mini"] = BATCH / benchmark.stats.stats.median

@@ -89,6 +89,7 @@ def _reference(efficiency: object, generations: int) -> float:
     return POPULATION * (generations + 1) / seconds
 
 
+@pytest.mark.calibration("python")
 def test_evolution_vs_ofa_evolution_finder(benchmark, mlp, quick):
     """Candidates scored per second, ours and the reference's, measured alternately in one test."""
     pytest.importorskip("ofa")
@@ -104,7 +105,7 @@ def test_evolution_vs_ofa_evolution_finder(benchmark, mlp, quick):
         own.append(_reference(_OwnCounter(), ref_gens))
         ofa_flops.append(_reference(flops, max(2, ref_gens // 5)))
     rate, ref_rate, flops_rate = (float(np.median(v)) for v in (ours, own, ofa_flops))
-    benchmark.pedantic(_ours, args=(mlp, 20), rounds=1, iterations=1)
+    benchmark.pedantic(_ours, args=(mlp, 20), rounds=3, iterations=1)
     benchmark.extra_info.update(
         ours_archs_per_s=rate, reference_archs_per_s=ref_rate, reference_ofa_flops_archs_per_s=flops_rate,
         speedup=rate / ref_rate, speedup_vs_ofa_flops=rate / flops_rate, generations=ours_gens,
@@ -130,6 +131,7 @@ class _CheapEvaluate:
 BUILTINS = ("random", "evolution", "pareto-evolution", "nsga2", "tpe", "local-search", "surrogate")
 
 
+@pytest.mark.calibration("python")
 @pytest.mark.parametrize("name", BUILTINS)
 def test_strategy_overhead(benchmark, name, quick):
     """Ask + tell time per arch at budget 500 (evaluation excluded), two objectives, a MACs constraint."""
@@ -142,7 +144,7 @@ def test_strategy_overhead(benchmark, name, quick):
     # Warm-up past the surrogate's random start (50 archs), so the first imports (pymoo, scipy,
     # optuna, sklearn for its predictor) are not counted as strategy overhead.
     run(60)
-    result = benchmark.pedantic(run, rounds=1, iterations=1)
+    result = benchmark.pedantic(run, rounds=3 if budget < 500 else 5, iterations=1)
     per_arch_ms = float(result.times[:, 1].mean() * 1e3)
     OVERHEAD_MS[name] = per_arch_ms
     benchmark.extra_info.update(strategy_ms_per_arch=per_arch_ms, budget=budget)

@@ -30,6 +30,7 @@ def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: tor
     optimizer.step()
 
 
+@pytest.mark.calibration("torch")
 @pytest.mark.parametrize("index", range(3))
 def test_elastic_vs_static_training_step(benchmark, index, quick):
     """Training step, elastic vs extracted, ofa-mini at r=24, batch 64, channels_last as the trainer runs."""
@@ -57,6 +58,7 @@ def test_elastic_vs_static_training_step(benchmark, index, quick):
     RATIOS[f"train step, ofa-mini subnet {index} (d={''.join(map(str, arch.d))})"] = ratio
 
 
+@pytest.mark.calibration("torch")
 def test_calibrate_and_validate_throughput(benchmark, tmp_path, quick):
     """BN re-calibration (500 digits) + validation (360 digits) per arch, no cache."""
     torch.manual_seed(0)
@@ -64,6 +66,6 @@ def test_calibrate_and_validate_throughput(benchmark, tmp_path, quick):
     archs = MINI.sample(4 if quick else 12, rng=1)
     with Evaluator(bench, device="cpu", cache=False) as evaluator:
         evaluator.evaluate(archs[:1])  # load data and weights outside the timing
-        df = benchmark.pedantic(evaluator.evaluate, args=(archs,), rounds=1 if quick else 3, iterations=1)
+        df = benchmark.pedantic(evaluator.evaluate, args=(archs,), rounds=3, iterations=1)
     assert df["accuracy"].between(0, 1).all()
     THROUGHPUT["BN calibration + validation (digits)"] = len(archs) / benchmark.stats.stats.median

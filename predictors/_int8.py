@@ -124,5 +124,8 @@ def build_session(
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, int(threads))
     options.inter_op_num_threads = 1
+    # No spin-waiting between calls: a predictor is called between other CPU work (strategies,
+    # scikit-learn's OpenMP), and idle ORT threads spinning on a small machine slow that work down.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])

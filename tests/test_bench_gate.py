@@ -1,0 +1,112 @@
+"""The performance gate's arithmetic (benchmarks/gate.py), on made-up timings: no clocks involved."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import gate
+from benchmarks.gate import Timing
+
+
+def _bench(name, seconds, kind, rounds=5, kernel=None):
+    info = {"calibration": kind}
+    if kernel is not None:
+        info["kernel_min"] = kernel
+    return {"fullname": f"benchmarks/{name}", "stats": {"min": seconds, "rounds": rounds}, "extra_info": info}
+
+
+def _kernel(kind, seconds):
+    info = {"calibration": kind, "calibration_kernel": kind}
+    return {"fullname": f"benchmarks/test_calibration.py::test_calibration[{kind}]", "stats": {"min": seconds, "rounds": 15}, "extra_info": info}
+
+
+def _write(path, benches, kernels):
+    path.write_text(json.dumps({"benchmarks": benches + kernels, "machine_info": {"cpu": {"brand_raw": "test"}}}))
+    return path
+
+
+@pytest.fixture
+def baseline(tmp_path):
+    run = _write(tmp_path / "base_run.json", [_bench("a.py::fast", 0.01, "numpy"), _bench("a.py::conv", 0.1, "torch")],
+                 [_kernel("numpy", 0.002), _kernel("torch", 0.02)])  # fmt: skip
+    dest = tmp_path / "baseline.json"
+    gate.save([run], dest)
+    return gate.read_baseline(dest)
+
+
+def test_uniformly_slower_machine_passes(baseline):
+    base, kernels = baseline
+    now = {"a.py::fast": Timing(0.03, 5, "numpy"), "a.py::conv": Timing(0.3, 5, "torch"),
+           "k1": Timing(0.006, 15, "numpy", True), "k2": Timing(0.06, 15, "torch", True)}  # fmt: skip
+    rows = gate.compare(base, kernels, now)
+    assert [r.status for r in rows] == ["PASS", "PASS"]
+    assert all(r.normalised == pytest.approx(1.0) for r in rows)
+    assert not gate.failed(rows)
+
+
+def test_2x_slower_benchmark_fails_and_names_it(baseline):
+    base, kernels = baseline
+    now = {"a.py::fast": Timing(0.01, 5, "numpy"), "a.py::conv": Timing(0.2, 5, "torch"),
+           "k1": Timing(0.002, 15, "numpy", True), "k2": Timing(0.02, 15, "torch", True)}  # fmt: skip
+    rows = {r.name: r for r in gate.compare(base, kernels, now)}
+    assert rows["a.py::conv"].status == "FAIL" and rows["a.py::conv"].normalised == pytest.approx(2.0)
+    assert rows["a.py::fast"].status == "PASS"
+    assert "FAIL" in gate.table(list(rows.values())).splitlines()[-1]
+
+
+def test_faster_kernel_exposes_a_hidden_regression(baseline):
+    """Same wall time on a machine twice as fast at that work is a 2x regression."""
+    base, kernels = baseline
+    now = {"a.py::fast": Timing(0.01, 5, "numpy"), "a.py::conv": Timing(0.1, 5, "torch"),
+           "k1": Timing(0.001, 15, "numpy", True), "k2": Timing(0.02, 15, "torch", True)}  # fmt: skip
+    rows = {r.name: r for r in gate.compare(base, kernels, now)}
+    assert rows["a.py::fast"].status == "FAIL"
+
+
+def test_adjacent_kernel_is_preferred_to_the_sessions():
+    base = {"b": Timing(0.01, 5, "numpy", kernel=0.002)}
+    now = {"b": Timing(0.02, 5, "numpy", kernel=0.004), "k": Timing(0.002, 15, "numpy", True)}
+    (row,) = gate.compare(base, {"numpy": 0.002}, now)
+    assert row.factor == pytest.approx(2.0) and row.status == "PASS"
+
+
+def test_single_round_and_missing_kind_are_invalid(baseline):
+    base, kernels = baseline
+    now = {"a.py::fast": Timing(0.01, 1, "numpy"), "a.py::conv": Timing(0.1, 5, None),
+           "k1": Timing(0.002, 15, "numpy", True)}  # fmt: skip
+    rows = {r.name: r for r in gate.compare(base, kernels, now)}
+    assert rows["a.py::fast"].status == "INVALID" and "rounds" in rows["a.py::fast"].note
+    assert rows["a.py::conv"].status == "INVALID"
+    assert len(gate.failed(list(rows.values()))) == 2
+
+
+def test_new_and_skipped_benchmarks_are_listed_not_failed(baseline):
+    base, kernels = baseline
+    now = {"a.py::fast": Timing(0.01, 5, "numpy"), "a.py::new": Timing(0.1, 5, "numpy"),
+           "k1": Timing(0.002, 15, "numpy", True)}  # fmt: skip
+    rows = {r.name: r for r in gate.compare(base, kernels, now)}
+    assert rows["a.py::new"].status == "NEW" and rows["a.py::conv"].status == "NOT RUN"
+    assert not gate.failed(list(rows.values()))
+
+
+def test_confirm_keeps_only_repeated_failures():
+    first = [gate.Row("x", "numpy", "FAIL", 2.0, 1.0, 2.0), gate.Row("y", "numpy", "FAIL", 2.0, 1.0, 2.0)]
+    retry = [gate.Row("x", "numpy", "PASS", 1.1, 1.0, 1.1), gate.Row("y", "numpy", "FAIL", 2.1, 1.0, 2.1)]
+    out = {r.name: r for r in gate.confirm(first, retry)}
+    assert out["x"].status == "PASS" and out["y"].status == "FAIL"
+    assert "re-measured" in out["y"].note
+
+
+def test_bad_files_exit_2(tmp_path, capsys):
+    (tmp_path / "bad.json").write_text("{not json")
+    assert gate.main(["check", str(tmp_path / "bad.json"), "--baseline", str(tmp_path / "bad.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gate: cannot read") and len(err.strip().splitlines()) == 1
+
+
+def test_committed_baseline_covers_every_benchmark_kind():
+    base, kernels = gate.read_baseline(gate.DEFAULT_BASELINE)
+    assert base and {t.kind for t in base.values()} <= set(kernels)
+    assert all(t.rounds >= gate.MIN_ROUNDS for t in base.values())
