@@ -10,6 +10,8 @@ the noise ceiling from two halves of the validation split (:func:`ofa_bench.pred
 noise_ceiling`). Random archs are measured in chunks and the file is rewritten after each, so a
 run cut short still reports its figures, with the number of archs they rest on; running again
 resumes (test accuracies come from the benchmark's cache, validation halves from the file).
+``--only test`` (recorded archs, timing, test span) and ``--only valid`` (noise ceiling) split the
+work between two processes with separate ``--out`` files, e.g. on a machine shared with other work.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2026, help="sampling seed of the random archs")
     parser.add_argument("--chunk", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
+    parser.add_argument("--only", choices=("test", "valid"), help="only the test-split or the validation figures")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -58,7 +61,8 @@ def main() -> int:
     valid = Evaluator(bench, device="cpu")
     test = Evaluator(bench, device="cpu", split="test")
 
-    if "recorded" not in figures:
+    want_test, want_valid = args.only in (None, "test"), args.only in (None, "valid")
+    if "recorded" not in figures and want_test:
         recorded = [space.largest(), space.smallest(), *space.sample(3, 7)]
         v, t = valid.evaluate(recorded), test.evaluate(recorded)
         figures["recorded"] = [
@@ -68,7 +72,7 @@ def main() -> int:
         figures["largest"] = figures["recorded"][0]
         _write(args.out, figures)
 
-    if "timing" not in figures and args.timing > 0:
+    if "timing" not in figures and args.timing > 0 and want_test:
         timed = space.sample(args.timing, args.seed + 1)
         with Evaluator(bench, device="cpu", cache=False) as cold:
             cold.evaluate(timed[:1])  # data and weights loaded outside the timing
@@ -86,26 +90,29 @@ def main() -> int:
 
     archs = space.sample(args.archs, args.seed)
     done = figures.setdefault("random", {"valid": [], "halves": [], "test": []})
-    while len(done["valid"]) < len(archs):
-        chunk = archs[len(done["valid"]) : len(done["valid"]) + args.chunk]
-        again = remeasure(bench, chunk, calibration_seed=None, device="cpu")
-        done["test"] += test.evaluate(chunk)["accuracy"].tolist()
-        done["valid"] += again.accuracy.tolist()
-        done["halves"] += again.halves.tolist()
-        n = len(done["valid"])
-        span = np.asarray(done["test"][: args.span_archs])
-        halves = np.asarray(done["halves"])
-        ceiling = noise_ceiling(np.asarray(done["valid"]), Remeasurement(np.asarray(done["valid"]), halves, None))
-        figures["span"] = {
-            "archs": int(len(span)),
-            "test_min": float(span.min()),
-            "test_max": float(span.max()),
-            "points": float(100 * (span.max() - span.min())),
-        }
-        figures["noise_ceiling"] = {"archs": n, **ceiling["split_half"]}
-        _write(args.out, figures)
-        print(f"{n} archs: span {figures['span']['points']:.2f} points, "
-              f"tau ceiling {figures['noise_ceiling']['tau_ceiling']:.3f}", flush=True)
+    goals = ([("test", args.span_archs)] if want_test else []) + ([("valid", args.archs)] if want_valid else [])
+    for key, goal in goals:
+        while len(done[key]) < min(goal, len(archs)):
+            chunk = archs[len(done[key]) : min(len(done[key]) + args.chunk, goal)]
+            if key == "test":
+                done["test"] += test.evaluate(chunk)["accuracy"].tolist()
+                span = np.asarray(done["test"])
+                figures["span"] = {
+                    "archs": int(len(span)),
+                    "test_min": float(span.min()),
+                    "test_max": float(span.max()),
+                    "points": float(100 * (span.max() - span.min())),
+                }
+                print(f"{len(span)} archs: test span {figures['span']['points']:.2f} points", flush=True)
+            else:
+                again = remeasure(bench, chunk, calibration_seed=None, device="cpu")
+                done["valid"] += again.accuracy.tolist()
+                done["halves"] += again.halves.tolist()
+                valid_acc, halves = np.asarray(done["valid"]), np.asarray(done["halves"])
+                ceiling = noise_ceiling(valid_acc, Remeasurement(valid_acc, halves, None))
+                figures["noise_ceiling"] = {"archs": len(valid_acc), **ceiling["split_half"]}
+                print(f"{len(valid_acc)} archs: tau ceiling {ceiling['split_half']['tau_ceiling']:.3f}", flush=True)
+            _write(args.out, figures)
     valid.close()
     test.close()
     return 0

@@ -30,7 +30,7 @@ def main() -> int:
     parser.add_argument("--commit", required=True)
     parser.add_argument("--started", required=True, help="ISO time the (first) run started")
     parser.add_argument("--finished", required=True, help="ISO time it finished")
-    parser.add_argument("--figures", type=Path)
+    parser.add_argument("--figures", type=Path, nargs="*", default=[], help="figures JSON files, merged in order")
     parser.add_argument("--note", default="")
     args = parser.parse_args()
 
@@ -61,8 +61,10 @@ def main() -> int:
         "fingerprint": Benchmark.load(dest).fingerprint,
         "note": args.note,
     }
-    if args.figures is not None:
-        figures = json.loads(args.figures.read_text())
+    if args.figures:
+        figures: dict = {}
+        for path in args.figures:
+            figures.update({k: v for k, v in json.loads(path.read_text()).items() if k != "random"})
         record["recorded"] = figures.get("recorded", [])
         record["figures"] = {k: figures[k] for k in ("timing", "span", "noise_ceiling") if k in figures}
     (dest / PROVENANCE_FILE).write_text(json.dumps(record, indent=2) + "\n")
