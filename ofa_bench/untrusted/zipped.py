@@ -136,8 +136,6 @@ def load_torch(
     Raises:
         OfaBenchError: ``"<what><failure> (<torch's first sentence>)"``, or a refusal by the limits.
     """
-    import torch
-
     buffer: Callable[[], Any] = (lambda: io.BytesIO(source)) if isinstance(source, bytes) else (lambda: source)
     try:
         is_zip = zipfile.is_zipfile(buffer())
@@ -145,6 +143,8 @@ def load_torch(
         raise OfaBenchError(f"{what} cannot be read: {exc.strerror or type(exc).__name__}") from None
     if is_zip:
         open_zip(buffer(), what, CHECKPOINT_LIMITS).close()
+    import torch  # after the check: a refused file costs no torch import
+
     try:
         with warnings.catch_warnings():
             # torch warns about pickle protocols before failing on a raw pickle; the error says enough.
