@@ -36,9 +36,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
-# Full-length benchmarks, saved for comparison with --benchmark-compare.
+# Full-length benchmarks, saved for comparison with --benchmark-compare; then the input fuzzing at
+# twenty times the examples of the normal test run (docs/security.md).
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-autosave
+	OFA_BENCH_FUZZ=long $(BIN)/python -m pytest tests/test_untrusted_fuzz.py -q -p no:cacheprovider
 
 # Replace the committed baseline of the performance gate (any machine: the gate normalises by machine speed).
 bench-baseline: $(STAMP)

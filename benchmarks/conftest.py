@@ -164,6 +164,7 @@ def quick(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--quick"))
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter) -> None:
     if RATIOS:
         terminalreporter.section("elastic / static time (median of interleaved pairs)")
@@ -177,3 +178,9 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("throughput (archs per second, one core)")
         for name, rate in THROUGHPUT.items():
             terminalreporter.write_line(f"{name:48s} {rate:12,.{0 if rate >= 100 else 2}f}")
+    from benchmarks.targets import FIGURES, table
+
+    if FIGURES:  # last, so a run ends with its verdicts
+        terminalreporter.section("targets (benchmarks/targets.py): PASS or MISS")
+        for line in table():
+            terminalreporter.write_line(line)

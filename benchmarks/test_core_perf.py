@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from benchmarks.conftest import RATIOS, THROUGHPUT
+from benchmarks.targets import record
 from ofa_bench.costs import macs_params
 from ofa_bench.nn import ElasticMobileNetV3
 from ofa_bench.space import get_space
@@ -59,6 +60,7 @@ def test_elastic_vs_static_forward(benchmark, supernet, index, quick):
     ratio = _interleaved_ratio(supernet, static, x, pairs=8 if quick else 30)
     benchmark.extra_info["elastic_over_static"] = ratio
     RATIOS[f"forward, subnet {index} (d={''.join(map(str, arch.d))})"] = ratio
+    record("forward_ratio", ratio)
 
 
 @pytest.mark.calibration("python")
@@ -68,6 +70,7 @@ def test_costs_throughput(benchmark):
     macs, params = benchmark(macs_params, archs)
     assert macs.shape == params.shape == (10_000,)
     THROUGHPUT["costs (MACs + params), Arch list"] = 10_000 / benchmark.stats.stats.median
+    record("costs_rate", 10_000 / benchmark.stats.stats.median)
 
 
 @pytest.mark.calibration("numpy")

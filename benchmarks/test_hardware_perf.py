@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from benchmarks.conftest import THROUGHPUT
+from benchmarks.targets import record
 from hardware.layer_grid import layer_grid
 from hardware.lut_format import save_table
 from ofa_bench import registry
@@ -48,6 +49,7 @@ def test_lut_query_archs(benchmark, lut, space, quick):
     latency = _run(benchmark, quick, lut.latency, archs)
     assert latency.shape == (N,) and np.all(latency > 0)
     THROUGHPUT[f"lut query, Arch list, {space.name}"] = N / benchmark.stats.stats.median
+    record("backend_rate", N / benchmark.stats.stats.median)
 
 
 @pytest.mark.calibration("numpy")
@@ -66,6 +68,7 @@ def test_proxy_query_archs(benchmark, name, space, quick):
     archs = space.sample(N, rng=1)
     _run(benchmark, quick, backend.latency, archs)
     THROUGHPUT[f"{name} query, Arch list, {space.name}"] = N / benchmark.stats.stats.median
+    record("backend_rate", N / benchmark.stats.stats.median)
 
 
 @pytest.mark.calibration("numpy")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from benchmarks.conftest import THROUGHPUT
+from benchmarks.targets import record
 from ofa_bench import registry
 from ofa_bench.space import get_space
 from ofa_bench.testing.predictors import synthetic_targets
@@ -45,6 +46,8 @@ def test_mlp_predict_array_throughput(benchmark, space, precision, quick):
     pred = benchmark.pedantic(mlp.predict, args=(array,), rounds=5 if quick else 20, warmup_rounds=1)
     assert pred.shape == (BATCH,) and np.isfinite(pred).all()
     THROUGHPUT[f"mlp predict, array, {space.name}, {precision}"] = BATCH / benchmark.stats.stats.median
+    if precision == "int8":
+        record("mlp_int8_rate", BATCH / benchmark.stats.stats.median)
 
 
 @pytest.mark.calibration("python")

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.conftest import RATIOS, THROUGHPUT
+from benchmarks.targets import record
 from ofa_bench.benchmark import Benchmark
 from ofa_bench.data import DataSpec
 from ofa_bench.evaluate import Evaluator
@@ -56,6 +57,7 @@ def test_elastic_vs_static_training_step(benchmark, index, quick):
     ratio = float(np.median(ratios))
     benchmark.extra_info["elastic_over_static"] = ratio
     RATIOS[f"train step, ofa-mini subnet {index} (d={''.join(map(str, arch.d))})"] = ratio
+    record("train_step_ratio", ratio)
 
 
 @pytest.mark.calibration("torch")

@@ -243,4 +243,4 @@ def get_space(name: str | SearchSpace) -> SearchSpace:
     try:
         return _PRESETS[name]
     except (KeyError, TypeError):
-        raise SpaceError(f"unknown search space {name!r}; known: {', '.join(preset_names())}") from None
+        raise SpaceError(f"unknown search space {excerpt(name)}; known: {', '.join(preset_names())}") from None

@@ -52,3 +52,20 @@ def test_no_grad_and_frozen_weights_take_the_plain_path() -> None:
         out = depthwise_conv(x, weight, 1)
     assert out.grad_fn is None
     torch.testing.assert_close(out, F.conv2d(x, weight, None, 1, 3, 1, 4), rtol=0, atol=1e-6)
+
+
+def test_extracted_depthwise_layer_runs_the_same_operator_and_matches_conv2d() -> None:
+    from ofa_bench.nn.layers import ConvBNAct, DepthwiseConv2d
+
+    layer = ConvBNAct(6, 6, kernel=7, stride=1, groups=6).conv
+    assert type(layer) is DepthwiseConv2d and type(ConvBNAct(6, 8, kernel=1).conv) is torch.nn.Conv2d
+    plain = torch.nn.Conv2d(6, 6, 7, 1, 3, groups=6, bias=False)
+    plain.load_state_dict(layer.state_dict())
+    x = torch.randn(2, 6, 3, 3, requires_grad=True)
+    ours, reference = layer(x), plain(x)
+    torch.testing.assert_close(ours, reference, rtol=0, atol=1e-5)
+    assert type(ours.grad_fn).__name__ != type(reference.grad_fn).__name__  # the supernet's backward
+    grads = torch.autograd.grad(ours.sum(), (x, layer.weight))
+    reference_grads = torch.autograd.grad(reference.sum(), (x, plain.weight))
+    for a, b in zip(grads, reference_grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)

@@ -6,12 +6,14 @@ quantise like any MobileNetV3.
 
 from __future__ import annotations
 
-import torch
 from collections import OrderedDict
 
+import torch
 from torch import nn
 
-__all__ = ["ConvBNAct", "SqueezeExcite", "MBConv", "MobileNetV3", "activation"]
+from ofa_bench.nn.depthwise import depthwise_conv
+
+__all__ = ["ConvBNAct", "DepthwiseConv2d", "SqueezeExcite", "MBConv", "MobileNetV3", "activation"]
 
 
 def activation(name: str) -> nn.Module:
@@ -23,6 +25,22 @@ def activation(name: str) -> nn.Module:
     if name == "none":
         return nn.Identity()
     raise ValueError(f"unknown activation {name!r}; allowed: relu, h_swish, none")
+
+
+class DepthwiseConv2d(nn.Conv2d):
+    """A depthwise ``nn.Conv2d`` that runs the supernet's depthwise operator (:mod:`~ofa_bench.nn.depthwise`).
+
+    Same parameters and state dict as ``nn.Conv2d``; the forward pass crops taps that only meet
+    padding and the weight gradient on small maps is a matrix product, exactly as in the elastic
+    supernet, so an extracted subnet trains as fast as the supernet's active path and comparisons
+    between the two measure the elastic logic, not two different kernels. ONNX export, tracing and
+    scripting see a plain convolution.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.jit.is_scripting():
+            return super().forward(x)
+        return depthwise_conv(x, self.weight, self.stride[0])
 
 
 class ConvBNAct(nn.Sequential):
@@ -38,8 +56,10 @@ class ConvBNAct(nn.Sequential):
         act: str = "none",
         bn: bool = True,
     ) -> None:
+        depthwise = groups == in_channels == out_channels and kernel > 1 and kernel % 2 == 1
+        conv_type = DepthwiseConv2d if depthwise else nn.Conv2d
         layers: dict[str, nn.Module] = {
-            "conv": nn.Conv2d(in_channels, out_channels, kernel, stride, kernel // 2, groups=groups, bias=False)
+            "conv": conv_type(in_channels, out_channels, kernel, stride, kernel // 2, groups=groups, bias=False)
         }
         if bn:
             layers["bn"] = nn.BatchNorm2d(out_channels)
