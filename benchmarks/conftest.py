@@ -28,16 +28,16 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import fnmatch  # noqa: E402
-import time  # noqa: E402
+import fnmatch
+import time
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from pytest_benchmark.fixture import BenchmarkFixture  # noqa: E402
-from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
+import numpy as np
+import pytest
+import torch
+from pytest_benchmark.fixture import BenchmarkFixture
+from threadpoolctl import threadpool_info, threadpool_limits
 
-from benchmarks.calibration import KINDS, build_kernel  # noqa: E402
+from benchmarks.calibration import KINDS, build_kernel
 
 RATIOS: dict[str, float] = {}
 THROUGHPUT: dict[str, float] = {}
@@ -59,8 +59,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def _load_runtimes() -> None:
     """Import every runtime with a thread pool, so the limits below reach all of them."""
     import onnxruntime  # noqa: F401
-    import sklearn.ensemble  # noqa: F401  (loads scikit-learn's own OpenMP)
     import scipy.linalg  # noqa: F401
+    import sklearn.ensemble  # noqa: F401  (loads scikit-learn's own OpenMP)
 
 
 @pytest.fixture(scope="session", autouse=True)

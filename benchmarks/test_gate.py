@@ -25,7 +25,7 @@ def _run(*args: str, slowdown: str | None = None) -> subprocess.CompletedProcess
     if slowdown:
         env[SLOWDOWN_VARIABLE] = slowdown
     return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
     )
 
 

@@ -26,7 +26,7 @@ from ofa_bench.atomic import atomic_path, write_text_atomic
 from ofa_bench.errors import OfaBenchError, SpaceError
 from ofa_bench.nn import ElasticMobileNetV3, resolve_device
 from ofa_bench.space import SearchSpace, get_space
-from ofa_bench.untrusted import load_torch, read_json
+from ofa_bench.untrusted import MAX_BATCH, excerpt, load_torch, read_json
 
 if TYPE_CHECKING:
     from ofa_bench.data import DataSpec, ImageData
@@ -268,8 +268,8 @@ def _field(meta: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
 
 def _positive(meta: Mapping[str, Any], key: str, where: str) -> int:
     value = meta.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise OfaBenchError(f"{where}: {key} must be an integer >= 1; got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BATCH:
+        raise OfaBenchError(f"{where}: {key} must be an integer >= 1 and <= {MAX_BATCH:,}; got {excerpt(value)}")
     return value
 
 

@@ -17,14 +17,14 @@ import numpy as np
 
 from ofa_bench.costs import array_costs
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.harness.objectives import (
+from ofa_bench.interfaces import Strategy
+from ofa_bench.objectives import (
     ANALYTIC_COLUMNS,
     analytic_columns,
     constraint_matrix,
     format_constraint,
     objective_matrix,
 )
-from ofa_bench.interfaces import Strategy
 from ofa_bench.space import Arch
 
 __all__ = [

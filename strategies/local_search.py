@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.harness.objectives import non_dominated
+from ofa_bench.objectives import non_dominated
 from strategies._base import ArrayStrategy, pareto_order, pareto_tools, rank_key, row_hash, violation
 
 __all__ = ["LocalSearch"]

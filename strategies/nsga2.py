@@ -15,19 +15,15 @@ from typing import Any
 
 import numpy as np
 from pymoo.algorithms.moo.nsga2 import NSGA2 as _PymooNSGA2
-from pymoo.core.crossover import Crossover
-from pymoo.core.duplicate import DuplicateElimination
 from pymoo.core.evaluator import Evaluator
-from pymoo.core.mutation import Mutation
 from pymoo.core.population import Population
 from pymoo.core.problem import Problem
-from pymoo.core.repair import Repair
-from pymoo.core.sampling import Sampling
 from pymoo.core.termination import NoTermination
 from pymoo.problems.static import StaticProblem
 
 from ofa_bench.errors import OfaBenchError
 from strategies._base import ArrayStrategy, row_hash
+from strategies.pymoo_operators import ArchCrossover, ArchMutation, ArchSampling, CheapRepair, NoRepeats
 
 __all__ = ["NSGA2"]
 
@@ -81,11 +77,11 @@ class NSGA2(ArrayStrategy):
         self.algorithm = _PymooNSGA2(
             pop_size=self.pop_size,
             n_offsprings=self.n_offsprings,
-            sampling=_ArchSampling(self),
-            crossover=_ArchCrossover(self, self.crossover_prob),
-            mutation=_ArchMutation(self),
-            repair=_CheapRepair(self),
-            eliminate_duplicates=_NoRepeats(self) if self.dedupe else False,
+            sampling=ArchSampling(self),
+            crossover=ArchCrossover(self, self.crossover_prob),
+            mutation=ArchMutation(self),
+            repair=CheapRepair(self),
+            eliminate_duplicates=NoRepeats(self) if self.dedupe else False,
         )
         self.algorithm.setup(self.problem, termination=NoTermination(), seed=self.seed_for(), verbose=False)
         self._batches: list[dict[str, Any]] = []  # asked, not yet fully told, in ask order
@@ -131,77 +127,3 @@ class NSGA2(ArrayStrategy):
             values["G"] = np.minimum(G, _WORST)
         Evaluator().eval(StaticProblem(self.problem, **values), pop)
         self.algorithm.tell(infills=pop)
-
-
-class _ArchSampling(Sampling):
-    """Uniform archs meeting the cheap constraints."""
-
-    def __init__(self, strategy: NSGA2) -> None:
-        super().__init__()
-        self.strategy = strategy
-
-    def _do(self, problem: Problem, n_samples: int, *args: Any, random_state: Any = None, **kwargs: Any) -> np.ndarray:
-        return self.strategy.sample_feasible(n_samples, rng=random_state, new=self.strategy.dedupe)
-
-
-class _ArchCrossover(Crossover):
-    """Two children per pair of parents, each a uniform crossover (see ``SearchSpace.crossover_array``)."""
-
-    def __init__(self, strategy: NSGA2, prob: float) -> None:
-        super().__init__(n_parents=2, n_offsprings=2, prob=prob)
-        self.strategy = strategy
-
-    def _do(self, problem: Problem, X: np.ndarray, *args: Any, random_state: Any = None, **kwargs: Any) -> np.ndarray:
-        a, b = np.asarray(X[0], dtype=np.int64), np.asarray(X[1], dtype=np.int64)
-        space = self.strategy.space
-        return np.stack([space.crossover_array(a, b, random_state), space.crossover_array(b, a, random_state)])
-
-
-class _ArchMutation(Mutation):
-    """Each choice resampled with the strategy's ``mutate_prob``."""
-
-    def __init__(self, strategy: NSGA2) -> None:
-        super().__init__(prob=1.0)
-        self.strategy = strategy
-
-    def _do(self, problem: Problem, X: np.ndarray, *args: Any, random_state: Any = None, **kwargs: Any) -> np.ndarray:
-        s = self.strategy
-        return s.space.mutate_array(np.asarray(X, dtype=np.int64), s.mutate_prob, random_state)
-
-
-class _CheapRepair(Repair):
-    """Children breaking a constraint on an analytic column are mutated until they meet it."""
-
-    def __init__(self, strategy: NSGA2) -> None:
-        super().__init__()
-        self.strategy = strategy
-
-    def _do(self, problem: Problem, X: np.ndarray, *args: Any, random_state: Any = None, **kwargs: Any) -> np.ndarray:
-        s = self.strategy
-        X = np.asarray(X, dtype=np.int64)
-        bad = np.flatnonzero(~s.cheap_ok(X))
-        if bad.size:
-            rng = random_state if random_state is not None else s.rng
-            X = X.copy()
-            # Stronger mutations than the search's own, from the child that broke the limit.
-            remake = lambda slots, attempt: s.space.mutate_array(X[bad[slots]], 0.3, rng)  # noqa: E731
-            X[bad] = s.until_ok(remake, len(bad), False, rng)
-        return X
-
-
-class _NoRepeats(DuplicateElimination):
-    """Duplicates within a batch, of another population, or of any arch proposed or told before."""
-
-    def __init__(self, strategy: NSGA2) -> None:
-        super().__init__()
-        self.strategy = strategy
-
-    def _do(self, pop: Population, other: Population | None, is_duplicate: np.ndarray) -> np.ndarray:
-        hashes = row_hash(np.asarray(pop.get("X"), dtype=np.int64))
-        if other is None:
-            first = np.zeros(len(hashes), dtype=bool)
-            first[np.unique(hashes, return_index=True)[1]] = True
-            is_duplicate |= ~first | self.strategy.seen.contains(hashes)
-        else:
-            is_duplicate |= np.isin(hashes, row_hash(np.asarray(other.get("X"), dtype=np.int64)))
-        return is_duplicate

@@ -20,10 +20,10 @@ from pymoo.optimize import minimize
 
 from ofa_bench import registry
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.harness.objectives import ANALYTIC_COLUMNS, analytic_columns, constraint_matrix, objective_matrix
 from ofa_bench.interfaces import Predictor
+from ofa_bench.objectives import ANALYTIC_COLUMNS, analytic_columns, constraint_matrix, objective_matrix
 from strategies._base import ArrayStrategy, pareto_order, rank_key
-from strategies.nsga2 import _ArchCrossover, _ArchMutation, _CheapRepair
+from strategies.pymoo_operators import ArchCrossover, ArchMutation, CheapRepair
 
 __all__ = ["SurrogateAssisted"]
 
@@ -162,9 +162,9 @@ class SurrogateAssisted(ArrayStrategy):
         algorithm = _PymooNSGA2(
             pop_size=self.pop_size,
             sampling=start,
-            crossover=_ArchCrossover(self, 0.9),
-            mutation=_ArchMutation(self),
-            repair=_CheapRepair(self),
+            crossover=ArchCrossover(self, 0.9),
+            mutation=ArchMutation(self),
+            repair=CheapRepair(self),
             eliminate_duplicates=True,
         )
         minimize(problem, algorithm, ("n_gen", self.generations), seed=self.seed_for(), verbose=False)

@@ -187,7 +187,7 @@ class TPE(ArrayStrategy):
 
     def _cheap_violation(self, row: np.ndarray, constraint: Any) -> float:
         if constraint in self._cheap:
-            from ofa_bench.harness.objectives import analytic_columns
+            from ofa_bench.objectives import analytic_columns
 
             value = analytic_columns(self.space, row[None], [constraint.column], validate=False)[constraint.column][0]
             return float(value - constraint.upper)

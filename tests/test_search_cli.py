@@ -13,9 +13,9 @@ import torch
 from ofa_bench import cli, get_space, registry
 from ofa_bench.benchmark import Benchmark
 from ofa_bench.data import DataSpec
-from ofa_bench.harness.objectives import minimum_of
 from ofa_bench.harness.runlog import LOG_FILE, META_FILE
 from ofa_bench.nn import ElasticMobileNetV3
+from ofa_bench.objectives import minimum_of
 
 MINI = get_space("ofa-mini")
 

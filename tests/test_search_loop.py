@@ -10,7 +10,10 @@ import pytest
 
 from ofa_bench.errors import OfaBenchError, PluginError
 from ofa_bench.harness.loop import run_search
-from ofa_bench.harness.objectives import (
+from ofa_bench.harness.runlog import LOG_FILE, META_FILE, TIME_KEYS, RunLog, read_log
+from ofa_bench.harness.surrogate import PredictorEvaluate
+from ofa_bench.interfaces import Constraint, Objective, Strategy
+from ofa_bench.objectives import (
     analytic_columns,
     backends_for,
     minimum_of,
@@ -18,9 +21,6 @@ from ofa_bench.harness.objectives import (
     parse_constraint,
     parse_objectives,
 )
-from ofa_bench.harness.runlog import LOG_FILE, META_FILE, TIME_KEYS, RunLog, read_log
-from ofa_bench.harness.surrogate import PredictorEvaluate
-from ofa_bench.interfaces import Constraint, Objective, Strategy
 from ofa_bench.space import get_space
 from ofa_bench.testing.strategies import synthetic_records
 

@@ -13,8 +13,8 @@ import pytest
 
 from ofa_bench import registry
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.harness.objectives import analytic_columns
 from ofa_bench.interfaces import Constraint, Objective, Predictor, Strategy
+from ofa_bench.objectives import analytic_columns
 from ofa_bench.space import get_space
 from ofa_bench.testing import StrategyTests
 from ofa_bench.testing.strategies import MULTI, SINGLE, drive, synthetic_records

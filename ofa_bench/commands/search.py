@@ -92,7 +92,7 @@ def check_columns(columns: Sequence[tuple[str, str]]) -> None:
     Raises:
         OfaBenchError: Naming the column and what is allowed.
     """
-    from ofa_bench.harness.objectives import BASE_COLUMNS
+    from ofa_bench.objectives import BASE_COLUMNS
 
     backends = registry.names("hardware")
     for role, column in columns:
@@ -113,7 +113,7 @@ def check_columns(columns: Sequence[tuple[str, str]]) -> None:
 
 def _cmd_search(args: argparse.Namespace) -> int:
     from ofa_bench.harness.loop import evaluator_fn, run_search
-    from ofa_bench.harness.objectives import backends_for, check_satisfiable, parse_constraint, parse_objectives
+    from ofa_bench.objectives import backends_for, check_satisfiable, parse_constraint, parse_objectives
 
     registry.get("strategy", args.strategy)  # an unknown name fails here, listing the known ones
     objectives = parse_objectives(args.objectives)
@@ -166,8 +166,14 @@ def _progress(args: argparse.Namespace, description: str) -> Iterator[Callable[[
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.progress import TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()

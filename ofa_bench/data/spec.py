@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.untrusted.limits import excerpt
 
 __all__ = ["DATASETS", "DataSpec"]
 
@@ -56,10 +57,10 @@ class DataSpec:
         for name, (types, allowed) in _FIELD_RULES.items():
             value = getattr(self, name)
             if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-                raise OfaBenchError(f"data spec field {name!r} must be {allowed}; got {type(value).__name__} {value!r}")
+                raise OfaBenchError(f"data spec field {name!r} must be {allowed}; got {type(value).__name__} {excerpt(value)}")
         if self.dataset not in DATASETS:
             known = ", ".join(DATASETS)
-            raise OfaBenchError(f"unknown dataset {self.dataset!r} in data spec field 'dataset'; known: {known}")
+            raise OfaBenchError(f"unknown dataset {excerpt(self.dataset)} in data spec field 'dataset'; known: {known}")
         checks = {
             "split_seed": 0 <= self.split_seed < 2**32,
             "val_fraction": 0 < self.val_fraction < 1,
@@ -68,7 +69,7 @@ class DataSpec:
         for name, ok in checks.items():
             if not ok:
                 allowed = _FIELD_RULES[name][1]
-                raise OfaBenchError(f"data spec field {name!r} must be {allowed}; got {getattr(self, name)!r}")
+                raise OfaBenchError(f"data spec field {name!r} must be {allowed}; got {excerpt(getattr(self, name))}")
         object.__setattr__(self, "val_fraction", float(self.val_fraction))
 
     def to_dict(self) -> dict[str, Any]:

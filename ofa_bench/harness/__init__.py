@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ofa_bench.harness.loop import EvaluateFn, evaluator_fn, run_search
-    from ofa_bench.harness.objectives import parse_constraint, parse_objectives
     from ofa_bench.harness.report import write_report
     from ofa_bench.harness.results import SuiteResults, collect_results, write_results
     from ofa_bench.harness.runlog import RunLog, read_log
     from ofa_bench.harness.runner import run_suite
     from ofa_bench.harness.suite import Suite, load_suite
+    from ofa_bench.objectives import parse_constraint, parse_objectives
 
 __all__ = [
     "EvaluateFn",

@@ -34,8 +34,8 @@ from ofa_bench.atomic import write_text_atomic
 from ofa_bench.benchmark import Benchmark
 from ofa_bench.harness.metrics.hypervolume import hypervolume
 from ofa_bench.harness.metrics.normalise import Normalisation
-from ofa_bench.harness.objectives import non_dominated
 from ofa_bench.harness.streams import stream_rng
+from ofa_bench.objectives import non_dominated
 
 __all__ = ["HOLDOUT_FILE", "HalfSplitBenchmark", "SplitPlan", "front_rows", "plan_splits", "heldout_hypervolume", "remeasure_fronts", "search_benchmark"]
 

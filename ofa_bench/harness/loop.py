@@ -21,10 +21,10 @@ import numpy as np
 
 from ofa_bench import registry
 from ofa_bench.errors import OfaBenchError, PluginError, SpaceError
-from ofa_bench.harness.objectives import check_satisfiable, format_constraint, parse_constraint, parse_objectives
 from ofa_bench.harness.run_result import RunResult, as_columns
 from ofa_bench.harness.runlog import RunLog, entry_record
 from ofa_bench.interfaces import Constraint, Objective, Strategy
+from ofa_bench.objectives import check_satisfiable, format_constraint, parse_constraint, parse_objectives
 from ofa_bench.space import Arch, SearchSpace, get_space
 
 __all__ = ["EvaluateFn", "RunResult", "evaluator_fn", "run_search"]

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ofa_bench.harness.objectives import constraint_matrix, non_dominated, objective_matrix, parse_constraint
 from ofa_bench.harness.runlog import TIME_KEYS, entry_record
 from ofa_bench.interfaces import Constraint, Objective
+from ofa_bench.objectives import constraint_matrix, non_dominated, objective_matrix, parse_constraint
 from ofa_bench.space import Arch, SearchSpace
 
 __all__ = ["RunResult", "as_columns"]

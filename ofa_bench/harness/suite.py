@@ -18,7 +18,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.harness.objectives import BASE_COLUMNS, backends_for, parse_constraint, parse_objectives
 from ofa_bench.harness.suite_sections import (
     BackendSpec,
     BenchmarkSection,
@@ -32,6 +31,7 @@ from ofa_bench.harness.suite_sections import (
     known_plugin,
 )
 from ofa_bench.interfaces import Constraint, Objective
+from ofa_bench.objectives import BASE_COLUMNS, backends_for, parse_constraint, parse_objectives
 from ofa_bench.untrusted import MAX_BATCH, MAX_RUNS, MAX_SEED, MAX_SEEDS, excerpt, read_yaml
 
 __all__ = [

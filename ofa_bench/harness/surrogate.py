@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.harness.objectives import ANALYTIC_COLUMNS, analytic_columns
 from ofa_bench.interfaces import Predictor
+from ofa_bench.objectives import ANALYTIC_COLUMNS, analytic_columns
 from ofa_bench.space import Arch, SearchSpace
 
 __all__ = ["PredictorEvaluate"]

@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from ofa_bench.harness.objectives import ANALYTIC_COLUMNS, analytic_columns
 from ofa_bench.interfaces import Constraint, Objective, Strategy
+from ofa_bench.objectives import ANALYTIC_COLUMNS, analytic_columns
 from ofa_bench.space import Arch, SearchSpace, get_space
 
 __all__ = ["StrategyTests", "drive", "synthetic_records"]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ofa_bench.harness.metrics.normalise import Normalisation
-from ofa_bench.harness.objectives import non_dominated
+from ofa_bench.objectives import non_dominated
 
 __all__ = ["igd", "reference_front"]
 

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ofa_bench.harness.objectives import constraint_matrix, non_dominated, objective_matrix
 from ofa_bench.interfaces import Constraint, Objective
+from ofa_bench.objectives import constraint_matrix, non_dominated, objective_matrix
 
 __all__ = ["Normalisation"]
 
