@@ -43,6 +43,25 @@ _CONSTRAINTS_ATTR = "constraints"
 _LARGE = 1e30
 
 
+def _fast_sampler(distributions: dict[str, Any], options: dict[str, Any]) -> Any:
+    """Our faster TPESampler, or None where the installed Optuna lacks the private parts it builds on.
+
+    :mod:`strategies._tpe_sampler` subclasses Optuna's private Parzen estimator, and ``optuna`` has
+    no upper bound: a release that moves or changes it must not break the strategy, so the plain
+    :class:`optuna.samplers.TPESampler` (same trials, slower) is used instead, with a warning.
+    """
+    try:
+        from strategies._tpe_sampler import FixedSpaceTPE
+
+        with warnings.catch_warnings():  # multivariate TPE is marked experimental by Optuna
+            warnings.simplefilter("ignore")
+            return FixedSpaceTPE(distributions, **options)
+    except (ImportError, AttributeError, TypeError) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    warnings.warn(f"tpe: Optuna's private TPE parts changed ({problem}); using the plain TPESampler", RuntimeWarning)
+    return None
+
+
 def _constraints(trial: Any) -> list[float]:
     """Optuna's ``constraints_func``: the stored ``value - upper`` list."""
     return list(trial.user_attrs.get(_CONSTRAINTS_ATTR, [_LARGE]))
@@ -93,8 +112,6 @@ class TPE(ArrayStrategy):
         import optuna
         from optuna.distributions import CategoricalDistribution
 
-        from strategies._tpe_sampler import FixedSpaceTPE
-
         # Optuna logs every told trial at INFO; a search of thousands would drown the progress bar.
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         space = self.space
@@ -104,17 +121,19 @@ class TPE(ArrayStrategy):
         self.distributions.update({f"b{b}": CategoricalDistribution(pairs) for b in range(space.n_blocks)})
         self.distributions["r"] = CategoricalDistribution(list(space.resolutions))
         liar = self.storage is not None if self.constant_liar is None else bool(self.constant_liar)
-        with warnings.catch_warnings():  # multivariate TPE is marked experimental by Optuna
-            warnings.simplefilter("ignore")
-            sampler = FixedSpaceTPE(
-                self.distributions,
-                seed=self.seed_for(),
-                multivariate=self.multivariate,
-                n_startup_trials=self.n_startup_trials,
-                n_ei_candidates=self.n_ei_candidates,
-                constant_liar=liar,
-                constraints_func=_constraints if self.constraints else None,
-            )
+        options = {
+            "seed": self.seed_for(),
+            "multivariate": self.multivariate,
+            "n_startup_trials": self.n_startup_trials,
+            "n_ei_candidates": self.n_ei_candidates,
+            "constant_liar": liar,
+            "constraints_func": _constraints if self.constraints else None,
+        }
+        sampler = _fast_sampler(self.distributions, options)
+        if sampler is None:
+            with warnings.catch_warnings():  # multivariate TPE is marked experimental by Optuna
+                warnings.simplefilter("ignore")
+                sampler = optuna.samplers.TPESampler(**options)
         directions = ["maximize" if o.direction == "max" else "minimize" for o in self.objectives]
         self.study = optuna.create_study(
             storage=self.storage,

@@ -151,6 +151,20 @@ def test_tpe_learns_infeasibility_without_spending_evaluations() -> None:
     assert len(strategy.study.trials) > 20
 
 
+def test_tpe_falls_back_to_optunas_sampler_when_its_private_parts_move(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new Optuna without ``_ParzenEstimator`` where we expect it: a warning and Optuna's plain sampler."""
+    import sys
+
+    import optuna
+
+    monkeypatch.setitem(sys.modules, "strategies._tpe_sampler", None)  # the import now raises ImportError
+    strategy = registry.create("strategy", "tpe", n_startup_trials=4)
+    with pytest.warns(RuntimeWarning, match="plain TPESampler"):
+        batches = drive(strategy, MINI, 8, batch=2)
+    assert sum(len(b) for b in batches) == 8
+    assert type(strategy.study.sampler) is optuna.samplers.TPESampler
+
+
 @pytest.mark.parametrize("directions", [["minimize"], ["maximize", "minimize"]])
 def test_tpe_sampler_proposes_what_optunas_tpe_proposes(directions: list[str]) -> None:
     """The faster sampler and ask are Optuna's TPE: for a seed, the same trials, stored alike, as ``TPESampler``.
