@@ -20,6 +20,7 @@ from hardware.layer_grid import layer_grid
 from hardware.lut_format import LatencyTable, load_table
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.interfaces import HardwareBackend
+from ofa_bench.untrusted import excerpt
 
 if TYPE_CHECKING:
     from ofa_bench.space import Arch, SearchSpace
@@ -182,7 +183,7 @@ class LookupTableBackend(HardwareBackend):
             built_for = self.table_.header.get("space")
             if built_for is not None and built_for != space.name:
                 raise OfaBenchError(
-                    f"lookup table {self.table_.label} was built for space {built_for!r}; "
+                    f"lookup table {self.table_.label} was built for space {excerpt(built_for)}; "
                     f"archs of {space.name!r} need a table built for that space"
                 )
             index = self._indexes[space] = _resolve(self.table_, space)

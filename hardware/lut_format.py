@@ -132,7 +132,7 @@ def load_table(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
         for key in ("space", "scale", "overhead_ms", "statistic"):
             if other.get(key) != headers[0].get(key):
                 raise OfaBenchError(
-                    f"lookup-table files disagree on {key}: {headers[0].get(key)!r} vs {other.get(key)!r}; "
+                    f"lookup-table files disagree on {key}: {excerpt(headers[0].get(key))} vs {excerpt(other.get(key))}; "
                     f"load tables built for one space and runner together"
                 )
     return LatencyTable(parts, dict(headers[0]) if headers else {})
@@ -159,7 +159,7 @@ def _load_part(path: Path) -> TablePart:
         version = data.get("format_version")
         if version != FORMAT_VERSION:
             raise OfaBenchError(
-                f"lookup table {str(path)!r} has format_version {version!r}; this ofa-bench reads {FORMAT_VERSION}"
+                f"lookup table {str(path)!r} has format_version {excerpt(version)}; this ofa-bench reads {FORMAT_VERSION}"
             )
         entries = data.get("layers")
         if not isinstance(entries, Mapping):

@@ -174,7 +174,8 @@ class SearchSpace(BatchOps):
 
     def _raise_choice(self, name: str, pos: int | None, value: Any) -> None:
         where = name if pos is None else f"{name}[{pos}]"
-        raise SpaceError(f"{where}={value!r} is not allowed in {self.name}; allowed: {_describe(self.choices(name))}")
+        allowed = _describe(self.choices(name))
+        raise SpaceError(f"{where}={excerpt(value)} is not allowed in {self.name}; allowed: {allowed}")
 
 
 def _broadcast(value: Any, length: int) -> Any:
