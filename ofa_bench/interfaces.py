@@ -143,8 +143,14 @@ class Strategy(abc.ABC):
         self.tell(self.space.from_array(array), rows)
 
     def preferred_batch_size(self) -> int:
-        """How many archs the strategy likes to be asked for at once; a loop's default batch size."""
-        return 1
+        """How many archs the strategy likes to be asked for at once; a loop's default batch size.
+
+        The default, 10, keeps the loop's per-batch costs (conversion to arrays, evaluation calls,
+        logging) small for a plain plug-in: at 1, a 40-line strategy on a surrogate oracle spent 16 s
+        per run where built-ins spent under 1 s. A strategy that must see every result before its
+        next proposal returns 1; one that proposes a generation at a time returns its size.
+        """
+        return 10
 
     def reseed_rng(self, seed: int | None = None) -> None:
         """Replace ``self.rng``, e.g. so parallel workers do not share a random stream.

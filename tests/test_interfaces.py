@@ -123,3 +123,19 @@ class TestConstantBackend(HardwareBackendTests):
     @pytest.fixture
     def backend(self) -> HardwareBackend:
         return ConstantBackend()
+
+
+def test_plain_strategy_is_asked_in_batches_of_ten() -> None:
+    """A plug-in that says nothing about batches is not asked one arch at a time."""
+    from ofa_bench.harness.loop import run_search
+
+    strategy = FirstStrategy()
+    assert strategy.preferred_batch_size() == 10
+    space = get_space("ofa-mini")
+
+    def evaluate(archs):
+        return [{"accuracy": 0.5} for _ in archs]
+
+    result = run_search(strategy, space, "accuracy", [], evaluate, 25, seed=0)
+    assert len(result) == 25 and strategy.told == 25
+    assert np.bincount(result.batch)[1:].tolist() == [10, 10, 5]
