@@ -27,7 +27,16 @@ from ofa_bench.atomic import atomic_path
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.interfaces import Predictor
 from ofa_bench.space import SearchSpace, get_space
-from ofa_bench.untrusted import PREDICTOR_LIMITS, check_zip, excerpt, load_torch, parse_json, read_member
+from ofa_bench.untrusted import (
+    PREDICTOR_LIMITS,
+    check_zip,
+    clip,
+    excerpt,
+    load_torch,
+    open_zip,
+    parse_json,
+    read_member,
+)
 
 __all__ = ["FORMAT", "VERSION", "dumps_predictor", "load_predictor", "loads_predictor", "save_predictor"]
 
@@ -243,7 +252,7 @@ def _loads(data: bytes, where: str, depth: int, budget: list[int]) -> Predictor:
     try:
         predictor.load_state_dict(state, space)
     except Exception as exc:  # the state passed every format check but does not fit the class
-        reason = " ".join(str(exc).split())[:200]
+        reason = clip(exc, 120)
         if not isinstance(exc, OfaBenchError):
             reason = f"{type(exc).__name__}: {reason}"
         raise OfaBenchError(f"{where}: state does not fit {name!r} ({reason})") from None
@@ -253,7 +262,7 @@ def _loads(data: bytes, where: str, depth: int, budget: list[int]) -> Predictor:
 def _predictor_class(name: str, where: str) -> type:
     if name not in registry.names("predictor"):
         known = ", ".join(registry.names("predictor")) or "none"
-        raise OfaBenchError(f"{where}: unknown accuracy predictor {name!r}; known: {known}")
+        raise OfaBenchError(f"{where}: unknown accuracy predictor {excerpt(name)}; known: {known}")
     try:
         return registry.get("predictor", name)
     except OfaBenchError as exc:
@@ -267,7 +276,7 @@ def _build(cls: type, name: str, params: dict[str, Any], where: str) -> Predicto
     except OfaBenchError as exc:
         raise OfaBenchError(f"{where}: {exc}") from None
     except (TypeError, ValueError) as exc:
-        raise OfaBenchError(f"{where}: cannot rebuild {name!r} from its params: {exc}") from None
+        raise OfaBenchError(f"{where}: cannot rebuild {name!r} from its params: {clip(exc, 120)}") from None
 
 
 def _member(archive: zipfile.ZipFile, name: Any, where: str, budget: list[int]) -> bytes:
@@ -337,17 +346,19 @@ def _read_state(archive: zipfile.ZipFile, entry: Any, where: str, cls: Any, dept
 def _read_skops(data: bytes, where: str, trusted: tuple[str, ...]) -> Any:
     import skops.io
 
+    if zipfile.is_zipfile(io.BytesIO(data)):  # a skops file is a zip of its own: same checks first
+        open_zip(data, where, PREDICTOR_LIMITS).close()
     try:
         untrusted = skops.io.get_untrusted_types(data=data)
     except Exception as exc:
-        raise OfaBenchError(f"{where}: not a valid skops model ({type(exc).__name__}: {exc})") from None
+        raise OfaBenchError(f"{where}: not a valid skops model ({type(exc).__name__}: {clip(exc)})") from None
     refused = sorted(set(untrusted) - set(trusted))
     if refused:
-        raise OfaBenchError(f"{where}: refusing to load untrusted types {', '.join(refused)}")
+        raise OfaBenchError(f"{where}: refusing to load untrusted types {clip(', '.join(refused), 200)}")
     try:
         return skops.io.loads(data, trusted=list(untrusted))
     except Exception as exc:
-        raise OfaBenchError(f"{where}: not a valid skops model ({type(exc).__name__}: {exc})") from None
+        raise OfaBenchError(f"{where}: not a valid skops model ({type(exc).__name__}: {clip(exc)})") from None
 
 
 def _decode_param(value: Any, where: str, depth: int) -> Any:
