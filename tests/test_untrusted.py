@@ -508,3 +508,18 @@ def test_json_reader_bounds() -> None:
     with pytest.raises(OfaBenchError, match="^j: malformed JSON"):
         parse_json("9" * 5000, "j")
     assert np.isinf(parse_json("1e999", "j"))  # Python's own reading; consumers check finiteness
+
+
+def test_a_skops_member_is_a_zip_checked_like_the_file(tmp_path: Path) -> None:
+    from ofa_bench.predictor_io import dumps_predictor, loads_predictor
+    from ofa_bench.registry import create
+
+    predictor = create("predictor", "gbdt", n_estimators=3, min_samples_leaf=2)
+    data = dumps_predictor(predictor.fit(MINI.sample(20, 0), np.linspace(0.5, 0.9, 20)))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    inner = {f"m{i}": b"" for i in range(PREDICTOR_LIMITS.members + 1)}
+    members["state/model.skops"] = _zip(inner)
+    with pytest.raises(OfaBenchError) as info:
+        loads_predictor(_zip(members), "p")
+    assert "p: state 'model': refused: it holds 1,001 members; the limit is 1,000" == _one_line(str(info.value))

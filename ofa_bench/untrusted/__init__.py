@@ -24,6 +24,7 @@ from ofa_bench.untrusted.limits import (
     check_count,
     check_finite,
     check_seed,
+    clip,
     excerpt,
 )
 from ofa_bench.untrusted.text import (
@@ -75,6 +76,7 @@ __all__ = [
     "check_finite",
     "check_seed",
     "check_zip",
+    "clip",
     "excerpt",
     "load_torch",
     "open_zip",

@@ -29,6 +29,7 @@ __all__ = [
     "check_count",
     "check_finite",
     "check_seed",
+    "clip",
     "excerpt",
 ]
 
@@ -71,6 +72,12 @@ def excerpt(value: Any, limit: int = 40) -> str:
     except (RecursionError, ValueError):  # deep nesting; ints beyond str()'s digit limit
         return f"a {type(value).__name__}"
     text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def clip(text: str, limit: int = 160) -> str:
+    """``text`` on one line, cut to ``limit`` characters (for messages that quote other errors)."""
+    text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
