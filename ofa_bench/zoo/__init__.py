@@ -9,12 +9,12 @@ shipped benchmark lives in the user cache directory, not inside the installed pa
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.untrusted import read_json
 
 __all__ = ["PROVENANCE_FILE", "ZOO_DIR", "cache_dir", "provenance", "resolve_benchmark", "shipped_benchmarks"]
 
@@ -89,10 +89,7 @@ def provenance(directory: str | Path) -> dict[str, Any] | None:
     path = Path(directory) / PROVENANCE_FILE
     if not path.is_file():
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise OfaBenchError(f"provenance file {str(path)!r} is not valid JSON: {exc}") from None
+    data = read_json(path, f"provenance file {str(path)!r}")  # shipped benchmarks travel: bounded
     if not isinstance(data, dict):
         raise OfaBenchError(f"provenance file {str(path)!r} must hold a JSON object; got {type(data).__name__}")
     return data
