@@ -97,10 +97,14 @@ class RunLog:
         if not entries:
             return
         text = "".join(json.dumps(e, separators=(",", ":"), allow_nan=False) + "\n" for e in entries)
-        with open(self.directory / LOG_FILE, "a", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        path = self.directory / LOG_FILE
+        try:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:  # a full disk fails the write, which names no file: name the log
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
         self.entries.extend(entries)
 
 
