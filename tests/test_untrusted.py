@@ -523,3 +523,12 @@ def test_a_skops_member_is_a_zip_checked_like_the_file(tmp_path: Path) -> None:
     with pytest.raises(OfaBenchError) as info:
         loads_predictor(_zip(members), "p")
     assert "p: state 'model': refused: it holds 1,001 members; the limit is 1,000" == _one_line(str(info.value))
+
+
+def test_a_suite_name_with_a_path_cannot_choose_where_run_writes(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(_suite(name="../../escaped")))
+    assert cli.main(["run", str(path)]) == 2
+    assert "name: '../../escaped' is not a plain file name; pass --out DIR" in _one_line(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == [path]

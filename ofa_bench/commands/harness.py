@@ -6,11 +6,11 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.untrusted import parse_yaml
-from ofa_bench.untrusted import limits
+from ofa_bench.untrusted import excerpt, limits, parse_yaml
 
 __all__ = ["add_commands"]
 
@@ -81,6 +81,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.engine:
         overrides["engine.kind"] = args.engine
     suite = load_suite(args.suite, overrides)
+    if args.out is None and (Path(suite.name).name != suite.name or suite.name in (".", "..")):
+        # The default --out is out/<name>: a name with a path in it would write outside out/.
+        raise OfaBenchError(f"{args.suite}: name: {excerpt(suite.name)} is not a plain file name; pass --out DIR")
     out = args.out or f"out/{suite.name}"
     with _progress(args) as progress:
         results = run_suite(suite, out, jobs=args.jobs, progress=progress)
