@@ -10,7 +10,7 @@ import abc
 import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DESCRIBE_KEYS",
+    "BuildableBackend",
     "Constraint",
     "HardwareBackend",
     "Objective",
@@ -308,3 +309,21 @@ class HardwareBackend(abc.ABC):
     def is_available(self) -> bool:
         """Return whether this backend can run here (e.g. its device is present)."""
         return True
+
+
+@runtime_checkable
+class BuildableBackend(Protocol):
+    """An optional capability of a :class:`HardwareBackend` class: it is built by profiling a runner.
+
+    A lookup table is the example: every distinct layer of a space is timed on a runner and the
+    table written to a file. ``ofa-bench hardware build-lut --backend NAME`` builds any registered
+    backend class that has this capability (checked with ``isinstance(cls, BuildableBackend)``),
+    so a third-party table format is built the same way as ours.
+    """
+
+    @classmethod
+    def build(
+        cls, space: Any, runner: Any, out: Any, *, progress: Any = None, **settings: Any
+    ) -> HardwareBackend:
+        """Profile ``runner`` on ``space``, write what is measured to ``out`` and return the backend reading it."""
+        ...

@@ -39,6 +39,19 @@ def test_build_lut_reports_json(table: Path, capsys: pytest.CaptureFixture[str],
     assert summary["space"] == "ofa-mini" and isinstance(summary["overhead_ms"], float)
 
 
+def test_build_lut_picks_backends_by_capability(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from ofa_bench import registry
+    from ofa_bench.interfaces import BuildableBackend
+
+    assert isinstance(registry.get("hardware", "lut"), BuildableBackend)
+    assert not isinstance(registry.get("hardware", "macs"), BuildableBackend)
+    code, _, err = run(capsys, "hardware", "build-lut", "--space", "ofa-mini", "--runner", "torch-cpu",
+                       "--backend", "macs", "--out", str(tmp_path / "t.yaml"))  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "'macs' cannot be built" in err and "buildable: lut" in err
+    assert not (tmp_path / "t.yaml").exists()
+
+
 def test_validate_writes_metrics_plot_and_csv(table: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     plot, rows = tmp_path / "scatter.png", tmp_path / "validation.csv"
     code, out, _ = run(capsys, "--json", "hardware", "validate", "--table", str(table), "--runner", "torch-cpu",

@@ -104,19 +104,37 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _buildable(name: str) -> bool:
+    from ofa_bench.interfaces import BuildableBackend
+
+    try:
+        return isinstance(registry.get("hardware", name), BuildableBackend)
+    except Exception:  # noqa: BLE001  (a broken plug-in is listed by 'plugins', not here)
+        return False
+
+
 def _cmd_build_lut(args: argparse.Namespace) -> int:
     from ofa_bench import cli
 
+    from ofa_bench.errors import OfaBenchError
+    from ofa_bench.interfaces import BuildableBackend
+
+    backend_class = registry.get("hardware", args.backend)
+    if not isinstance(backend_class, BuildableBackend):
+        buildable = [n for n in registry.names("hardware") if _buildable(n)]
+        raise OfaBenchError(
+            f"--backend {args.backend!r} cannot be built (it has no build classmethod); buildable: {', '.join(buildable)}"
+        )
     start = time.perf_counter()
-    backend = registry.get("hardware", "lut").build(
+    backend = backend_class.build(
         args.space, args.runner, args.out, progress=_show_progress(args), calibration_archs=args.calibration,
         seed=args.seed, **_runner_params(args),
     )  # fmt: skip
     info = backend.describe()
     summary = {
-        "table": args.out, "space": args.space.name, "runner": info["runner"], "device": info["device"],
-        "version": info["version"], "layers": info["n_layers"], "scale": info["scale"],
-        "overhead_ms": info["overhead_ms"],
+        "table": args.out, "space": args.space.name, "backend": args.backend, "runner": info.get("runner"),
+        "device": info["device"], "version": info["version"], "layers": info.get("n_layers"),
+        "scale": info.get("scale"), "overhead_ms": info.get("overhead_ms"),
         "seconds": round(time.perf_counter() - start, 2),
     }  # fmt: skip
     if args.json:
@@ -318,6 +336,7 @@ def add_commands(command: Any, group: Any) -> None:
     p = hw("build-lut", _cmd_build_lut, "time every distinct layer of a space on a runner into a lookup table")
     p.add_argument("--space", type=cli._space, required=True, help=f"search-space preset: {', '.join(preset_names())}")
     p.add_argument("--runner", required=True, help=runner_help)
+    p.add_argument("--backend", default="lut", help="table backend to build, any with a build classmethod (default lut)")
     p.add_argument("--out", required=True, metavar="FILE", help="YAML table to write (an unfinished one is resumed)")
     _runner_options(p, cli._int_at_least, "runner default 1", statistic_note="default min for tables")
     p.add_argument("--calibration", type=cli._int_at_least(0, limits.MAX_ARCHIVE_SIZE), default=10, metavar="N",
