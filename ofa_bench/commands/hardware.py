@@ -115,7 +115,6 @@ def _buildable(name: str) -> bool:
 
 def _cmd_build_lut(args: argparse.Namespace) -> int:
     from ofa_bench import cli
-
     from ofa_bench.errors import OfaBenchError
     from ofa_bench.interfaces import BuildableBackend
 
