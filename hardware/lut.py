@@ -104,6 +104,7 @@ class LookupTableBackend(HardwareBackend):
         path = build_table(
             space, runner, out, progress=progress, calibration_archs=calibration_archs, seed=seed,
             save_every_s=save_every_s, group_size=group_size, runner_params=runner_params,
+            table_sum=lambda table, archs: cls(table=table).latency(archs),
         )  # fmt: skip
         return cls(table=path)
 

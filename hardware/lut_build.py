@@ -53,6 +53,7 @@ def build_table(
     save_every_s: float = 10.0,
     group_size: int = 512,
     runner_params: Mapping[str, Any] | None = None,
+    table_sum: Callable[[Path, list], np.ndarray] | None = None,
 ) -> Path:
     """Time each distinct layer of ``space`` on ``runner`` and write a complete table to ``out``.
 
@@ -68,6 +69,9 @@ def build_table(
             them alike (all 284 of ofa-mini in one group, ofa-mbv3's 1,257 in three); progress is
             saved between groups.
         runner_params: Constructor parameters when ``runner`` is a name or spec.
+        table_sum: ``(table path, archs) -> latencies`` as the backend reading the table sums its
+            layers; the calibration fits whole networks against it. Passed in by the backend
+            (:meth:`hardware.lut.LookupTableBackend.build`), so this module never imports it.
 
     Returns:
         ``out`` as a :class:`~pathlib.Path`.
@@ -125,7 +129,7 @@ def build_table(
         finally:
             # Also on Ctrl-C or an error: what was timed is kept for the rerun.
             save_table(out, header, entries)
-    header["calibration"] = _calibrate(runner, space, out, calibration_archs, seed, progress)
+    header["calibration"] = _calibrate(runner, space, out, calibration_archs, seed, progress, table_sum)
     header["scale"] = header["calibration"]["scale"]
     header["overhead_ms"] = header["calibration"]["overhead_ms"]
     header["complete"] = True
@@ -177,7 +181,13 @@ def calibration_archs(space: SearchSpace, n: int, seed: int) -> list:
 
 
 def _calibrate(
-    runner: HardwareBackend, space: SearchSpace, out: Path, n: int, seed: int, progress: bool
+    runner: HardwareBackend,
+    space: SearchSpace,
+    out: Path,
+    n: int,
+    seed: int,
+    progress: bool,
+    table_sum: Callable[[Path, list], np.ndarray] | None,
 ) -> dict[str, Any]:
     """Fit ``measured = scale * (sum of layers) + overhead_ms`` on ``n`` whole archs.
 
@@ -191,10 +201,10 @@ def _calibrate(
         return {"archs": 0, "scale": 1.0, "overhead_ms": 0.0}
     from scipy.stats import theilslopes
 
-    from hardware.lut import LookupTableBackend
-
+    if table_sum is None:
+        raise OfaBenchError("calibrating a table needs table_sum (how the backend sums a table's layers)")
     archs = calibration_archs(space, n, seed)
-    summed = LookupTableBackend(table=out).latency(archs)  # the table saved so far: scale 1, no overhead
+    summed = table_sum(out, archs)  # the table saved so far: scale 1, no overhead
     with _bar(progress, f"calibrating on {runner.name}", len(archs), 0) as show:
         measured = runner.latency(archs)
         show(len(archs))
@@ -266,7 +276,12 @@ def _bar(show: bool, description: str, total: int, completed: int) -> Iterator[C
         return
     from rich.console import Console
     from rich.progress import (
-        BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
     )  # fmt: skip
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
