@@ -146,13 +146,17 @@ def run_suite(
     out = Path(out_dir)
     stored = _read_state(out)
     if stored is not None:
-        _check_same_suite(stored["suite"], _suite_json(suite), out)
+        _check_same_suite(_without_gate(stored["suite"]), _without_gate(_suite_json(suite)), out)
     bench = ensure_benchmark(suite, progress)
     if stored is not None and stored["fingerprint"] != bench.fingerprint:
         raise OfaBenchError(
             f"{str(out)!r} holds runs on benchmark {stored['fingerprint']}, but {suite.benchmark.dir!r} is now "
             f"{bench.fingerprint}; use another output directory"
         )
+    if stored is not None and any(stored["suite"].get(k) != _suite_json(suite).get(k) for k in _GATE_FIELDS):
+        # Checks judge results and change nothing a run does: the latest suite's are the ones 'ofa-bench check' reads.
+        stored["suite"].update({k: _suite_json(suite).get(k) for k in _GATE_FIELDS})
+        write_text_atomic(out / SUITE_FILE, json.dumps(stored, indent=2) + "\n")
     # Created only now: a missing benchmark or a preset mismatch leaves no empty --out behind.
     out.mkdir(parents=True, exist_ok=True)
     units = units_of(suite)
@@ -404,6 +408,14 @@ def _job(suite: Suite, plan: SplitPlan, oracle: Predictor | None, info: dict[str
 def _suite_json(suite: Suite) -> dict[str, Any]:
     # The engine may change between a run and its resumption; nothing else may.
     return json.loads(suite.model_dump_json(exclude={"engine"}))
+
+
+#: Suite fields that judge results (ofa_bench.harness.checks) and may change between a run and its resumption.
+_GATE_FIELDS = ("checks", "alpha")
+
+
+def _without_gate(suite: Any) -> Any:
+    return {k: v for k, v in suite.items() if k not in _GATE_FIELDS} if isinstance(suite, dict) else suite
 
 
 def _read_state(out: Path) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.harness.checks import Check, fewest_seeds
 from ofa_bench.harness.suite_sections import (
     BackendSpec,
     BenchmarkSection,
@@ -39,6 +40,7 @@ __all__ = [
     "BackendSpec",
     "BenchmarkSection",
     "Budget",
+    "Check",
     "Engine",
     "HypervolumeSection",
     "OracleSection",
@@ -73,6 +75,8 @@ class Suite(Section):
         engine: Parallel engine.
         reference: The reference random sample.
         hv: Hypervolume normalisation and limits.
+        checks: What a CI gate expects of the results (:mod:`ofa_bench.harness.checks`).
+        alpha: Significance level of ``beats`` checks (Holm-adjusted p-values).
     """
 
     name: str = Field(min_length=1)
@@ -91,6 +95,8 @@ class Suite(Section):
     engine: Engine = Field(default_factory=Engine)
     reference: ReferenceSection = Field(default_factory=ReferenceSection)
     hv: HypervolumeSection = Field(default_factory=HypervolumeSection)
+    checks: list[Check] = Field(default_factory=list)
+    alpha: float = Field(0.05, gt=0, lt=1)
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -188,6 +194,27 @@ class Suite(Section):
                 f"oracle.predictor: {self.oracle.predictor!r} ({'/'.join(sorted(shared))}) is the model "
                 f"strategies[{i}] {label!r} fits; use another family or oracle.allow_same_family: true"
             )
+
+    @model_validator(mode="after")
+    def _checks_fit(self) -> Suite:
+        keys = [s.key for s in self.strategies]
+        for i, check in enumerate(self.checks):
+            for name in ("strategy", "beats"):
+                label = getattr(check, name)
+                if label is not None and label not in keys:
+                    raise ValueError(f"checks[{i}].{name}: unknown strategy {label!r}; strategies: {', '.join(keys)}")
+            if check.beats is not None and check.beats == check.strategy:
+                raise ValueError(f"checks[{i}].beats: a strategy cannot beat itself; strategies: {', '.join(keys)}")
+            fewest = fewest_seeds(self.alpha)
+            if check.beats is not None and len(self.seeds) < fewest:
+                raise ValueError(
+                    f"checks[{i}].beats: needs seeds >= {fewest} (got {len(self.seeds)}): with fewer a side the exact "
+                    f"one-sided rank test can never give p < alpha {self.alpha:g}, so the check could never pass"
+                )
+            if check.metric == "hv_test" and self.report_split == "none":
+                raise ValueError(f"checks[{i}].metric: hv_test needs report_split: auto; allowed here: hv, igd, "
+                                 "evals_to_target, best:<column><=<level>")  # fmt: skip
+        return self
 
     @model_validator(mode="after")
     def _bounded_runs(self) -> Suite:
