@@ -40,6 +40,7 @@ _COMMAND_MODULES = (
     "ofa_bench.commands.predictors",
     "ofa_bench.commands.search",
     "ofa_bench.commands.harness",
+    "ofa_bench.commands.gate",
 )
 
 

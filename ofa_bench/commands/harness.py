@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ofa_bench.commands import gate
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.untrusted import excerpt, limits, parse_yaml
 
@@ -38,6 +39,9 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
         help="override a suite field by its dotted path, value in YAML (e.g. --set budget.evaluations=50); repeatable",
     )  # fmt: skip
     p.add_argument("--no-report", action="store_true", help="do not write report.md / report.html")
+    check_help = "then gate on the suite's checks: exit 1 when any fails or a run did not finish (see docs/ci.md)"
+    p.add_argument("--check", action="store_true", help=check_help)
+    gate.add_gate_flags(p)
 
     report_help = "write report.md and report.html (with PNG figures) for a suite's output directory"
     q = command("report", _cmd_report, report_help)
@@ -85,10 +89,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
         # The default --out is out/<name>: a name with a path in it would write outside out/.
         raise OfaBenchError(f"{args.suite}: name: {excerpt(suite.name)} is not a plain file name; pass --out DIR")
     out = args.out or f"out/{suite.name}"
+    if (args.baseline or args.junit) and not args.check:
+        raise OfaBenchError("--baseline and --junit gate a run: add --check")
+    if args.check:
+        gate.preflight(args.baseline, suite)  # bad gate input fails before the runs, not after
     with _progress(args) as progress:
         results = run_suite(suite, out, jobs=args.jobs, progress=progress)
     report = None if args.no_report else write_report(out, results)
-    return _print(args, results, report)
+    if not args.check:
+        return _print(args, results, report)
+    if not args.json:  # with --json the gate's object is the one printed
+        _print(args, results, report)
+    return gate.gate(args, out)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -1,0 +1,161 @@
+"""Tests of suites as CI gates: checks in the suite file, ``--check``, baselines, exit codes and JUnit XML.
+
+One tiny suite (random and evolution, 4 seeds, a surrogate oracle; see ``harness_support``) is run
+once per module; each test reruns it with other checks, which resumes without a single new run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from harness_support import harness_bench, suite_dict  # noqa: F401 - harness_bench is a fixture
+
+from ofa_bench import cli
+from ofa_bench.errors import OfaBenchError
+from ofa_bench.harness import load_suite
+from ofa_bench.harness.checks import evaluate_checks
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+HOLDS = [{"strategy": "evolution", "metric": "hv", "min": 0.0}, {"strategy": "random", "metric": "igd", "max": 1e9}]
+FAILS = [{"strategy": "evolution", "metric": "hv", "min": 10.0}]
+
+
+@pytest.fixture(scope="module")
+def suite_run(harness_bench: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+    """A finished 4-seed run of the tiny suite, with no checks."""
+    out = tmp_path_factory.mktemp("checks") / "run"
+    suite = tmp_path_factory.mktemp("suite") / "suite.yaml"
+    suite.write_text(yaml.safe_dump(suite_dict(harness_bench, seeds=4)))
+    assert cli.main(["run", str(suite), "--out", str(out), "--no-report", "--quiet", "--json"]) == 0
+    return out
+
+
+def _run(bench: Path, out: Path, tmp: Path, checks: list[dict[str, Any]], *flags: str, **changes: Any) -> int:
+    """``ofa-bench run SUITE --check`` with ``checks`` (resumes ``out``: no new runs)."""
+    path = tmp / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite_dict(bench, seeds=4, checks=checks, **changes)))
+    return cli.main(["run", str(path), "--out", str(out), "--no-report", "--quiet", "--check", *flags])
+
+
+def test_checks_that_hold_exit_0_and_a_failing_one_exits_1_naming_it(
+    harness_bench: Path,  # noqa: F811
+    suite_run: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _run(harness_bench, suite_run, tmp_path, HOLDS) == 0
+    printed = capsys.readouterr().out
+    assert "passed: 2/2 checks hold, 8/8 runs finished" in printed
+    assert _run(harness_bench, suite_run, tmp_path, HOLDS + FAILS) == 1
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAIL ")]
+    assert len(lines) == 1
+    assert lines[0].startswith("FAIL checks[2] evolution hv min 10: strategy evolution, metric hv, observed median ")
+    assert "expected median >= 10" in lines[0] and "IQR [" in lines[0]
+    # `check` reads the checks the last run stored in suite.json.
+    assert cli.main(["check", str(suite_run)]) == 1
+    assert "FAIL checks[2] evolution hv min 10" in capsys.readouterr().out
+
+
+def test_a_beats_check_is_the_harness_test_against_random(suite_run: Path) -> None:
+    from ofa_bench.harness.checks import Check
+
+    gate = evaluate_checks(suite_run, checks=[Check(strategy="evolution", beats="random", metric="igd")])
+    summary = json.loads((suite_run / "results.json").read_text())["summary"]
+    row = next(r for r in summary if r["strategy"] == "evolution" and r["metric"] == "igd")
+    (outcome,) = gate.checks
+    assert outcome.p_adjusted == pytest.approx(row["p_adjusted"]) and outcome.passed == row["better"]
+    assert "A12" in outcome.detail and "random median" in outcome.detail
+    assert outcome.line().startswith(("PASS", "FAIL")) and "p_adjusted" in outcome.line()
+
+
+def test_too_few_seeds_for_beats_exit_2(
+    harness_bench: Path,  # noqa: F811
+    suite_run: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    beats = [{"strategy": "evolution", "beats": "random", "metric": "hv"}]
+    with pytest.raises(OfaBenchError, match=r"checks\[0\]\.beats: needs seeds >= 4 \(got 3\)"):
+        load_suite(suite_dict(harness_bench, seeds=3, checks=beats))
+    # Enough seeds in the suite, too few finished: an unfinished run leaves 3 a side.
+    copy = tmp_path / "run"
+    shutil.copytree(suite_run, copy)
+    document = json.loads((copy / "results.json").read_text())
+    document["runs"][0]["status"] = "killed"
+    (copy / "results.json").write_text(json.dumps(document))
+    state = json.loads((copy / "suite.json").read_text())
+    state["suite"]["checks"] = beats
+    (copy / "suite.json").write_text(json.dumps(state))
+    assert cli.main(["check", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert "3 finished seeds" in err and "at least 4" in err and len(err.strip().splitlines()) == 1
+
+
+def test_baseline_save_and_check_and_a_baseline_of_another_suite_exits_2(
+    harness_bench: Path,  # noqa: F811
+    suite_run: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    base = tmp_path / "baseline"
+    assert cli.main(["baseline", "save", str(suite_run), str(base)]) == 0
+    assert sorted(p.name for p in base.iterdir()) == ["results.json", "suite.json", "summary.csv"]
+    tolerance = [{"strategy": "evolution", "metric": "hv", "baseline_tolerance": 0.05}]
+    assert _run(harness_bench, suite_run, tmp_path, tolerance, "--baseline", str(base)) == 0
+    out = capsys.readouterr().out
+    assert "PASS checks[0] evolution hv baseline_tolerance 0.05" in out and "baseline median" in out
+    # Without a baseline the check cannot be evaluated: bad input, before any run.
+    assert _run(harness_bench, suite_run, tmp_path, tolerance) == 2
+    assert "checks[0].baseline_tolerance: needs a baseline" in capsys.readouterr().err
+    for field, change in (("fingerprint", lambda s: s.update(fingerprint="0" * 16)),
+                          ("suite.name", lambda s: s["suite"].update(name="other")),
+                          ("normalisation.reference", lambda s: s["normalisation"].update(reference=9.0))):  # fmt: skip
+        other = tmp_path / f"other-{field}"
+        shutil.copytree(base, other)
+        state = json.loads((other / "suite.json").read_text())
+        change(state)
+        (other / "suite.json").write_text(json.dumps(state))
+        assert cli.main(["check", str(suite_run), "--baseline", str(other)]) == 2
+        err = capsys.readouterr().err
+        assert f"{field} differs" in err and len(err.strip().splitlines()) == 1
+
+
+def test_junit_and_json_carry_every_check_and_run(
+    harness_bench: Path,  # noqa: F811
+    suite_run: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    junit = tmp_path / "reports" / "checks.xml"
+    assert _run(harness_bench, suite_run, tmp_path, HOLDS + FAILS, "--junit", str(junit), "--json") == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["passed"] is False and [c["passed"] for c in document["checks"]] == [True, True, False]
+    assert len(document["runs"]) == 8 and all(r["passed"] for r in document["runs"])
+    root = ET.parse(junit).getroot()
+    assert root.tag == "testsuite" and root.get("tests") == "11" and root.get("failures") == "1"
+    cases = root.findall("testcase")
+    assert len(cases) == 11 and all(c.get("name") and c.get("classname") for c in cases)
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert [c.get("name") for c in failed] == ["checks[2] evolution hv min 10"]
+    assert "expected median >= 10" in failed[0].find("failure").get("message")  # type: ignore[union-attr]
+    # An unfinished run is an <error> test case and fails the gate.
+    copy = tmp_path / "unfinished"
+    shutil.copytree(suite_run, copy)
+    results = json.loads((copy / "results.json").read_text())
+    results["runs"][1]["status"] = "killed"
+    (copy / "results.json").write_text(json.dumps(results))
+    state = json.loads((copy / "suite.json").read_text())
+    state["suite"]["checks"] = HOLDS
+    (copy / "suite.json").write_text(json.dumps(state))
+    assert cli.main(["check", str(copy), "--junit", str(junit)]) == 1
+    assert "ERROR run " in capsys.readouterr().out
+    root = ET.parse(junit).getroot()
+    errors = [c for c in root.findall("testcase") if c.find("error") is not None]
+    assert root.get("errors") == "1" and len(errors) == 1 and errors[0].get("name", "").startswith("run ")
