@@ -159,3 +159,21 @@ def test_junit_and_json_carry_every_check_and_run(
     root = ET.parse(junit).getroot()
     errors = [c for c in root.findall("testcase") if c.find("error") is not None]
     assert root.get("errors") == "1" and len(errors) == 1 and errors[0].get("name", "").startswith("run ")
+
+
+def test_the_ci_example_suite_and_workflows_are_valid() -> None:
+    root = Path(__file__).resolve().parents[1]
+    suite = load_suite(root / "examples" / "ci" / "suite.yaml")
+    assert suite.checks and len(suite.seeds) >= 4
+    command = "--check --baseline examples/ci/baseline --junit reports/ofa-bench.xml"
+    github = yaml.safe_load((root / "examples" / "ci" / "github-workflow.yml").read_text())
+    steps = github["jobs"]["gate"]["steps"]
+    assert any(command in " ".join(str(s.get("run", "")).split()) for s in steps)
+    assert any("junit-report" in str(s.get("uses", "")) for s in steps)
+    gitlab = yaml.safe_load((root / "examples" / "ci" / "gitlab-ci.yml").read_text())["search-quality"]
+    assert any(command in " ".join(line.split()) for line in gitlab["script"])
+    assert gitlab["artifacts"]["reports"]["junit"] == "reports/ofa-bench.xml"
+    # The workflows shown in docs/ci.md are YAML too.
+    text = (root / "docs" / "ci.md").read_text()
+    blocks = text.split("```yaml\n")[1:]
+    assert len(blocks) == 3 and all(yaml.safe_load(block.split("```")[0]) for block in blocks)
