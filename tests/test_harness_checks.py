@@ -124,7 +124,7 @@ def test_baseline_save_and_check_and_a_baseline_of_another_suite_exits_2(
         (other / "suite.json").write_text(json.dumps(state))
         assert cli.main(["check", str(suite_run), "--baseline", str(other)]) == 2
         err = capsys.readouterr().err
-        assert f"{field} differs" in err and len(err.strip().splitlines()) == 1
+        assert f"{field} (" in err and "differs" in err and len(err.strip().splitlines()) == 1
 
 
 def test_junit_and_json_carry_every_check_and_run(

@@ -32,7 +32,7 @@ from pydantic import Field, field_validator, model_validator
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.harness.metrics.compare import smallest_p, summarise
 from ofa_bench.harness.suite_sections import Section
-from ofa_bench.untrusted import read_json
+from ofa_bench.untrusted import excerpt, read_json
 
 __all__ = [
     "BASELINE_FILES",
@@ -218,14 +218,19 @@ def _read_dir(directory: str | Path, what: str) -> tuple[dict[str, Any], dict[st
     results = read_json(path / "results.json", f"{what} {str(path / 'results.json')!r}")
     for name, document, keys in (("suite.json", state, ("suite", "fingerprint", "normalisation")),
                                  ("results.json", results, ("runs", "summary"))):  # fmt: skip
-        missing = [k for k in keys if not isinstance(document, dict) or k not in document]
+        missing = [
+            k for k in keys if not isinstance(document, dict) or not isinstance(document.get(k), (dict, list, str))
+        ]
         if missing:
             raise OfaBenchError(f"{what} {str(path / name)!r}: missing {', '.join(missing)}; not a suite run")
     return state, results
 
 
 def _first_difference(old: Any, new: Any, where: str) -> str | None:
-    """The path of the first field where two JSON values differ (floats within rounding are equal)."""
+    """The first field where two JSON values differ, as ``path (A in the baseline, B in the run)``.
+
+    Floats equal within rounding are equal.
+    """
     if isinstance(old, dict) and isinstance(new, dict):
         for key in dict.fromkeys([*old, *new]):
             found = _first_difference(old.get(key), new.get(key), f"{where}.{key}")
@@ -238,15 +243,21 @@ def _first_difference(old: Any, new: Any, where: str) -> str | None:
             if found:
                 return found
         return None
-    if isinstance(old, (int, float)) and isinstance(new, (int, float)) and not isinstance(old, bool):
-        return None if math.isclose(float(old), float(new), rel_tol=1e-9, abs_tol=1e-12) else where
-    return None if old == new else where
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (old, new))
+    if numbers and math.isclose(float(old), float(new), rel_tol=1e-9, abs_tol=1e-12):
+        return None
+    if not numbers and old == new:
+        return None
+    if isinstance(old, list) and isinstance(new, list):
+        return f"{where} ({len(old)} entries in the baseline, {len(new)} in the run)"
+    return f"{where} ({excerpt(old)} in the baseline, {excerpt(new)} in the run)"
 
 
 def _same_suite(run: dict[str, Any], base: dict[str, Any], base_dir: str) -> None:
     """Refuse a baseline of another suite, benchmark, normalisation or reference front."""
     fields = [
         ("suite.name", run["suite"].get("name"), base["suite"].get("name")),
+        ("suite.budget", run["suite"].get("budget"), base["suite"].get("budget")),
         ("fingerprint", run["fingerprint"], base["fingerprint"]),
         ("normalisation", run["normalisation"], base["normalisation"]),
         ("reference_front", run.get("reference_front"), base.get("reference_front")),
@@ -255,8 +266,8 @@ def _same_suite(run: dict[str, Any], base: dict[str, Any], base_dir: str) -> Non
         where = _first_difference(theirs, mine, name)
         if where:
             raise OfaBenchError(
-                f"--baseline {base_dir!r}: {where} differs from the run's; a baseline must be an earlier run of the "
-                "same suite on the same benchmark (save a new one with 'ofa-bench baseline save RUN_DIR DEST')"
+                f"--baseline {base_dir!r}: {where} differs; a baseline must be an earlier run of the same suite on the "
+                "same benchmark (save a new one with 'ofa-bench baseline save RUN_DIR DEST')"
             )
 
 
