@@ -165,6 +165,9 @@ def test_the_ci_example_suite_and_workflows_are_valid() -> None:
     root = Path(__file__).resolve().parents[1]
     suite = load_suite(root / "examples" / "ci" / "suite.yaml")
     assert suite.checks and len(suite.seeds) >= 4
+    # The committed baseline is a run of this suite (what --baseline compares field by field).
+    baseline = json.loads((root / "examples" / "ci" / "baseline" / "suite.json").read_text())
+    assert baseline["suite"]["name"] == suite.name and baseline["suite"]["budget"] == suite.budget.model_dump()
     command = "--check --baseline examples/ci/baseline --junit reports/ofa-bench.xml"
     github = yaml.safe_load((root / "examples" / "ci" / "github-workflow.yml").read_text())
     steps = github["jobs"]["gate"]["steps"]

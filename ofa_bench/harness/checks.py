@@ -370,8 +370,8 @@ def _tolerance(
     slack = share * abs(base)
     limit = base - slack if direction == "max" else base + slack
     passed = median is not None and (median >= limit if direction == "max" else median <= limit)
-    sign = ">=" if direction == "max" else "<="
-    expected = f"median {sign} {limit:.4g} (baseline median {base:.4g} {'-' if direction == 'max' else '+'} {share:g})"
+    sign, step = (">=", "-") if direction == "max" else ("<=", "+")
+    expected = f"median {sign} {limit:.4g} (baseline median {base:.4g} {step} {share * 100:g}%)"
     detail = f"run {_iqr(row)}; baseline {_iqr(base_row)}"
     return CheckOutcome(name, check.strategy, check.metric, check.kind, passed, median, expected, detail=detail)
 
