@@ -105,8 +105,11 @@ def mutated_text(draw: st.DrawFn, seeds: list[str]) -> str:
     return text
 
 
-_YAML_BITS = ["&a ", "*a", "[", "]", "{", "}", ": ", "- ", "\n  ", "!!binary ", "!!python/object:os.system ", ".inf",
-              "-.inf", ".nan", "1e999", "-1", "0", "2024-13-45", "? ", "<<: *a", "'", '"', "\t", "%YAML 1.1\n", "---\n"]  # fmt: skip
+#: Pieces of YAML syntax worth inserting: anchors, aliases, tags, odd scalars, directives.
+_YAML_BITS = [
+    "&a ", "*a", "[", "]", "{", "}", ": ", "- ", "\n  ", "!!binary ", "!!python/object:os.system ", ".inf", "-.inf",
+    ".nan", "1e999", "-1", "0", "2024-13-45", "? ", "<<: *a", "'", '"', "\t", "%YAML 1.1\n", "---\n",
+]  # fmt: skip
 
 
 @st.composite
@@ -197,9 +200,11 @@ _SCHEDULES = [default_schedule(MINI).model_dump(mode="json"), {"phases": [{"name
 
 def _lut_documents(tmp: Path) -> list[Any]:
     ours = tmp / "seed-lut.yaml"
-    save_table(ours, {"space": "ofa-mini", "scale": 1.02, "overhead_ms": 0.05, "statistic": "median"},
-               {"Conv-input:24x24x1-output:12x12x8": {"count": 5, "mean": 0.06, "std": 0.01, "median": 0.06},
-                "MBConv-input:12x12x8-output:12x12x8-k3-e3": {"count": 5, "mean": 0.1, "std": 0.0, "median": 0.1}})  # fmt: skip
+    layers = {
+        "Conv-input:24x24x1-output:12x12x8": {"count": 5, "mean": 0.06, "std": 0.01, "median": 0.06},
+        "MBConv-input:12x12x8-output:12x12x8-k3-e3": {"count": 5, "mean": 0.1, "std": 0.0, "median": 0.1},
+    }
+    save_table(ours, {"space": "ofa-mini", "scale": 1.02, "overhead_ms": 0.05, "statistic": "median"}, layers)
     ofa = {"Conv-input:224x224x3-output:112x112x16": {"count": 50, "mean": 0.5, "std": 0.01}}
     return [yaml.safe_load(ours.read_text()), ofa]
 
@@ -243,7 +248,9 @@ def lut_seeds(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
 
 @_fuzz("lut")
 @given(data=st.data())
-def test_lookup_table_reader(tmp_path_factory: pytest.TempPathFactory, lut_seeds: list[Any], data: st.DataObject) -> None:
+def test_lookup_table_reader(
+    tmp_path_factory: pytest.TempPathFactory, lut_seeds: list[Any], data: st.DataObject
+) -> None:
     text = data.draw(_documents(lut_seeds))
     path = tmp_path_factory.getbasetemp() / "fuzz-lut.yaml"
     _write(path, text)
