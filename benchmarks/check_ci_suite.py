@@ -1,11 +1,18 @@
-"""Run the CI suite (benchmarks/ci.yaml) from scratch and check its invariants.
+"""Run the CI suite (benchmarks/ci.yaml) from scratch, check its invariants and gate it on its checks.
 
 Invariants: every (strategy, seed) run finished its whole budget, every run's hypervolume and IGD
 are finite (and the hypervolume positive), and report.md, report.html and both figures were
-written. Exit status 0 when all hold, 1 otherwise (each failure printed on its own line), 2 for a
-bad suite. Usage::
+written. Then the suite's own ``checks:`` run through ``ofa-bench check`` against the committed
+baseline ``benchmarks/ci_baseline`` (docs/ci.md), the mechanism users gate their CI with, writing
+JUnit XML to ``OUT/checks.xml``. Exit status 0 when all hold, 1 otherwise (each failure printed on
+its own line), 2 for a bad suite or a baseline of another benchmark. Usage::
 
     python benchmarks/check_ci_suite.py [--suite benchmarks/ci.yaml] [--out out/ci/suite] [--jobs N]
+
+Re-record the baseline after a change meant to move the numbers (on the untrained benchmark ``make
+test`` uses)::
+
+    python benchmarks/check_ci_suite.py --untrained && ofa-bench baseline save out/ci/suite benchmarks/ci_baseline
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from ofa_bench.errors import OfaBenchError
 from ofa_bench.harness import load_suite, run_suite, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "benchmarks" / "ci_baseline"
 _T0 = time.perf_counter()
 
 
@@ -80,6 +88,16 @@ def check(suite_path: Path, out: Path, jobs: int | None = None) -> list[str]:
     return failures
 
 
+def gate(out: Path, baseline: Path | None) -> int:
+    """``ofa-bench check OUT --baseline BASELINE --junit OUT/checks.xml``: 0 pass, 1 a check failed, 2 bad input."""
+    from ofa_bench import cli
+
+    command = ["check", str(out), "--junit", str(out / "checks.xml")]
+    if baseline is not None:
+        command += ["--baseline", str(baseline)]
+    return cli.main(command)
+
+
 def _progress(stage: str, done: int, total: int) -> None:
     if done == total or stage == "runs":
         print(f"  {stage}: {done}/{total} ({time.perf_counter() - _T0:.0f} s)", file=sys.stderr)
@@ -92,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("out/ci/suite"))
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--untrained", action="store_true", help="use an untrained benchmark when none exists")
+    baseline_help = "baseline of the suite's checks (default: benchmarks/ci_baseline for benchmarks/ci.yaml)"
+    parser.add_argument("--baseline", type=Path, default=None, help=baseline_help)
     args = parser.parse_args(argv)
     try:
         if args.untrained:
@@ -103,7 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for failure in failures:
         print(f"FAIL {failure}")
     print("ci suite invariants hold" if not failures else f"{len(failures)} invariant(s) broken")
-    return 1 if failures else 0
+    ours = args.suite.resolve() == (ROOT / "benchmarks" / "ci.yaml").resolve()
+    status = gate(args.out, args.baseline or (BASELINE if ours else None))
+    return status if status == 2 else (1 if failures or status else 0)
 
 
 if __name__ == "__main__":
