@@ -73,6 +73,12 @@ def test_a_beats_check_is_the_harness_test_against_random(suite_run: Path) -> No
     assert outcome.p_adjusted == pytest.approx(row["p_adjusted"]) and outcome.passed == row["better"]
     assert "A12" in outcome.detail and "random median" in outcome.detail
     assert outcome.line().startswith(("PASS", "FAIL")) and "p_adjusted" in outcome.line()
+    # Against another strategy: the same test with that strategy as the baseline (one-sided, so the
+    # two directions' p-values are not both small).
+    (forward,) = evaluate_checks(suite_run, checks=[Check(strategy="evolution", beats="random", metric="hv")]).checks
+    (backward,) = evaluate_checks(suite_run, checks=[Check(strategy="random", beats="evolution", metric="hv")]).checks
+    assert forward.p_adjusted is not None and backward.p_adjusted is not None
+    assert not (forward.passed and backward.passed) and forward.p_adjusted + backward.p_adjusted >= 1 - 1e-9
 
 
 def test_too_few_seeds_for_beats_exit_2(
