@@ -146,11 +146,17 @@ def test_junit_and_json_carry_every_check_and_run(
     assert len(document["runs"]) == 8 and all(r["passed"] for r in document["runs"])
     root = ET.parse(junit).getroot()
     assert root.tag == "testsuite" and root.get("tests") == "11" and root.get("failures") == "1"
+    # What the strictest common schema (Ant's JUnit XSD) requires of each element.
+    assert all(
+        root.get(a) is not None for a in ("name", "tests", "failures", "errors", "time", "timestamp", "hostname")
+    )
+    assert root.find("properties") is not None and root.find("system-out") is not None
     cases = root.findall("testcase")
-    assert len(cases) == 11 and all(c.get("name") and c.get("classname") for c in cases)
+    assert len(cases) == 11 and all(c.get("name") and c.get("classname") and c.get("time") for c in cases)
     failed = [c for c in cases if c.find("failure") is not None]
     assert [c.get("name") for c in failed] == ["checks[2] evolution hv min 10"]
-    assert "expected median >= 10" in failed[0].find("failure").get("message")  # type: ignore[union-attr]
+    failure = failed[0].find("failure")
+    assert failure is not None and failure.get("type") and "expected median >= 10" in failure.get("message", "")
     # An unfinished run is an <error> test case and fails the gate.
     copy = tmp_path / "unfinished"
     shutil.copytree(suite_run, copy)

@@ -159,6 +159,7 @@ class RunOutcome:
     key: str
     status: str
     evaluations: int
+    seconds: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -322,8 +323,9 @@ def evaluate_checks(
                 raise OfaBenchError(f"{name}: baseline_tolerance needs a baseline; pass --baseline DIR")
             gate.checks.append(_tolerance(check, name, summary, pd.DataFrame(base[1]["summary"]), direction))
     for row in runs.to_dict("records"):
+        seconds = _clean(row.get("wall_s")) or 0.0
         gate.runs.append(RunOutcome(f"{row['strategy']}-s{row['seed']}", str(row.get("status")),
-                                    int(row.get("evaluations") or 0)))  # fmt: skip
+                                    int(row.get("evaluations") or 0), seconds))  # fmt: skip
     return gate
 
 

@@ -7,7 +7,9 @@ every text is escaped.
 
 from __future__ import annotations
 
+import socket
 import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ofa_bench.atomic import write_text_atomic
@@ -20,25 +22,39 @@ def junit_xml(gate: GateResult) -> str:
     """The gate as a JUnit XML document (text, with an XML declaration)."""
     failures = sum(not c.passed for c in gate.checks)
     errors = sum(not r.passed for r in gate.runs)
+    # Every attribute the strictest common schema (Ant's JUnit XSD) requires, time and hostname included.
     suite = ET.Element(
         "testsuite", name=f"ofa-bench {gate.suite}", tests=str(len(gate.checks) + len(gate.runs)),
-        failures=str(failures), errors=str(errors), skipped="0",
+        failures=str(failures), errors=str(errors), skipped="0", time=_seconds(sum(r.seconds for r in gate.runs)),
+        timestamp=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"), hostname=socket.gethostname() or "localhost",
     )  # fmt: skip
     properties = ET.SubElement(suite, "properties")
     for name, value in (("run_dir", gate.run_dir), ("baseline", gate.baseline or ""), ("alpha", f"{gate.alpha:g}")):
         ET.SubElement(properties, "property", name=name, value=value)
     for check in gate.checks:
-        case = ET.SubElement(suite, "testcase", classname=f"ofa-bench.{gate.suite}.checks", name=check.name)
+        case = ET.SubElement(suite, "testcase", classname=f"ofa-bench.{gate.suite}.checks", name=check.name, time="0")
         if not check.passed:
             failure = ET.SubElement(case, "failure", message=check.line(), type="CheckFailed")
             failure.text = check.detail
     for run in gate.runs:
-        case = ET.SubElement(suite, "testcase", classname=f"ofa-bench.{gate.suite}.runs", name=f"run {run.key}")
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"ofa-bench.{gate.suite}.runs",
+            name=f"run {run.key}",
+            time=_seconds(run.seconds),
+        )
         if not run.passed:
             message = f"run {run.key}: {run.status} after {run.evaluations} evaluations"
             ET.SubElement(case, "error", message=message, type="RunUnfinished")
+    ET.SubElement(suite, "system-out")
+    ET.SubElement(suite, "system-err")
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3f}"
 
 
 def write_junit(gate: GateResult, path: str | Path) -> Path:
