@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.harness.metrics.compare import smallest_p, summarise
@@ -299,10 +299,15 @@ def evaluate_checks(
     state, results = _read_dir(run_dir, "run directory")
     suite = state["suite"]
     if checks is None:
-        try:
-            checks = [Check.model_validate(c) for c in suite.get("checks") or []]
-        except ValueError as exc:
-            raise OfaBenchError(f"{run_dir}/suite.json: checks: {exc}") from None
+        checks = []
+        for i, entry in enumerate(suite.get("checks") or []):
+            try:
+                checks.append(Check.model_validate(entry))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = "".join(f".{part}" for part in first["loc"])
+                message = str(first["msg"]).removeprefix("Value error, ")
+                raise OfaBenchError(f"{run_dir}/suite.json: checks[{i}]{where}: {message}") from None
     alpha = float(alpha if alpha is not None else suite.get("alpha", 0.05))
     base: tuple[dict[str, Any], dict[str, Any]] | None = None
     if baseline_dir is not None:
