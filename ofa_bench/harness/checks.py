@@ -308,7 +308,10 @@ def evaluate_checks(
                 where = "".join(f".{part}" for part in first["loc"])
                 message = str(first["msg"]).removeprefix("Value error, ")
                 raise OfaBenchError(f"{run_dir}/suite.json: checks[{i}]{where}: {message}") from None
-    alpha = float(alpha if alpha is not None else suite.get("alpha", 0.05))
+    alpha = alpha if alpha is not None else suite.get("alpha", 0.05)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise OfaBenchError(f"{run_dir}/suite.json: alpha: must be a number with 0 < alpha < 1; got {excerpt(alpha)}")
+    alpha = float(alpha)
     base: tuple[dict[str, Any], dict[str, Any]] | None = None
     if baseline_dir is not None:
         base = _read_dir(baseline_dir, "baseline")
