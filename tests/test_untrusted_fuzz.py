@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,10 @@ from ofa_bench.predictor_io import dumps_predictor, loads_predictor
 from ofa_bench.registry import create
 from ofa_bench.space import get_space
 from ofa_bench.train.schedule import default_schedule, load_schedule
+
+# Hypothesis keeps caches in ./.hypothesis unless told otherwise (read when first needed, so setting
+# it here is in time); the tests write nothing in the tree.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "ofa-bench-hypothesis"))
 
 MINI = get_space("ofa-mini")
 SUITE_FILE = Path(__file__).resolve().parents[1] / "ofa_bench" / "harness" / "default_suite.yaml"
