@@ -42,7 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-autosave
 	OFA_BENCH_FUZZ=long $(BIN)/python -m pytest tests/test_untrusted_fuzz.py -q -p no:cacheprovider
 
-# Replace the committed baseline of the performance gate (any machine: the gate normalises by machine speed).
+# Replace the committed baseline of the performance gate (any CPU: the gate normalises by machine speed;
+# but an idle one, since heavy load slows memory-bound benchmarks more than their kernels).
 bench-baseline: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --quick -q --benchmark-json=.benchmarks/baseline-run.json
 	$(BIN)/python benchmarks/gate.py save .benchmarks/baseline-run.json
