@@ -45,6 +45,7 @@ bench: $(STAMP)
 # Replace the committed baseline of the performance gate (any CPU: the gate normalises by machine speed;
 # but an idle one, since heavy load slows memory-bound benchmarks more than their kernels).
 bench-baseline: $(STAMP)
+	mkdir -p .benchmarks
 	$(BIN)/python -m pytest benchmarks --quick -q --benchmark-json=.benchmarks/baseline-run.json
 	$(BIN)/python benchmarks/gate.py save .benchmarks/baseline-run.json
 
