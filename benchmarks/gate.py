@@ -165,6 +165,9 @@ def compare(
         if name not in base:
             rows.append(Row(name, t.kind, "NEW", note="not in the baseline: save a new one"))
             continue
+        if t.kind != base[name].kind:  # the kernels would measure different work
+            rows.append(Row(name, t.kind, "INVALID", note=f"kind was {base[name].kind!r} in the baseline: save a new one"))
+            continue
         if t.kernel and base[name].kernel:  # the kind's kernel timed right around the benchmark, in both runs
             factor = t.kernel / base[name].kernel
         elif t.kind is not None and t.kind in base_kernels and t.kind in now_kernels:

@@ -127,3 +127,10 @@ def test_targets_table_says_pass_miss_and_not_measured():
     assert targets.table(figures)[-1].endswith("not measured")
     with pytest.raises(KeyError):
         targets.record("no-such-target", 1.0)
+
+
+def test_a_changed_kind_is_invalid_not_normalised_by_the_wrong_kernel():
+    base = {"b": Timing(0.01, 5, "numpy", kernel=0.002)}
+    now = {"b": Timing(0.01, 5, "torch", kernel=0.02)}
+    (row,) = gate.compare(base, {}, now)
+    assert row.status == "INVALID" and "'numpy'" in row.note
