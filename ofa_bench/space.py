@@ -10,22 +10,23 @@ Batches are ``int64`` arrays of choice *values* with columns ``ks[0..B) | e[0..B
 (``B`` blocks, ``S`` stages); :meth:`SearchSpace.to_array` and :meth:`SearchSpace.from_array`
 convert.
 
-This module defines :class:`SearchSpace` and the presets; :class:`Arch`, :class:`NetworkSpec` and
-the batch operators live in :mod:`ofa_bench._space` and are re-exported here.
+This module defines :class:`SearchSpace` and the presets; :class:`Arch`, :class:`NetworkSpec`, the
+space's shape and the batch operators live in :mod:`ofa_bench._space` (which never imports this
+module) and the public names are re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from ofa_bench._space.arch import Arch, _describe
+from ofa_bench._space.arch import Arch
 from ofa_bench._space.batch import BatchOps
 from ofa_bench._space.network import NetworkSpec, make_divisible
+from ofa_bench._space.shape import SpaceShape
 from ofa_bench._space.tables import _ChoiceTables
 from ofa_bench.errors import OfaBenchError, SpaceError
 from ofa_bench.untrusted.limits import excerpt
@@ -40,53 +41,18 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class SearchSpace(BatchOps):
+class SearchSpace(BatchOps, SpaceShape):
     """A named search space: the elastic choices plus the fixed network skeleton.
 
-    Equal when every field but the description is equal (so two custom spaces that share a name
-    but not a skeleton never share cached tables); presets are looked up with :func:`get_space`.
+    Its fields and shape (``n_blocks``, ``n_columns``, ``choices``...) come from
+    :class:`~ofa_bench._space.shape.SpaceShape`, its batch operators from
+    :class:`~ofa_bench._space.batch.BatchOps`. Equal when every field but the description is
+    equal (so two custom spaces that share a name but not a skeleton never share cached tables);
+    presets are looked up with :func:`get_space`.
     """
-
-    name: str
-    net: NetworkSpec
-    ks_choices: tuple[int, ...] = (3, 5, 7)
-    e_choices: tuple[int, ...] = (3, 4, 6)
-    d_choices: tuple[int, ...] = (2, 3, 4)
-    resolutions: tuple[int, ...] = tuple(range(128, 225, 4))
-    description: str = field(default="", compare=False)
 
     def __repr__(self) -> str:
         return f"SearchSpace({self.name!r})"
-
-    # ----- shape -------------------------------------------------------------------------------
-
-    @property
-    def n_stages(self) -> int:
-        """Number of elastic stages."""
-        return len(self.net.stage_widths)
-
-    @property
-    def max_depth(self) -> int:
-        """Blocks per stage in the full network."""
-        return max(self.d_choices)
-
-    @property
-    def n_blocks(self) -> int:
-        """Length of the ``ks`` and ``e`` lists: ``n_stages * max_depth``."""
-        return self.n_stages * self.max_depth
-
-    @property
-    def n_columns(self) -> int:
-        """Columns of a batch array: ``ks``, ``e``, ``d`` and ``r``."""
-        return 2 * self.n_blocks + self.n_stages + 1
-
-    @property
-    def size(self) -> int:
-        """Number of distinct sub-networks (architectures x resolutions)."""
-        per_block = len(self.ks_choices) * len(self.e_choices)
-        per_stage = sum(per_block**d for d in self.d_choices)
-        return per_stage**self.n_stages * len(self.resolutions)
 
     @cached_property
     def _tables(self) -> _ChoiceTables:
@@ -154,28 +120,6 @@ class SearchSpace(BatchOps):
             [min(self.d_choices)] * self.n_stages,
             max(self.resolutions) if r is None else r,
         )
-
-    # ----- helpers -----------------------------------------------------------------------------
-
-    def column_name(self, col: int) -> tuple[str, int | None]:
-        """Which field and position a batch column holds, e.g. ``("ks", 4)`` or ``("r", None)``."""
-        nb, ns = self.n_blocks, self.n_stages
-        if col < nb:
-            return "ks", col
-        if col < 2 * nb:
-            return "e", col - nb
-        if col < 2 * nb + ns:
-            return "d", col - 2 * nb
-        return "r", None
-
-    def choices(self, name: str) -> tuple[int, ...]:
-        """The allowed values of field ``name`` (``ks``, ``e``, ``d`` or ``r``)."""
-        return {"ks": self.ks_choices, "e": self.e_choices, "d": self.d_choices, "r": self.resolutions}[name]
-
-    def _raise_choice(self, name: str, pos: int | None, value: Any) -> None:
-        where = name if pos is None else f"{name}[{pos}]"
-        allowed = _describe(self.choices(name))
-        raise SpaceError(f"{where}={excerpt(value)} is not allowed in {self.name}; allowed: {allowed}")
 
 
 def _broadcast(value: Any, length: int) -> Any:

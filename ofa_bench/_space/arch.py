@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ofa_bench._space.shape import describe_choices
 from ofa_bench.errors import SpaceError
 from ofa_bench.untrusted.limits import excerpt
 
 if TYPE_CHECKING:
-    from ofa_bench.space import SearchSpace
+    from ofa_bench._space.shape import SpaceShape
 
 __all__ = ["Arch"]
 
@@ -29,7 +30,8 @@ class Arch:
     depth are normalised to the smallest choices, so two equal networks are equal archs.
 
     Args:
-        space: The search space the arch belongs to.
+        space: The search space the arch belongs to (a :class:`~ofa_bench.space.SearchSpace`;
+            typed by its base here, which this module can import without a cycle).
         ks: Kernel size per block (``space.n_blocks`` values).
         e: Expand ratio per block (``space.n_blocks`` values).
         d: Depth per stage (``space.n_stages`` values).
@@ -38,13 +40,13 @@ class Arch:
 
     __slots__ = ("space", "ks", "e", "d", "r", "_hash")
 
-    space: SearchSpace
+    space: SpaceShape
     ks: tuple[int, ...]
     e: tuple[int, ...]
     d: tuple[int, ...]
     r: int
 
-    def __init__(self, space: SearchSpace, ks: Sequence[int], e: Sequence[int], d: Sequence[int], r: int) -> None:
+    def __init__(self, space: SpaceShape, ks: Sequence[int], e: Sequence[int], d: Sequence[int], r: int) -> None:
         ks_t = _checked(space, "ks", ks, space.n_blocks)
         e_t = _checked(space, "e", e, space.n_blocks)
         d_t = _checked(space, "d", d, space.n_stages)
@@ -55,13 +57,13 @@ class Arch:
         self._set(space, ks_n, e_n, d_t, r_i)
 
     @classmethod
-    def _trusted(cls, space: SearchSpace, ks: tuple, e: tuple, d: tuple, r: int) -> Arch:
+    def _trusted(cls, space: SpaceShape, ks: tuple, e: tuple, d: tuple, r: int) -> Arch:
         """Build without validation from values known valid and normalised (batch paths)."""
         arch = cls.__new__(cls)
         arch._set(space, ks, e, d, r)
         return arch
 
-    def _set(self, space: SearchSpace, ks: tuple, e: tuple, d: tuple, r: int) -> None:
+    def _set(self, space: SpaceShape, ks: tuple, e: tuple, d: tuple, r: int) -> None:
         setter = object.__setattr__
         setter(self, "space", space)
         setter(self, "ks", ks)
@@ -120,7 +122,7 @@ class Arch:
         return [(s, j, s * depth + j) for s, d in enumerate(self.d) for j in range(d)]
 
 
-def _checked(space: SearchSpace, name: str, values: Any, length: int, scalar: bool = False) -> tuple[int, ...]:
+def _checked(space: SpaceShape, name: str, values: Any, length: int, scalar: bool = False) -> tuple[int, ...]:
     if not scalar:
         if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
             raise SpaceError(f"{name} must be a list of {length} integers; got {type(values).__name__}")
@@ -135,7 +137,7 @@ def _checked(space: SearchSpace, name: str, values: Any, length: int, scalar: bo
         where = name if scalar else f"{name}[{i}]"
         number = _as_int(value)
         if number is None:
-            raise SpaceError(f"{where}={excerpt(value)} is not an integer; allowed: {_describe(allowed)}")
+            raise SpaceError(f"{where}={excerpt(value)} is not an integer; allowed: {describe_choices(allowed)}")
         if number not in allowed:
             space._raise_choice(name, None if scalar else i, number)
         out.append(number)
@@ -151,11 +153,3 @@ def _as_int(value: Any) -> int | None:
         return int(value)
     return None
 
-
-def _describe(choices: Sequence[int]) -> str:
-    """Readable list of choices; long arithmetic runs as ``128..224 step 4``."""
-    if len(choices) > 6:
-        steps = {b - a for a, b in zip(choices, choices[1:])}
-        if len(steps) == 1:
-            return f"{choices[0]}..{choices[-1]} step {steps.pop()}"
-    return ", ".join(str(c) for c in choices)

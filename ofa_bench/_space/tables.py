@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from ofa_bench.space import SearchSpace
+    from ofa_bench._space.shape import SpaceShape
 
 __all__ = ["_ChoiceTables"]
 
@@ -39,7 +39,7 @@ class _ChoiceTables:
     onehot_offset: np.ndarray  # (2 * n_blocks + 1,) first one-hot feature of each of those columns
 
     @staticmethod
-    def build(space: SearchSpace) -> _ChoiceTables:
+    def build(space: SpaceShape) -> _ChoiceTables:
         kinds = [space.ks_choices, space.e_choices, space.d_choices, space.resolutions]
         nb, ns, depth = space.n_blocks, space.n_stages, space.max_depth
         column_kind = np.array([0] * nb + [1] * nb + [2] * ns + [3], dtype=np.int64)
