@@ -6,8 +6,9 @@ subset, then top-1 on the fixed validation split, or on the test split for repor
 params are analytic; latency comes from hardware backends. Accuracies are cached in
 ``cache.sqlite`` inside the benchmark (in the user cache directory for a shipped benchmark), keyed
 by the benchmark fingerprint, the oracle (``live`` on the validation split, ``live:test`` on the
-test split, or the surrogate's label plus a digest of its fitted state) and the arch; each row is
-committed as soon as it is measured, so an interrupted evaluation resumes where it stopped.
+test split, a shipped surrogate's ``shipped:<fingerprint>``, or another surrogate's label plus a
+digest of its fitted state) and the arch; each row is committed as soon as it is measured, so an
+interrupted evaluation resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -67,7 +68,10 @@ class Evaluator:
         device: Where the supernet runs (default: CUDA when present).
         cache: Read and write ``cache.sqlite`` in the benchmark directory.
         oracle: A fitted :class:`Predictor` to use instead of the supernet (a surrogate benchmark);
-            the supernet is then never loaded.
+            neither the supernet's forward passes nor the data are then ever needed. An oracle may
+            name itself (an ``oracle_label`` attribute) and the split it predicts (``target``), as
+            a benchmark's shipped surrogate does (:class:`ofa_bench.zoo.surrogate.ShippedSurrogate`); one
+            without ``target`` predicts ``valid``.
         progress: Show a progress bar on stderr while measuring.
         split: ``valid`` (default: what search and predictors see) or ``test`` (the held-out test
             split, for reporting; datasets without one, such as digits, have only ``valid``).
@@ -92,8 +96,11 @@ class Evaluator:
                 f"benchmark {str(self.benchmark.directory)!r} ({self.benchmark.data_spec.dataset}) has no test split; "
                 "allowed splits: valid"
             )
-        if split == "test" and oracle is not None:
-            raise OfaBenchError("a surrogate oracle predicts validation accuracy; split must be valid with an oracle")
+        predicts = getattr(oracle, "target", "valid") if oracle is not None else split
+        if predicts != split:
+            raise OfaBenchError(
+                f"the oracle predicts {predicts} accuracy; split must be {predicts} with this oracle, not {split}"
+            )
         if oracle is not None and not isinstance(oracle, Predictor):
             raise OfaBenchError(f"oracle must be a fitted Predictor instance; got {type(oracle).__name__}")
         self.oracle = oracle
@@ -109,8 +116,10 @@ class Evaluator:
 
     @property
     def oracle_label(self) -> str:
-        """``"live"``, or ``"surrogate:<predictor class name>"``."""
-        return LIVE if self.oracle is None else f"surrogate:{type(self.oracle).__name__}"
+        """``"live"``, the oracle's own label (a shipped surrogate's), or ``"surrogate:<predictor class name>"``."""
+        if self.oracle is None:
+            return LIVE
+        return getattr(self.oracle, "oracle_label", None) or f"surrogate:{type(self.oracle).__name__}"
 
     def close(self) -> None:
         """Close the cache connection."""
@@ -185,6 +194,9 @@ class Evaluator:
             return None
         if self.oracle is None:
             return LIVE if self.split == "valid" else f"{LIVE}:{self.split}"
+        named = getattr(self.oracle, "oracle_label", None)
+        if named:  # it names exactly what it answers (a shipped surrogate: its files' fingerprint)
+            return str(named)
         try:
             state = pickle.dumps(self.oracle, protocol=4)
         except Exception:  # an unpicklable predictor still predicts; it just is not cached

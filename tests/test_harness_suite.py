@@ -61,7 +61,7 @@ def test_unknown_strategy_names_the_entry_and_lists_the_known(tmp_path: Path) ->
         ({"benchmark": {"dir": "b", "dta": {}}}, "benchmark.dta: unknown field; allowed: dir, preset, data"),
         ({"benchmark": {"dir": "b", "preset": "nope"}}, "benchmark.preset: unknown search space 'nope'"),
         ({"benchmark": {"dir": "b", "data": {"dataset": "mnist"}}}, "benchmark.data: unknown dataset 'mnist'"),
-        ({"oracle": {"mode": "magic"}}, "oracle.mode: Input should be 'live' or 'surrogate'"),
+        ({"oracle": {"mode": "magic"}}, "oracle.mode: Input should be 'live', 'surrogate' or 'shipped'"),
         ({"oracle": {"mode": "surrogate", "predictor": "crystal"}}, "oracle.predictor: unknown predictor 'crystal'"),
         ({"objectives": ["accuracy", "latency:nope"]}, "objectives[1]: unknown hardware backend 'nope'"),
         ({"objectives": ["accuracy", "latency:lut"], "backends": ["macs"]}, "objectives[1]: latency:lut needs backend"),

@@ -1,4 +1,9 @@
-"""``ofa-bench data check|fetch`` (datasets on disk) and ``ofa-bench bench list|info`` (benchmarks)."""
+"""``ofa-bench data check|fetch`` (datasets on disk) and ``ofa-bench bench list|info`` (benchmarks).
+
+``bench info`` shows a benchmark's shipped surrogate (``surrogate`` in ``--json``: its
+``surrogate.json`` plus its ``label`` and whether it ``matches_benchmark``), ``bench list`` marks
+benchmarks that ship one.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
 
     bench = group("bench", "shipped benchmarks: list them, show one's fingerprint, splits and provenance")
     bench("list", _cmd_bench_list, "list the shipped benchmarks")
-    p = bench("info", _cmd_bench_info, "show a benchmark: fingerprint, preset, dataset, splits, provenance")
+    p = bench("info", _cmd_bench_info, "show a benchmark: fingerprint, preset, dataset, splits, provenance, surrogate")
     p.add_argument("name", metavar="NAME", help="a shipped benchmark's name (see 'bench list') or a directory")
 
 
@@ -87,8 +92,13 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 def _bench_facts(ref: str) -> dict[str, Any]:
     from ofa_bench.benchmark import Benchmark
     from ofa_bench.zoo import is_shipped, provenance
+    from ofa_bench.zoo.surrogate import surrogate_fingerprint, surrogate_info
 
     bench = Benchmark.load(ref)
+    surrogate = surrogate_info(bench.directory)
+    if surrogate is not None:
+        label = f"shipped:{surrogate_fingerprint(bench.directory)}"
+        surrogate = {**surrogate, "label": label, "matches_benchmark": surrogate["fingerprint"] == bench.fingerprint}
     splits = bench.splits
     names = {"train": "n_train", "valid": "n_val", "calib": "n_calib", "test": "n_test"}
     return {
@@ -104,6 +114,7 @@ def _bench_facts(ref: str) -> dict[str, Any]:
         },
         "provenance": provenance(bench.directory),
         "training_seconds": bench.training.get("seconds"),
+        "surrogate": surrogate,
     }
 
 
@@ -112,10 +123,11 @@ def _cmd_bench_list(args: argparse.Namespace) -> int:
 
     entries = [_bench_facts(name) for name in shipped_benchmarks()]
     if args.json:
-        print(cli._dumps([{k: e[k] for k in ("name", "dir", "fingerprint", "preset", "dataset")} for e in entries]))
+        keys = ("name", "dir", "fingerprint", "preset", "dataset")
+        print(cli._dumps([{**{k: e[k] for k in keys}, "surrogate": _surrogate_brief(e["surrogate"])} for e in entries]))
         return 0
-    rows = [[e["name"], e["preset"], e["dataset"], e["fingerprint"]] for e in entries]
-    cli._table("Shipped benchmarks", ["name", "preset", "dataset", "fingerprint"], rows)
+    rows = [[e["name"], e["preset"], e["dataset"], e["fingerprint"], _surrogate_line(e["surrogate"])] for e in entries]
+    cli._table("Shipped benchmarks", ["name", "preset", "dataset", "fingerprint", "surrogate"], rows)
     return 0
 
 
@@ -136,5 +148,24 @@ def _cmd_bench_info(args: argparse.Namespace) -> int:
     for key in ("command", "commit", "seed", "device", "wall_time_s"):
         if key in prov:
             rows.append([f"provenance: {key}", prov[key]])
+    rows.append(["surrogate", _surrogate_line(facts["surrogate"])])
     cli._table(f"Benchmark {facts['name'] or facts['dir']}", ["", ""], rows, header=False)
     return 0
+
+
+def _surrogate_brief(surrogate: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What ``bench list --json`` says of a shipped surrogate."""
+    if surrogate is None:
+        return None
+    return {k: surrogate.get(k) for k in ("predictor", "kendall_tau", "label", "matches_benchmark")}
+
+
+def _surrogate_line(surrogate: dict[str, Any] | None) -> str:
+    """One table cell describing a shipped surrogate: its predictor, held-out tau and noise."""
+    if surrogate is None:
+        return "none (suites need the data: oracle.mode live or surrogate)"
+    text = (
+        f"{surrogate['predictor']}, Kendall tau {surrogate['kendall_tau']:.3f} held out, noise sd "
+        f"{surrogate['noise']['sd']:.4g}, {surrogate['archive']['n']} archs ({surrogate['label']})"
+    )
+    return text if surrogate["matches_benchmark"] else text + "; FITTED FOR ANOTHER FINGERPRINT"

@@ -7,7 +7,8 @@ pairs; a suite refuses them unless ``oracle.allow_same_family`` is set (then the
 A predictor's family is its class's ``family`` attribute (default: its registered name; the tree
 ensembles ``gbdt`` and ``rf`` share ``trees``); an ensemble's families are its members'. A
 strategy's are those of its ``predictor`` parameter (given or default) plus its class's
-``model_families`` (TPE: ``parzen``).
+``model_families`` (TPE: ``parzen``). A benchmark's shipped surrogate is known by its label
+(``ensemble(gbdt,mlp)``): :func:`label_families` reads the members' families from it.
 
 :func:`strategy_profile` describes what each strategy spends on its random start and its
 parameters, for the report.
@@ -16,13 +17,21 @@ parameters, for the report.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ofa_bench import registry
 from ofa_bench.errors import PluginError
 
-__all__ = ["family_clashes", "predictor_families", "strategy_families", "strategy_profile"]
+__all__ = [
+    "family_clashes",
+    "label_clashes",
+    "label_families",
+    "predictor_families",
+    "strategy_families",
+    "strategy_profile",
+]
 
 
 def _defaults(cls: Any) -> dict[str, Any]:
@@ -84,6 +93,46 @@ def family_clashes(
         shared = oracle & strategy_families(name, params)
         if shared:
             out.append((i, label, shared))
+    return out
+
+
+def label_families(label: str) -> set[str]:
+    """Model families of a predictor given by a label such as ``gbdt`` or ``ensemble(gbdt,mlp)``.
+
+    A label with members in parentheses stands for its members' families (the label of a shipped
+    surrogate, :mod:`ofa_bench.zoo.surrogate`); a name the registry does not know is its own family.
+    """
+    match = re.fullmatch(r"\s*[\w.-]+\s*\((.*)\)\s*", label)
+    if match is None:
+        return predictor_families(label.strip())
+    out: set[str] = set()
+    for member in _split_top(match.group(1)):
+        out |= label_families(member)
+    return out
+
+
+def _split_top(text: str) -> list[str]:
+    """``text`` split at commas outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p for p in (p.strip() for p in parts) if p]
+
+
+def label_clashes(
+    label: str, strategies: Sequence[tuple[str, str, Mapping[str, Any]]]
+) -> list[tuple[int, str, set[str]]]:
+    """Like :func:`family_clashes`, for an oracle known by its label (a shipped surrogate's ``predictor``)."""
+    oracle = label_families(label)
+    out = []
+    for i, (key, name, params) in enumerate(strategies):
+        shared = oracle & strategy_families(name, params)
+        if shared:
+            out.append((i, key, shared))
     return out
 
 

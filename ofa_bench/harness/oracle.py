@@ -1,5 +1,8 @@
 """The surrogate accuracy oracle of a suite: a predictor fitted once on a measured archive.
 
+(Or, with ``oracle.mode: shipped``, the benchmark's shipped surrogate, :func:`shipped_oracle`:
+no archive, no fit, no data.)
+
 The archive is measured live through the benchmark's evaluator (so its cache makes it free the
 second time) and the fitted predictor is saved in the suite's output directory; a resumed suite
 loads that file rather than fitting again, so every run of a suite sees the same oracle. The
@@ -29,7 +32,7 @@ from ofa_bench.interfaces import Predictor
 if TYPE_CHECKING:
     from ofa_bench.harness.suite import Suite
 
-__all__ = ["ARCHIVE_FILE", "ORACLE_FILE", "ORACLE_INFO_FILE", "Progress", "fit_oracle", "oracle_for"]
+__all__ = ["ARCHIVE_FILE", "ORACLE_FILE", "ORACLE_INFO_FILE", "Progress", "fit_oracle", "oracle_for", "shipped_oracle"]
 
 #: The fitted surrogate oracle inside a suite's output directory.
 ORACLE_FILE = "oracle.predictor"
@@ -105,7 +108,7 @@ def fit_oracle(
 def oracle_for(
     suite: Suite, bench: Benchmark, out_dir: Path, progress: Progress | None = None
 ) -> tuple[Predictor | None, dict[str, Any]]:
-    """The suite's oracle: ``None`` for live accuracy, else the saved or a newly fitted predictor.
+    """The suite's oracle: ``None`` (live), the shipped surrogate, or the saved or a newly fitted predictor.
 
     A newly fitted predictor is saved to ``out_dir/oracle.predictor`` when its plug-in supports
     saving (:mod:`ofa_bench.predictor_io`), then described in ``oracle.json``; one that cannot
@@ -114,6 +117,8 @@ def oracle_for(
     """
     if suite.oracle.mode == "live":
         return None, {"mode": "live", "label": "live"}
+    if suite.oracle.mode == "shipped":
+        return shipped_oracle(bench)
     from ofa_bench.predictor_io import load_predictor, save_predictor
 
     path, info_path = out_dir / ORACLE_FILE, out_dir / ORACLE_INFO_FILE
@@ -133,6 +138,29 @@ def oracle_for(
         info["not_saved_because"] = str(exc)
     write_text_atomic(info_path, json.dumps(info, indent=2, default=str) + "\n")
     return predictor, info
+
+
+def shipped_oracle(bench: Benchmark) -> tuple[Predictor, dict[str, Any]]:
+    """The benchmark's shipped surrogate of validation accuracy and its description for ``suite.json``.
+
+    Nothing is fitted or measured, and nothing is written to the suite's output directory: the
+    surrogate stays in its benchmark, named by its fingerprint in the label.
+    """
+    from ofa_bench.zoo.surrogate import load_surrogate, surrogate_info
+
+    oracle = load_surrogate(bench.directory, "valid", benchmark=bench)
+    info = surrogate_info(bench.directory) or {}
+    return oracle, {
+        "mode": "shipped",
+        "label": oracle.oracle_label,
+        "predictor": info.get("predictor"),
+        "kendall_tau": info.get("kendall_tau"),
+        "noise_sd": oracle.noise_sd,
+        "quality": info.get("quality"),
+        "archive": info.get("archive"),
+        "targets": sorted(info.get("targets", {})),
+        "command": info.get("command"),
+    }
 
 
 def _create(name: str, params: dict[str, Any]) -> Predictor:

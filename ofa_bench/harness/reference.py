@@ -130,7 +130,12 @@ def ishibuchi_reference(n_points: int, n_objectives: int) -> float:
 
 
 def fixed_references(
-    suite: Suite, reference: pd.DataFrame, norm: Normalisation, n_val: int | None, fraction: float
+    suite: Suite,
+    reference: pd.DataFrame,
+    norm: Normalisation,
+    n_val: int | None,
+    fraction: float,
+    default_noise: float | None = None,
 ) -> dict[str, Any]:
     """What ``suite.json`` fixes besides the normalisation: reference front, target and resolution.
 
@@ -140,6 +145,8 @@ def fixed_references(
         norm: The fixed normalisation (:func:`fixed_normalisation`).
         n_val: Images in the benchmark's evaluation split (one image is accuracy's resolution).
         fraction: Share of the reference front's hypervolume that "evaluations to target" counts.
+        default_noise: The oracle's own noise when the suite states none (a shipped surrogate's
+            ``noise.sd``: its answers are no finer than one live measurement).
 
     Returns:
         ``reference_front`` (normalised points), ``reference_hv``, ``target_hv`` and ``resolution``
@@ -148,7 +155,9 @@ def fixed_references(
     front = reference_front([reference], norm)
     front_hv = hypervolume(front, norm.reference_point) if len(front) else 0.0
     resolution = {"accuracy": 1.0 / n_val} if n_val else {}
-    noise = suite.oracle.noise if suite.oracle.mode == "surrogate" else None
+    noise = None
+    if suite.oracle.mode in ("surrogate", "shipped"):
+        noise = suite.oracle.noise if suite.oracle.noise is not None else default_noise
     if noise:
         resolution["accuracy"] = max(resolution.get("accuracy", 0.0), float(noise))
     return {

@@ -202,9 +202,12 @@ def _heldout(results: SuiteResults) -> list[Block]:
         rows.append([label, _spread(hv), _spread(test), _p_adjusted(test), _a12(test)])
     columns = ["strategy", f"HV on {splits.get('search')} (search)", f"HV on {splits.get('report')} (verdict)",
                "p adj. (verdict)", "A12 (verdict)"]  # fmt: skip
+    how = f"re-measured live on {splits.get('report')}"
+    if splits.get("remeasured_by"):
+        how = f"re-measured by the shipped surrogate of {splits.get('report')} accuracy ({splits['remeasured_by']})"
     caption = (
         f"Each run's final front (its feasible non-dominated evaluations, as the search measured them on "
-        f"{splits.get('search')}, {splits.get('n_search')} images) re-measured live on {splits.get('report')} "
+        f"{splits.get('search')}, {splits.get('n_search')} images) {how} "
         f"({splits.get('n_report')} images), which neither the search nor the oracle saw; the verdict tests the "
         "re-measured hypervolume. A gap between the columns is what the search split flattered."
     )
@@ -285,6 +288,16 @@ def _oracle(results: SuiteResults) -> list[Block]:
                    "Accuracies in this suite are the surrogate oracle's predictions, fitted on the measured archive; "
                    "its quality on a held-out part of the archive is shown.")]  # fmt: skip
         blocks += _family_warning(results)
+    if info.get("mode") == "shipped":
+        noisy = results.state["suite"]["oracle"].get("noisy")
+        rows = [[info.get("predictor"), info.get("label"), _num(info.get("kendall_tau")), _num(info.get("noise_sd")),
+                 "noisy draws (seeded per run)" if noisy else "noise-free mean",
+                 (info.get("archive") or {}).get("n", "–")]]  # fmt: skip
+        columns = ["shipped surrogate", "label", "Kendall tau (held out)", "noise sd", "answers", "archive archs"]
+        blocks += [("h2", "Predictors"), ("table", (columns, rows)), ("p",
+                   "Accuracies in this suite are the benchmark's shipped surrogate's predictions (no data, no "
+                   f"training); it was made by: {info.get('command')}.")]  # fmt: skip
+        blocks += _family_warning(results)
     used = [
         (s.get("label") or s["name"], s["params"]["predictor"])
         for s in results.state["suite"]["strategies"]
@@ -298,11 +311,14 @@ def _oracle(results: SuiteResults) -> list[Block]:
 
 
 def _family_warning(results: SuiteResults) -> list[Block]:
-    from ofa_bench.harness.fairness import family_clashes
+    from ofa_bench.harness.fairness import family_clashes, label_clashes
 
     oracle = results.state["suite"]["oracle"]
     entries = [(s.get("label") or s["name"], s["name"], s.get("params") or {}) for s in results.state["suite"]["strategies"]]
-    clashes = family_clashes(oracle["predictor"], oracle.get("params") or {}, entries)
+    if oracle.get("mode") == "shipped":
+        clashes = label_clashes(str(results.state.get("oracle", {}).get("predictor") or ""), entries)
+    else:
+        clashes = family_clashes(oracle["predictor"], oracle.get("params") or {}, entries)
     if not clashes:
         return []
     named = ", ".join(f"{label} ({'/'.join(sorted(shared))})" for _, label, shared in clashes)

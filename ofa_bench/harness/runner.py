@@ -3,7 +3,8 @@
 ``OUT/`` holds ``suite.json`` (the suite and what was fixed before any run: the benchmark
 fingerprint, the oracle, the hypervolume normalisation, the reference front and target, the
 measurement resolution, each run's seed), ``reference.csv`` (the random reference sample),
-``oracle.predictor`` and ``oracle_archive.csv`` for a surrogate oracle, ``units/<strategy>-s<seed>/`` (one run log
+``oracle.predictor`` and ``oracle_archive.csv`` for a surrogate oracle (a shipped surrogate stays in its
+benchmark: ``suite.json`` names it by fingerprint), ``units/<strategy>-s<seed>/`` (one run log
 each, see :mod:`ofa_bench.harness.runlog`) and, at the end, the results tables
 (:mod:`ofa_bench.harness.results`). Running the same suite into the same ``OUT`` again resumes:
 finished runs are skipped, unfinished ones continue from their logs, and accuracies come from the
@@ -162,15 +163,19 @@ def run_suite(
     units = units_of(suite)
     pending = [u for u in units if not RunLog.open(out / UNITS_DIR / u.key).done]
     # The search (oracle archive, reference, runs) measures on the search split only.
-    plan = plan_splits(bench, suite.report_split, suite.seed)
+    plan = plan_splits(bench, suite.report_split, suite.seed, report_oracle=_shipped_report_oracle(suite, bench))
     oracle, oracle_info = None, (stored or {}).get("oracle", {})
     if pending or stored is None:
         oracle, oracle_info = oracle_for(suite, plan.search, out, progress)
+        _check_same_oracle(stored, oracle_info, out)
     if stored is None:
         reference = reference_sample(suite, plan.search, oracle, out, progress)
         norm = fixed_normalisation(suite, reference)
         n_val = plan.describe.get("n_search")
-        fixed = fixed_references(suite, reference, norm, n_val if isinstance(n_val, int) else None, TARGET_FRACTION)
+        fixed = fixed_references(
+            suite, reference, norm, n_val if isinstance(n_val, int) else None, TARGET_FRACTION,
+            default_noise=oracle_info.get("noise_sd"),
+        )  # fmt: skip
         n_report = plan.describe.get("n_report")
         if isinstance(n_report, int) and n_report > 0:
             fixed["resolution_test"] = {"accuracy": 1.0 / n_report}
@@ -208,6 +213,27 @@ def run_suite(
     results = collect_results(out)
     write_results(results)
     return results
+
+
+def _shipped_report_oracle(suite: Suite, bench: Benchmark) -> Predictor | None:
+    """The shipped surrogate's ``test`` target, which re-measures fronts in place of the data (mode ``shipped``)."""
+    if suite.oracle.mode != "shipped" or suite.report_split == "none":
+        return None
+    from ofa_bench.zoo.surrogate import load_surrogate
+
+    return load_surrogate(bench.directory, "test", benchmark=bench)
+
+
+def _check_same_oracle(stored: dict[str, Any] | None, info: dict[str, Any], out: Path) -> None:
+    """Refuse to resume runs answered by a shipped surrogate that has changed since."""
+    if stored is None or info.get("mode") != "shipped":
+        return
+    before = (stored.get("oracle") or {}).get("label")
+    if before != info.get("label"):
+        raise OfaBenchError(
+            f"{str(out)!r} holds runs answered by oracle {before}, but the benchmark's shipped surrogate is now "
+            f"{info.get('label')}; use another output directory"
+        )
 
 
 def _remeasure(
@@ -375,6 +401,9 @@ def _job(suite: Suite, plan: SplitPlan, oracle: Predictor | None, info: dict[str
     bench = plan.search
     # Only joblib's workers are local children of this process; a cluster's may be on other machines.
     local = suite.engine.kind == "joblib"
+    if suite.oracle.noisy and oracle is not None:
+        # Seeded by the run's seed number: every strategy's run with that number sees the same draws.
+        oracle = oracle.with_noise(stream_seed(suite.seed, "oracle_noise", unit.seed))  # type: ignore[attr-defined]
     return _Job(
         unit=unit,
         # Absolute: engine workers need not share this process's working directory.
@@ -396,7 +425,7 @@ def _job(suite: Suite, plan: SplitPlan, oracle: Predictor | None, info: dict[str
             "unit": unit.key,
             "seed_number": unit.seed,
             "fingerprint": bench.fingerprint,
-            "oracle": info.get("label", "live"),
+            "oracle": getattr(oracle, "oracle_label", None) or info.get("label", "live"),
         },
         suite_pid=os.getpid() if local else None,
     )

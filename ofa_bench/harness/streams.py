@@ -13,6 +13,10 @@ stream                 what it draws
 ``runs``               each run's strategy seed (index: the run's seed number)
 ``lut_calibration``    the calibration archs of a latency table built for the suite
 ``holdout_split``      which archive archs are held out to score the oracle
+``oracle_noise``       a shipped surrogate's noisy draws (index: the run's seed number)
+``archive_random``     the random archs of a benchmark's measured archive
+``archive_trajectory`` each archive trajectory's strategy seed (index: name digest, number)
+``archive_noise``      the BN-calibration subsets of the archive's noise model (index: repeat)
 =====================  ================================================================
 """
 
@@ -29,6 +33,10 @@ STREAMS = {
     "runs": 3,
     "lut_calibration": 4,
     "holdout_split": 5,
+    "archive_random": 6,
+    "archive_trajectory": 7,
+    "archive_noise": 8,
+    "oracle_noise": 9,
 }
 
 

@@ -169,6 +169,24 @@ class Suite(Section):
         self._objectives_fit_strategies()
         return self
 
+    def _shipped_surrogate(self) -> dict[str, Any]:
+        """The benchmark's ``surrogate.json`` (mode ``shipped``); a ValueError when it has none or lacks a target."""
+        from ofa_bench.zoo import resolve_benchmark
+        from ofa_bench.zoo.surrogate import no_surrogate_message, surrogate_info
+
+        try:
+            info = surrogate_info(resolve_benchmark(self.benchmark.dir))
+        except OfaBenchError as exc:
+            raise ValueError(f"oracle.mode: {exc}") from None
+        if info is None:
+            raise ValueError(f"oracle.mode: {no_surrogate_message(self.benchmark.dir)}")
+        if self.report_split == "auto" and "test" not in info["targets"]:
+            raise ValueError(
+                f"report_split: auto re-measures fronts with the shipped surrogate's test target, and "
+                f"{self.benchmark.dir!r} ships only {', '.join(info['targets'])}; use report_split: none"
+            )
+        return info
+
     def _objectives_fit_strategies(self) -> None:
         """Refuse a strategy that optimises fewer objectives than the suite scores it on."""
         from ofa_bench import registry
@@ -184,8 +202,19 @@ class Suite(Section):
 
     def _fair_oracle(self) -> None:
         """Refuse an oracle of a model family a competing strategy fits internally (unless allowed)."""
-        from ofa_bench.harness.fairness import family_clashes
+        from ofa_bench.harness.fairness import family_clashes, label_clashes
 
+        if self.oracle.mode == "shipped":
+            label = self._shipped_surrogate()["predictor"]
+            if self.oracle.allow_same_family:
+                return
+            entries = [(s.key, s.name, s.params) for s in self.strategies]
+            for i, key, shared in label_clashes(label, entries)[:1]:
+                raise ValueError(
+                    f"oracle.mode: the shipped surrogate {label!r} ({'/'.join(sorted(shared))}) is the model "
+                    f"strategies[{i}] {key!r} fits; use another strategy or oracle.allow_same_family: true"
+                )
+            return
         if self.oracle.mode != "surrogate" or self.oracle.allow_same_family:
             return
         entries = [(s.key, s.name, s.params) for s in self.strategies]
@@ -279,6 +308,8 @@ def load_suite(
         data = read_yaml(path, where)  # bounded: a suite is untrusted input (docs/security.md)
     if not isinstance(data, dict):
         raise OfaBenchError(f"{where}: a suite must be a mapping with keys {', '.join(Suite.model_fields)}")
+    if isinstance(data.get("benchmark"), str):  # the shorthand, so overrides may set benchmark.<field>
+        data["benchmark"] = {"dir": data["benchmark"]}
     for key, value in (overrides or {}).items():
         _set(data, key, value, where)
     try:

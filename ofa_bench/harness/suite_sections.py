@@ -68,11 +68,13 @@ def known_plugin(kind: str, name: str, label: str) -> str:
 
 
 class BenchmarkSection(Section):
-    """The benchmark every run measures on.
+    """The benchmark every run measures on; a bare string in YAML (``benchmark: fmnist``) is its ``dir``.
 
     Attributes:
-        dir: The benchmark directory (relative paths are relative to the working directory).
-        preset: Search-space preset of the supernet, used when training it.
+        dir: The benchmark directory (relative paths are relative to the working directory), or
+            the name of a shipped benchmark (``ofa-bench bench list``).
+        preset: Search-space preset of the supernet, used when training it (default: the
+            existing benchmark's own, else ``ofa-mini``).
         data: Data spec fields (see :class:`ofa_bench.data.DataSpec`), used when training it.
         train_if_missing: Train the supernet by progressive shrinking when ``dir`` holds none.
         epochs_scale: Multiplies every training phase's epochs.
@@ -87,6 +89,17 @@ class BenchmarkSection(Section):
     epochs_scale: float = Field(1.0, gt=0, le=MAX_EPOCHS_SCALE)
     seed: int = Field(0, ge=0, le=MAX_SEED)
     device: Literal["cpu", "cuda"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = {"dir": value}
+        if isinstance(value, dict) and "preset" not in value and isinstance(value.get("dir"), str):
+            preset = _existing_preset(value["dir"])
+            if preset is not None:
+                value = {**value, "preset": preset}
+        return value
 
     @field_validator("preset")
     @classmethod
@@ -108,12 +121,32 @@ class BenchmarkSection(Section):
         return value
 
 
+def _existing_preset(ref: str) -> str | None:
+    """The preset of the benchmark ``ref`` names, when it exists and says; else ``None`` (the loader reports)."""
+    from ofa_bench.benchmark import BENCHMARK_FILE
+    from ofa_bench.untrusted import read_json
+    from ofa_bench.zoo import resolve_benchmark
+
+    try:
+        meta = read_json(resolve_benchmark(ref) / BENCHMARK_FILE, "benchmark file")
+    except OfaBenchError:
+        return None
+    preset = meta.get("preset") if isinstance(meta, dict) else None
+    return preset if isinstance(preset, str) else None
+
+
+#: Oracle fields that only a fitted (``surrogate``) oracle uses.
+_FITTED_ONLY = ("predictor", "params", "archive_size", "archive_seed", "holdout")
+
+
 class OracleSection(Section):
     """Where accuracies come from.
 
     Attributes:
         mode: ``live`` measures on the supernet; ``surrogate`` fits ``predictor`` on an archive of
-            ``archive_size`` measured random archs and answers with its predictions.
+            ``archive_size`` measured random archs and answers with its predictions; ``shipped``
+            answers with the benchmark's shipped surrogate (:mod:`ofa_bench.zoo.surrogate`), its
+            ``test`` target re-measuring the fronts, so neither the dataset nor training is needed.
         predictor: Registered predictor name for the surrogate oracle.
         params: Its constructor parameters.
         archive_size: Measured archs it is fitted on.
@@ -122,18 +155,25 @@ class OracleSection(Section):
             reference sample's archs, whatever the numbers).
         holdout: Share of the archive held out once to report the oracle's own quality (0: none).
         noise: The oracle's stated noise in accuracy (e.g. its held-out RMSE); differences of
-            accuracy below it (or below one evaluation image) are never called better.
+            accuracy below it (or below one evaluation image) are never called better. With
+            ``shipped`` it defaults to the surrogate's ``noise.sd``.
+        noisy: ``shipped`` only: answer each search evaluation with the surrogate's mean plus a
+            Gaussian draw of its ``noise.sd``, seeded per run (suite seed, the run's seed number)
+            and per arch; the reference sample and the verdict's re-measurement use the mean.
+            Default: the noise-free mean. (``noise`` is a threshold the suite states; ``noisy``
+            makes answers noisy.)
         allow_same_family: Allow a predictor family that a competing strategy also fits
             internally (the report then warns that the comparison favours that strategy).
     """
 
-    mode: Literal["live", "surrogate"] = "live"
+    mode: Literal["live", "surrogate", "shipped"] = "live"
     predictor: str = "gbdt"
     params: dict[str, Any] = Field(default_factory=dict)
     archive_size: int = Field(200, ge=10, le=MAX_ARCHIVE_SIZE)
     archive_seed: int = Field(0, ge=0)
     holdout: float = Field(0.2, ge=0, lt=1)
     noise: float | None = Field(None, ge=0)
+    noisy: bool = False
     allow_same_family: bool = False
 
     @field_validator("predictor")
@@ -145,6 +185,12 @@ class OracleSection(Section):
     def _params(self) -> OracleSection:
         if self.mode == "surrogate":
             _bind("predictor", self.predictor, self.params)
+        if self.mode == "shipped":
+            for name in _FITTED_ONLY:
+                if name in self.model_fields_set:
+                    raise ValueError(f"{name}: not used with mode: shipped (the benchmark's surrogate is fitted)")
+        if self.noisy and self.mode != "shipped":
+            raise ValueError(f"noisy: needs mode: shipped (only it has a noise model); mode: {self.mode}")
         return self
 
 

@@ -38,8 +38,8 @@ class PredictorEvaluate:
 
     @property
     def label(self) -> str:
-        """The oracle label, as the evaluator writes it: ``surrogate:<predictor class>``."""
-        return f"surrogate:{type(self.predictor).__name__}"
+        """The oracle label, as the evaluator writes it: the predictor's own, else ``surrogate:<predictor class>``."""
+        return getattr(self.predictor, "oracle_label", None) or f"surrogate:{type(self.predictor).__name__}"
 
     def predict(self, array: np.ndarray) -> np.ndarray:
         """The predictor's values for a batch array."""

@@ -5,6 +5,11 @@ Each subfolder is a benchmark directory (``benchmark.json``, ``supernet.pt``) pl
 and wall time. Wherever a benchmark directory is asked for, a shipped benchmark's name (``fmnist``)
 works too; a path that exists as a folder always wins over a name. The measurement cache of a
 shipped benchmark lives in the user cache directory, not inside the installed package.
+
+A benchmark may also ship a surrogate of its accuracies (``surrogate/``), so suites run on it
+without the dataset and without training: :mod:`ofa_bench.zoo.surrogate` reads and writes it. That
+module sits above :mod:`ofa_bench.benchmark` (it checks a benchmark's fingerprint), and this one
+below it (the benchmark resolves shipped names here), so it is imported by its own name.
 """
 
 from __future__ import annotations

@@ -1,0 +1,280 @@
+"""Tests of shipped surrogates: their files, ``bench info``, and suites on them without the data.
+
+The benchmark is an untrained ``ofa-fmnist`` supernet on a tiny MNIST-format folder; its
+surrogate is a small GBDT fitted on 40 random archs with a synthetic accuracy. What is checked is
+the machinery (files, labels, seeds, no data access), not accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ofa_bench import cli, registry
+from ofa_bench.benchmark import Benchmark
+from ofa_bench.data import DataSpec
+from ofa_bench.errors import OfaBenchError
+from ofa_bench.evaluate import Evaluator
+from ofa_bench.harness import load_suite, run_suite
+from ofa_bench.nn import ElasticMobileNetV3
+from ofa_bench.space import get_space
+from ofa_bench.zoo.surrogate import (
+    SURROGATE_DIR,
+    SURROGATE_FILE,
+    load_surrogate,
+    save_surrogate,
+    surrogate_info,
+)
+from tests.harness_support import logs_of
+from tests.test_idx_data import write_idx_folder
+
+SPACE = get_space("ofa-fmnist")
+#: Timing columns of results.csv: the only ones allowed to differ between equal runs.
+_TIMES = ("wall_s", "cpu_s", "eval_s", "strategy_s")
+
+
+def _synthetic(archs: list[Any], shift: float = 0.0) -> np.ndarray:
+    """An accuracy that grows with every choice of the arch, so a GBDT can learn it."""
+    array = SPACE.to_array(archs).astype(np.float64)
+    span = np.ptp(array, axis=0)
+    return 0.6 + 0.3 * np.mean(array / np.where(span > 0, span, 1.0) / 10, axis=1) + shift
+
+
+def _fit(shift: float) -> Any:
+    archs = SPACE.sample(40, 7)
+    return registry.create("predictor", "gbdt", n_estimators=20).fit(archs, _synthetic(archs, shift))
+
+
+def _info(**changes: Any) -> dict[str, Any]:
+    info = {
+        "predictor": "gbdt",
+        "kendall_tau": 0.9,
+        "quality": {"spearman": 0.95},
+        "noise": {"sd": 0.06, "n_archs": 5},
+        "archive": {"file": None, "n": 40},
+        "command": "tests/test_shipped_oracle.py",
+    }
+    return {**info, **changes}
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Path:
+    """A tiny benchmark with valid and test splits and a shipped surrogate of both."""
+    root = tmp_path_factory.mktemp("shipped")
+    write_idx_folder(root / "data", n_train=80, n_test=20)
+    spec = DataSpec(dataset="idx", root=str(root / "data"), val_fraction=0.25, calib_size=20)
+    torch.manual_seed(0)
+    Benchmark.create(root / "bench", ElasticMobileNetV3(SPACE), spec, training={"note": "untrained"})
+    save_surrogate(root / "bench", {"valid": _fit(0.0), "test": _fit(-0.02)}, _info())
+    return root / "bench"
+
+
+@pytest.fixture()
+def plain_bench(tmp_path: Path, bench: Path) -> Path:
+    """A copy of ``bench`` without its surrogate."""
+    copy = tmp_path / "plain"
+    shutil.copytree(bench, copy, ignore=shutil.ignore_patterns(SURROGATE_DIR, "cache.sqlite*"))
+    return copy
+
+
+def _suite(bench: Path, **changes: Any) -> dict[str, Any]:
+    suite: dict[str, Any] = {
+        "name": "shipped",
+        "benchmark": str(bench),  # the shorthand for {dir: ...}
+        "oracle": {"mode": "shipped"},
+        "objectives": ["accuracy", "latency:macs"],
+        "strategies": ["random", {"name": "regularized-evolution", "params": {"population_size": 8, "sample_size": 3}}],
+        "budget": {"evaluations": 16},
+        "batch_size": 8,
+        "seeds": 2,
+        "engine": {"kind": "serial"},
+        "reference": {"random_sample": 40},
+    }
+    suite.update(changes)
+    return suite
+
+
+def _without_times(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path).drop(columns=[c for c in _TIMES if c in pd.read_csv(path, nrows=0).columns])
+
+
+# ----- the files -----------------------------------------------------------------------------------
+
+
+def test_info_load_and_labels(bench: Path) -> None:
+    info = surrogate_info(bench)
+    assert info is not None and info["predictor"] == "gbdt" and info["noise"]["sd"] == 0.06
+    assert info["targets"] == {"valid": "valid.predictor", "test": "test.predictor"}
+    assert info["fingerprint"] == Benchmark.load(bench).fingerprint
+    valid, test = load_surrogate(bench), load_surrogate(bench, "test")
+    archs = SPACE.sample(5, 1)
+    assert np.allclose(valid.predict(archs), _fit(0.0).predict(archs))
+    assert valid.oracle_label.startswith("shipped:") and len(valid.oracle_label) == len("shipped:") + 16
+    assert test.oracle_label == f"{valid.oracle_label}:test" and test.target == "test"
+    with pytest.raises(OfaBenchError, match=r"no target 'train'; allowed: valid, test$"):
+        load_surrogate(bench, "train")
+
+
+def test_evaluator_records_and_caches_under_the_shipped_label(bench: Path) -> None:
+    oracle = load_surrogate(bench)
+    archs = SPACE.sample(3, 2)
+    with Evaluator(bench, oracle=oracle) as evaluator:
+        first = evaluator.evaluate(archs)
+        assert set(first["oracle"]) == {oracle.oracle_label} and not first["cached"].any()
+        assert evaluator.evaluate(archs)["cached"].all()
+    with pytest.raises(OfaBenchError, match="the oracle predicts valid accuracy; split must be valid"):
+        Evaluator(bench, oracle=oracle, split="test")
+    with Evaluator(bench, oracle=load_surrogate(bench, "test"), split="test") as evaluator:
+        assert set(evaluator.evaluate(archs)["split"]) == {"test"}
+
+
+def test_noisy_draws_are_seeded_per_arch_and_differ_from_the_mean(bench: Path) -> None:
+    mean = load_surrogate(bench)
+    archs = SPACE.sample(20, 3)
+    a, again = mean.with_noise(1).predict(archs), mean.with_noise(1).predict(archs[::-1])[::-1]
+    assert np.array_equal(a, again), "a draw depends on the arch and the seed, not on the order asked"
+    assert not np.allclose(a, mean.predict(archs)) and not np.allclose(a, mean.with_noise(2).predict(archs))
+    assert 0.02 < np.std(a - mean.predict(archs)) < 0.15  # noise.sd is 0.06 (clipped to [0, 1])
+    assert mean.with_noise(1).oracle_label == f"{mean.oracle_label}+noise:1"
+
+
+def test_bad_surrogate_files_are_one_line_errors(tmp_path: Path, bench: Path) -> None:
+    good = json.loads((bench / SURROGATE_DIR / SURROGATE_FILE).read_text())
+    folder = tmp_path / "b" / SURROGATE_DIR
+    folder.mkdir(parents=True)
+    cases = [
+        ({"version": 2}, "version 2; this ofa-bench reads version 1"),
+        ({"noise": {"sd": -1}}, "noise.sd must be a number >= 0"),
+        ({"targets": {"valid": "../x.predictor"}}, "targets.valid must be a file name"),
+        ({"targets": {"test": "test.predictor"}}, "targets must map 'valid'"),
+        ({"kendall_tau": "high"}, "kendall_tau must be a number"),
+        ({"archive": {"file": None, "n": -3}}, "archive.n must be an integer >= 0"),
+    ]
+    for change, message in cases:
+        (folder / SURROGATE_FILE).write_text(json.dumps({**good, **change}))
+        with pytest.raises(OfaBenchError, match=message) as caught:
+            surrogate_info(tmp_path / "b")
+        assert "\n" not in str(caught.value) and SURROGATE_FILE in str(caught.value)
+    (folder / SURROGATE_FILE).write_text(json.dumps({k: v for k, v in good.items() if k != "noise"}))
+    with pytest.raises(OfaBenchError, match="missing field 'noise'"):
+        surrogate_info(tmp_path / "b")
+
+
+def test_a_surrogate_of_another_benchmark_or_none_is_refused(bench: Path, plain_bench: Path) -> None:
+    assert surrogate_info(plain_bench) is None
+    with pytest.raises(OfaBenchError, match="ships no surrogate"):
+        load_surrogate(plain_bench)
+    with pytest.raises(OfaBenchError, match="is not the benchmark's"):
+        save_surrogate(plain_bench, {"valid": _fit(0.0)}, _info(fingerprint="0123456789abcdef"))
+    with pytest.raises(OfaBenchError, match="predictors must be given for valid"):
+        save_surrogate(plain_bench, {"test": _fit(0.0)}, _info())
+    assert surrogate_info(plain_bench) is None, "a refused save writes nothing"
+    shutil.copytree(bench / SURROGATE_DIR, plain_bench / SURROGATE_DIR)
+    meta = json.loads((plain_bench / SURROGATE_DIR / SURROGATE_FILE).read_text())
+    meta["fingerprint"] = "0123456789abcdef"
+    (plain_bench / SURROGATE_DIR / SURROGATE_FILE).write_text(json.dumps(meta))
+    with pytest.raises(OfaBenchError, match="fitted for benchmark 0123456789abcdef, but"):
+        load_surrogate(plain_bench)
+
+
+def test_bench_info_and_list_show_the_surrogate(bench: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["bench", "info", str(bench), "--json"]) == 0
+    surrogate = json.loads(capsys.readouterr().out)["surrogate"]
+    assert surrogate["kendall_tau"] == 0.9 and surrogate["predictor"] == "gbdt" and surrogate["noise"]["sd"] == 0.06
+    assert surrogate["label"].startswith("shipped:") and surrogate["matches_benchmark"] is True
+    assert cli.main(["bench", "info", str(bench)]) == 0
+    assert "Kendall tau 0.900" in capsys.readouterr().out
+
+
+# ----- suites ----------------------------------------------------------------------------------------
+
+
+def test_suite_fields_of_shipped_mode(bench: Path, plain_bench: Path) -> None:
+    suite = load_suite(_suite(bench), {"benchmark.device": "cpu"})
+    assert suite.benchmark.dir == str(bench) and suite.benchmark.preset == "ofa-fmnist"
+    assert suite.benchmark.device == "cpu"
+    with pytest.raises(OfaBenchError, match=r"oracle\.mode: benchmark '.*plain' ships no surrogate"):
+        load_suite(_suite(plain_bench))
+    with pytest.raises(OfaBenchError, match="noisy: needs mode: shipped"):
+        load_suite(_suite(bench, oracle={"mode": "live", "noisy": True}))
+    with pytest.raises(OfaBenchError, match="predictor: not used with mode: shipped"):
+        load_suite(_suite(bench, oracle={"mode": "shipped", "predictor": "rf"}))
+    # The surrogate is a GBDT: a strategy fitting trees would learn the oracle's own model class.
+    clash = _suite(bench, strategies=["random", {"name": "surrogate", "params": {"predictor": "gbdt"}}])
+    with pytest.raises(OfaBenchError, match=r"shipped surrogate 'gbdt' \(trees\) is the model strategies\[1\]"):
+        load_suite(clash)
+    load_suite({**clash, "oracle": {"mode": "shipped", "allow_same_family": True}})
+
+
+def test_a_suite_on_the_shipped_surrogate_needs_no_data(
+    bench: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ofa_bench.data
+    import ofa_bench.data.datasets
+
+    suite = load_suite(_suite(bench))
+    data = Path(Benchmark.load(bench).data_spec.root)
+    with monkeypatch.context() as patch:
+        # The data is gone: its folder moved, the lookup pointed at an empty folder, the loader refuses.
+        (tmp_path / "empty").mkdir()
+        patch.setenv("OFA_BENCH_DATA", str(tmp_path / "empty"))
+        data.rename(tmp_path / "away")
+
+        def no_data(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("a shipped-oracle suite loaded the data")
+
+        patch.setattr(ofa_bench.data.datasets, "load_data", no_data)
+        patch.setattr(ofa_bench.data, "load_data", no_data)
+        try:
+            without = run_suite(suite, tmp_path / "without")
+        finally:
+            (tmp_path / "away").rename(data)
+    with_data = run_suite(suite, tmp_path / "with")
+    for name in ("results.csv", "summary.csv"):
+        pd.testing.assert_frame_equal(
+            _without_times(tmp_path / "without" / name), _without_times(tmp_path / "with" / name)
+        )
+    assert without.verdict_metric == "hv_test" and with_data.runs["hv_test"].notna().all()
+    state = json.loads((tmp_path / "with" / "suite.json").read_text())
+    label = load_surrogate(bench).oracle_label
+    assert state["oracle"]["mode"] == "shipped" and state["oracle"]["label"] == label
+    assert state["splits"]["remeasured_by"] == f"{label}:test"
+    # 0.06 > one image of 20 (0.05): no difference below the surrogate's noise is called better.
+    assert state["resolution"]["accuracy"] == 0.06
+    holdout = pd.read_csv(tmp_path / "with" / "holdout.csv")
+    assert not np.allclose(holdout["accuracy"], holdout["accuracy_test"]), "fronts are re-measured by the test target"
+    run = json.loads((tmp_path / "with" / "units" / "random-s0" / "run.json").read_text())
+    assert run["oracle"] == label
+
+
+def test_noisy_mode_is_reproducible_and_not_the_mean(bench: Path, tmp_path: Path) -> None:
+    noisy = load_suite(_suite(bench, oracle={"mode": "shipped", "noisy": True}, report_split="none"))
+    run_suite(noisy, tmp_path / "a")
+    run_suite(noisy, tmp_path / "b")
+    logs = logs_of(tmp_path / "a")
+    assert logs == logs_of(tmp_path / "b")
+    mean = load_surrogate(bench)
+    entries = logs["random-s0"]
+    archs = [SPACE.from_dict(e["arch"]) for e in entries]
+    answered = np.array([e["record"]["accuracy"] for e in entries])
+    assert not np.allclose(answered, mean.predict(archs))
+    assert np.std(answered - mean.predict(archs)) < 0.15  # noise.sd is 0.06
+    meta = json.loads((tmp_path / "a" / "units" / "random-s0" / "run.json").read_text())
+    assert meta["oracle"].startswith(f"{mean.oracle_label}+noise:")
+
+
+def test_resuming_after_the_surrogate_changed_is_refused(plain_bench: Path, tmp_path: Path) -> None:
+    save_surrogate(plain_bench, {"valid": _fit(0.0)}, _info())
+    suite = load_suite(_suite(plain_bench, report_split="none", seeds=1, strategies=["random"]))
+    run_suite(suite, tmp_path / "out")
+    save_surrogate(plain_bench, {"valid": _fit(0.01)}, _info(kendall_tau=0.8))
+    (tmp_path / "out" / "units" / "random-s0" / "run.json").unlink()  # an unfinished run, so the oracle is needed
+    with pytest.raises(OfaBenchError, match="holds runs answered by oracle shipped:.*, but the benchmark's shipped"):
+        run_suite(suite, tmp_path / "out")
