@@ -13,8 +13,8 @@ import pytest
 
 from benchmarks.conftest import THROUGHPUT
 from benchmarks.targets import record
-from hardware.layer_grid import layer_grid
-from hardware.lut_format import save_table
+from ofa_bench_hardware.layer_grid import layer_grid
+from ofa_bench_hardware.lut_format import save_table
 from ofa_bench import registry
 from ofa_bench.space import get_space
 

@@ -1,11 +1,9 @@
-"""Built-in hardware backends, declared under the ``ofa_bench.hardware`` entry-point group.
+"""Deprecated import name of :mod:`ofa_bench_hardware` (the built-in hardware), kept for ofa-bench 0.1.
 
-Reach them through :mod:`ofa_bench.registry` (``create("hardware", "macs")``, or a spec such as
-``create_from_spec("hardware", "lut:table=out/lut.yaml")``), not by import.
-
-- :mod:`hardware.proxies`: ``macs`` and ``params``, analytic costs in millions.
-- :mod:`hardware.linear`: ``macs-linear``, milliseconds from MACs by a fitted line.
-- :mod:`hardware.runners`: ``torch-cpu``, ``torch-cuda``, ``onnxruntime-cpu``, timing subnets.
-- :mod:`hardware.lut`: ``lut``, per-layer lookup tables (ours and OFA's), built with
-  :mod:`hardware.lut_build` from the layers in :mod:`hardware.layer_grid`.
+``import hardware.x`` returns the module ``ofa_bench_hardware.x`` itself and warns once; the name goes away
+in 0.2, since a top-level ``hardware`` can clash with another installed distribution.
 """
+
+from ofa_bench.deprecation import alias_package
+
+alias_package(__name__, "ofa_bench_hardware", removed_in="0.2")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
-from hardware.layer_grid import layer_grid
-from hardware.runners import TorchCPU
+from ofa_bench_hardware.layer_grid import layer_grid
+from ofa_bench_hardware.runners import TorchCPU
 from ofa_bench import registry
 from ofa_bench.costs import layers
 from ofa_bench.errors import OfaBenchError
@@ -134,7 +134,7 @@ def test_build_errors(tmp_path: Path) -> None:
 
 def test_build_on_onnxruntime_times_layers(tmp_path: Path) -> None:
     """The ONNX Runtime runner times single layers too (a few, to stay fast)."""
-    from hardware.layer_modules import input_shape, layer_module
+    from ofa_bench_hardware.layer_modules import input_shape, layer_module
 
     runner = registry.create("hardware", "onnxruntime-cpu", **QUICK)
     shapes = layers(MINI.largest(16))
@@ -144,7 +144,7 @@ def test_build_on_onnxruntime_times_layers(tmp_path: Path) -> None:
 
 
 def test_calibration_archs_differ_from_validation_sample() -> None:
-    from hardware.lut_build import calibration_archs
+    from ofa_bench_hardware.lut_build import calibration_archs
 
     picked = calibration_archs(MINI, 10, seed=0)
     assert picked[:2] == [MINI.smallest(12), MINI.largest(24)] and len(picked) == 10
@@ -154,9 +154,9 @@ def test_calibration_archs_differ_from_validation_sample() -> None:
 
 def test_calibration_fits_scale_and_overhead(tmp_path: Path) -> None:
     """Whole networks measuring 2x their layers' sum plus 1 ms give scale 2 and overhead 1."""
-    from hardware.lut import LookupTableBackend
-    from hardware.lut_build import _calibrate
-    from hardware.lut_format import save_table
+    from ofa_bench_hardware.lut import LookupTableBackend
+    from ofa_bench_hardware.lut_build import _calibrate
+    from ofa_bench_hardware.lut_format import save_table
 
     entries = {x.key(): {"count": 1, "mean": 0.05 + x.macs / 1e7, "std": 0.0} for x in layer_grid(MINI).distinct()}
     path = save_table(tmp_path / "t.yaml", {"space": MINI.name}, entries)

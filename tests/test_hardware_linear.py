@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hardware.linear import DEFAULT_FIT, LinearMacsLatency
+from ofa_bench_hardware.linear import DEFAULT_FIT, LinearMacsLatency
 from ofa_bench import registry
 from ofa_bench.costs import macs_params
 from ofa_bench.errors import OfaBenchError

@@ -10,10 +10,10 @@ import pytest
 import torch
 import yaml
 
-from hardware.layer_grid import layer_grid
-from hardware.layer_modules import input_shape, layer_module
-from hardware.lut import LookupTableBackend
-from hardware.lut_format import load_table, save_table
+from ofa_bench_hardware.layer_grid import layer_grid
+from ofa_bench_hardware.layer_modules import input_shape, layer_module
+from ofa_bench_hardware.lut import LookupTableBackend
+from ofa_bench_hardware.lut_format import load_table, save_table
 from ofa_bench import registry
 from ofa_bench.costs import LayerShape, layers, macs_params
 from ofa_bench.errors import OfaBenchError

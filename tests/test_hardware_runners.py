@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hardware import timing
-from hardware.runners import OnnxRuntimeCPU, TorchCPU, TorchCUDA
+from ofa_bench_hardware import timing
+from ofa_bench_hardware.runners import OnnxRuntimeCPU, TorchCPU, TorchCUDA
 from ofa_bench import registry
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.space import get_space

@@ -128,8 +128,8 @@ def test_report_has_every_section_and_figure(harness_bench: Path, tmp_path: Path
     assert "exact one-sided rank test" in text and "Holm-adjusted" in text and "smallest p-value" in text
     assert "Vargha-Delaney" in text and "## Strategies" in text and "oracle_overlap" in text
     assert "Ishibuchi" in text and "random start" in text
-    assert "| strategy | predictors.gbdt:GBDTPredictor" not in text  # plug-in table lists entry points by row
-    assert "predictors.gbdt:GBDTPredictor" in text and "strategies.regularized_evolution:" in text
+    assert "| strategy | ofa_bench_predictors.gbdt:GBDTPredictor" not in text  # plug-in table lists entry points by row
+    assert "ofa_bench_predictors.gbdt:GBDTPredictor" in text and "ofa_bench_strategies.regularized_evolution:" in text
     page = files.html.read_text()
     assert page.startswith("<!DOCTYPE html>") and "<img src='figures/pareto.png'" in page
     for figure in files.figures:

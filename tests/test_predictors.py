@@ -206,10 +206,10 @@ def test_mlp_int8_survives_pickling_and_saving(mlp_pair, tmp_path) -> None:
 
 
 def test_mlp_keeps_float32_when_int8_would_rank_differently(data, mlp_pair, monkeypatch) -> None:
-    import predictors.mlp
+    import ofa_bench_predictors.mlp
 
     archs, y = data
-    monkeypatch.setattr(predictors.mlp, "_MIN_INT8_TAU", 1.01)  # no int8 ranking can pass
+    monkeypatch.setattr(ofa_bench_predictors.mlp, "_MIN_INT8_TAU", 1.01)  # no int8 ranking can pass
     with pytest.warns(RuntimeWarning, match="predicting in float32"):
         mlp = registry.create("predictor", "mlp", **MLP_FAST).fit(archs, y)
     assert mlp.precision_ == "float32" and mlp.act_scales_ is None

@@ -71,7 +71,7 @@ def test_every_declared_strategy_is_covered() -> None:
     """Every strategy our own pyproject declares runs through the kit (and the kit names only those)."""
     from importlib.metadata import entry_points
 
-    declared = {ep.name for ep in entry_points(group="ofa_bench.strategies") if ep.value.startswith("strategies.")}
+    declared = {ep.name for ep in entry_points(group="ofa_bench.strategies") if ep.value.startswith("ofa_bench_strategies.")}
     assert declared == set(SMALL)
     for name in SMALL:
         assert registry.get("strategy", name).name in (name, "ofa-evolution")  # evolution: deprecated alias
@@ -165,7 +165,7 @@ def test_tpe_falls_back_to_optunas_sampler_when_its_private_parts_move(monkeypat
 
     import optuna
 
-    monkeypatch.setitem(sys.modules, "strategies._tpe_sampler", None)  # the import now raises ImportError
+    monkeypatch.setitem(sys.modules, "ofa_bench_strategies._tpe_sampler", None)  # the import now raises ImportError
     strategy = registry.create("strategy", "tpe", n_startup_trials=4)
     with pytest.warns(RuntimeWarning, match="plain TPESampler"):
         batches = drive(strategy, MINI, 8, batch=2)
@@ -183,8 +183,8 @@ def test_tpe_sampler_proposes_what_optunas_tpe_proposes(directions: list[str]) -
     import optuna
     from optuna.distributions import CategoricalDistribution
 
-    from strategies._tpe_sampler import CategoricalParzenEstimator, FixedSpaceTPE
-    from strategies._tpe_trials import ask
+    from ofa_bench_strategies._tpe_sampler import CategoricalParzenEstimator, FixedSpaceTPE
+    from ofa_bench_strategies._tpe_trials import ask
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = {f"b{i}": CategoricalDistribution([f"{k}x{e}" for k in (3, 5, 7) for e in (3, 4, 6)]) for i in range(6)}
@@ -221,7 +221,7 @@ def test_tpe_sampler_proposes_what_optunas_tpe_proposes(directions: list[str]) -
 
 def test_tpe_fast_paths_change_no_proposal(monkeypatch: pytest.MonkeyPatch) -> None:
     """The strategy proposes the same archs with the faster paths as with Optuna's own split and ask."""
-    import strategies._tpe_sampler as sampler_module
+    import ofa_bench_strategies._tpe_sampler as sampler_module
 
     limit = float(np.quantile(analytic_columns(MINI, MINI.sample_array(400, 0), ["macs"])["macs"], 0.5))
     runs = []

@@ -47,7 +47,7 @@ from ofa_bench.untrusted import (
     parse_json,
     parse_yaml,
 )
-from hardware.lut_format import load_table
+from ofa_bench_hardware.lut_format import load_table
 
 REPO = Path(__file__).resolve().parents[1]
 MINI = get_space("ofa-mini")
@@ -159,7 +159,7 @@ def test_alias_bomb_in_a_suite_is_refused_in_bounded_memory(tmp_path: Path, leve
 def test_alias_bomb_in_a_lookup_table_is_refused_in_bounded_memory(tmp_path: Path) -> None:
     table = tmp_path / "lut.yaml"
     table.write_text(_laughs(9) + "format: ofa-bench-lut\nformat_version: 1\nlayers: {k: {mean: *l8}}\n")
-    result = _child(f"load_table({str(table)!r})", setup="from hardware.lut_format import load_table")
+    result = _child(f"load_table({str(table)!r})", setup="from ofa_bench_hardware.lut_format import load_table")
     _refused(result, "lookup table", "lut.yaml", "alias")
 
 

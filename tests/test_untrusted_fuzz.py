@@ -25,7 +25,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hardware.lut_format import load_table, save_table
+from ofa_bench_hardware.lut_format import load_table, save_table
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.harness.suite import load_suite
 from ofa_bench.jsonl import read_arch, read_archs

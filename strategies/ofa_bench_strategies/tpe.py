@@ -15,10 +15,10 @@ workers share one study; such a run then depends on the other workers and is not
 Time per trial (the issue's target is 5 ms per arch at budget 500; Optuna as it ships took about
 15): Optuna's TPE redoes, for every trial, work that grows with the trials so far, in Python
 loops over trials and parameters. The sampler is
-:class:`strategies._tpe_sampler.FixedSpaceTPE`, Optuna's TPESampler with its search-space
+:class:`ofa_bench_strategies._tpe_sampler.FixedSpaceTPE`, Optuna's TPESampler with its search-space
 inference, its conversion and constraint scoring of finished trials and its Parzen estimators
 answered by exact equivalents (same trials for a seed; see that module). Trials are asked with
-:func:`strategies._tpe_trials.ask` (TPE's joint proposal written to the in-memory study in one
+:func:`ofa_bench_strategies._tpe_trials.ask` (TPE's joint proposal written to the in-memory study in one
 update instead of one checked, copied update per parameter) and told without ``study.tell``'s
 deep copy of the result. What remains is Optuna's own: the non-dominated ranking and hypervolume
 tie-break of the feasible trials, and the arithmetic of the two Parzen estimators.
@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ofa_bench.errors import OfaBenchError
-from strategies._base import ArrayStrategy, row_hash
+from ofa_bench_strategies._base import ArrayStrategy, row_hash
 
 __all__ = ["TPE"]
 
@@ -46,12 +46,12 @@ _LARGE = 1e30
 def _fast_sampler(distributions: dict[str, Any], options: dict[str, Any]) -> Any:
     """Our faster TPESampler, or None where the installed Optuna lacks the private parts it builds on.
 
-    :mod:`strategies._tpe_sampler` subclasses Optuna's private Parzen estimator, and ``optuna`` has
+    :mod:`ofa_bench_strategies._tpe_sampler` subclasses Optuna's private Parzen estimator, and ``optuna`` has
     no upper bound: a release that moves or changes it must not break the strategy, so the plain
     :class:`optuna.samplers.TPESampler` (same trials, slower) is used instead, with a warning.
     """
     try:
-        from strategies._tpe_sampler import FixedSpaceTPE
+        from ofa_bench_strategies._tpe_sampler import FixedSpaceTPE
 
         with warnings.catch_warnings():  # multivariate TPE is marked experimental by Optuna
             warnings.simplefilter("ignore")
@@ -199,7 +199,7 @@ class TPE(ArrayStrategy):
 
     def _ask(self) -> tuple[Any, np.ndarray]:
         """A new trial and its arch (see the module docstring)."""
-        from strategies._tpe_trials import ask
+        from ofa_bench_strategies._tpe_trials import ask
 
         trial, params = ask(self.study, self.distributions, fast=getattr(self.study.sampler, "fast_paths", False))
         return trial, self._row(params)
@@ -215,7 +215,7 @@ class TPE(ArrayStrategy):
     def _finish(self, trial: Any, values: list[float] | None, G: np.ndarray) -> None:
         import optuna
 
-        from strategies._tpe_trials import tell
+        from ofa_bench_strategies._tpe_trials import tell
 
         trial.set_user_attr(_CONSTRAINTS_ATTR, [float(min(g, _LARGE)) for g in G])
         if values is None:

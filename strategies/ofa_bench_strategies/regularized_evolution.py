@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ofa_bench.errors import OfaBenchError
-from strategies._base import ArrayStrategy, pareto_order, pareto_tools, rank_key
+from ofa_bench_strategies._base import ArrayStrategy, pareto_order, pareto_tools, rank_key
 
 __all__ = ["RegularizedEvolution"]
 

@@ -19,7 +19,7 @@ gives the same trials as with :class:`optuna.samplers.TPESampler`:
 - the split of the finished trials into good and bad ones: Optuna scores every trial's
   constraints again for every new trial; here each finished trial is scored once
   (:meth:`FixedSpaceTPE._split`; the ranking of feasible trials is Optuna's own function).
-  This step, and the one-update ask of :mod:`strategies._tpe_trials`, are used only after a
+  This step, and the one-update ask of :mod:`ofa_bench_strategies._tpe_trials`, are used only after a
   small seeded study run once per process proposes exactly what Optuna's sampler proposes
   (:attr:`FixedSpaceTPE.fast_paths`); with the constant liar Optuna's split runs.
 """
@@ -146,7 +146,7 @@ class FixedSpaceTPE(TPESampler):
         **kwargs: Any other :class:`optuna.samplers.TPESampler` argument.
 
     Attributes:
-        fast_paths: Whether the faster split, and :func:`strategies._tpe_trials.ask`'s one-update
+        fast_paths: Whether the faster split, and :func:`ofa_bench_strategies._tpe_trials.ask`'s one-update
             path, are in use: they reproduced Optuna's proposals on the probe study.
     """
 
@@ -314,7 +314,7 @@ def _split_helpers() -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _proposes_as_optuna() -> bool:
-    """Whether :class:`FixedSpaceTPE` and :func:`~strategies._tpe_trials.ask` propose what Optuna's TPE does.
+    """Whether :class:`FixedSpaceTPE` and :func:`~ofa_bench_strategies._tpe_trials.ask` propose what Optuna's TPE does.
 
     A small seeded study (two objectives, a constraint most trials break, a failed trial, a
     single-choice parameter) is run
@@ -324,7 +324,7 @@ def _proposes_as_optuna() -> bool:
     """
     import optuna
 
-    from strategies._tpe_trials import ask, tell
+    from ofa_bench_strategies._tpe_trials import ask, tell
 
     space = {
         "a": CategoricalDistribution(["x", "y", "z"]),

@@ -19,7 +19,7 @@ import numpy as np
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.interfaces import Predictor
 from ofa_bench.space import Arch, SearchSpace
-from predictors._encoding import as_array, check_encoder, encode, fit_space
+from ofa_bench_predictors._encoding import as_array, check_encoder, encode, fit_space
 
 if TYPE_CHECKING:
     from typing import Self

@@ -11,8 +11,8 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, DotProduct, Ke
 
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.space import Arch, SearchSpace
-from predictors._base import ArchRegressor
-from predictors._encoding import Encoder
+from ofa_bench_predictors._base import ArchRegressor
+from ofa_bench_predictors._encoding import Encoder
 
 __all__ = ["KERNELS", "GPPredictor"]
 

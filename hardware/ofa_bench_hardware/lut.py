@@ -1,9 +1,9 @@
 """Latency lookup tables: an arch's latency is the sum of its layers' measured latencies.
 
 Queries are vectorised: per space, every (block position, kernel, expand, resolution) is resolved
-to its table latency once (:mod:`hardware.layer_grid`), so a batch of archs becomes one gather
+to its table latency once (:mod:`ofa_bench_hardware.layer_grid`), so a batch of archs becomes one gather
 and a masked sum. Tables are built by :meth:`LookupTableBackend.build` (``ofa-bench hardware
-build-lut``) or are OFA's published per-resolution files (:mod:`hardware.lut_format`).
+build-lut``) or are OFA's published per-resolution files (:mod:`ofa_bench_hardware.lut_format`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hardware.batch import arch_array
-from hardware.layer_grid import layer_grid
-from hardware.lut_format import LatencyTable, load_table
+from ofa_bench_hardware.batch import arch_array
+from ofa_bench_hardware.layer_grid import layer_grid
+from ofa_bench_hardware.lut_format import LatencyTable, load_table
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.interfaces import HardwareBackend
 from ofa_bench.untrusted import excerpt
@@ -81,7 +81,7 @@ class LookupTableBackend(HardwareBackend):
         """Profile every distinct layer of ``space`` on ``runner`` and write the table to ``out``.
 
         Resumable: an unfinished table at ``out`` built with the same runner settings is
-        continued, skipping the layers already timed. See :func:`hardware.lut_build.build_table`.
+        continued, skipping the layers already timed. See :func:`ofa_bench_hardware.lut_build.build_table`.
 
         Args:
             space: Search space or preset name.
@@ -99,7 +99,7 @@ class LookupTableBackend(HardwareBackend):
         Returns:
             A backend reading the finished table.
         """
-        from hardware.lut_build import build_table
+        from ofa_bench_hardware.lut_build import build_table
 
         path = build_table(
             space, runner, out, progress=progress, calibration_archs=calibration_archs, seed=seed,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from hardware.batch import arch_array
+from ofa_bench_hardware.batch import arch_array
 from ofa_bench.costs import macs_params
 from ofa_bench.interfaces import HardwareBackend
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from strategies._base import ArrayStrategy
+from ofa_bench_strategies._base import ArrayStrategy
 
 __all__ = ["RandomSearch"]
 

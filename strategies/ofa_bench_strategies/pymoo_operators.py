@@ -1,6 +1,6 @@
 """pymoo operators over batch arrays of archs, shared by the strategies built on pymoo.
 
-Each operator holds the :class:`~strategies._base.ArrayStrategy` it serves and uses its space's
+Each operator holds the :class:`~ofa_bench_strategies._base.ArrayStrategy` it serves and uses its space's
 batch operators (sampling, crossover, mutation) and its cheap-constraint checks, so a pymoo
 algorithm searches the space exactly as the strategy's own code would.
 """
@@ -18,7 +18,7 @@ from pymoo.core.problem import Problem
 from pymoo.core.repair import Repair
 from pymoo.core.sampling import Sampling
 
-from strategies._base import ArrayStrategy, row_hash
+from ofa_bench_strategies._base import ArrayStrategy, row_hash
 
 __all__ = ["ArchCrossover", "ArchMutation", "ArchSampling", "CheapRepair", "NoRepeats"]
 

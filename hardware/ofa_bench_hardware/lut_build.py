@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from hardware.layer_grid import layer_grid
-from hardware.layer_modules import input_shape, layer_module
-from hardware.lut_format import load_table, save_table
-from hardware.timing import TimingStats
+from ofa_bench_hardware.layer_grid import layer_grid
+from ofa_bench_hardware.layer_modules import input_shape, layer_module
+from ofa_bench_hardware.lut_format import load_table, save_table
+from ofa_bench_hardware.timing import TimingStats
 from ofa_bench import registry
 from ofa_bench.costs import LayerShape
 from ofa_bench.errors import OfaBenchError
@@ -71,7 +71,7 @@ def build_table(
         runner_params: Constructor parameters when ``runner`` is a name or spec.
         table_sum: ``(table path, archs) -> latencies`` as the backend reading the table sums its
             layers; the calibration fits whole networks against it. Passed in by the backend
-            (:meth:`hardware.lut.LookupTableBackend.build`), so this module never imports it.
+            (:meth:`ofa_bench_hardware.lut.LookupTableBackend.build`), so this module never imports it.
 
     Returns:
         ``out`` as a :class:`~pathlib.Path`.

@@ -4,7 +4,7 @@ Each runner builds the subnet (random weights, seeded: latency does not depend o
 warms it up, times ``repeats`` single inferences with a fixed thread count and batch size, and
 reports the median; :meth:`Runner.measure` returns the full summary (quartiles, spread) and
 :meth:`Runner.describe` the device and library versions. A batch is timed in interleaved rounds
-(:func:`hardware.timing.time_interleaved`) so drifting machine load does not rank networks by
+(:func:`ofa_bench_hardware.timing.time_interleaved`) so drifting machine load does not rank networks by
 when they were measured. The same timing applies to single layers through
 :meth:`Runner.time_modules`, which is how lookup tables are built.
 """
@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from hardware.batch import arch_list
-from hardware.timing import CLOCKS, STATISTICS, TimingStats, time_interleaved, torch_threads
+from ofa_bench_hardware.batch import arch_list
+from ofa_bench_hardware.timing import CLOCKS, STATISTICS, TimingStats, time_interleaved, torch_threads
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.interfaces import HardwareBackend
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
-from hardware.batch import arch_array
+from ofa_bench_hardware.batch import arch_array
 from ofa_bench.costs import macs_params
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.interfaces import HardwareBackend

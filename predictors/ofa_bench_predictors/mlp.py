@@ -4,7 +4,7 @@ Trained with PyTorch (on the GPU when present) on standardised targets, with ear
 held-out slice of the training archs. Strategies call ``predict`` in their inner loop on small
 and large batches alike, so inference does not go through PyTorch modules: the first layer is a
 table lookup on one-hot features, and the hidden layers run in int8 through ONNX Runtime (see
-:mod:`predictors._int8`; about 1.6x the float32 rate on an AVX2 core) or, with
+:mod:`ofa_bench_predictors._int8`; about 1.6x the float32 rate on an AVX2 core) or, with
 ``precision="float32"``, as numpy float32 products.
 
 Int8 predictions differ from float32 ones by about 0.1% of the target's standard deviation on
@@ -26,9 +26,9 @@ from torch import nn
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.nn import resolve_device
 from ofa_bench.space import SearchSpace
-from predictors import _int8
-from predictors._base import ArchRegressor
-from predictors._encoding import Encoder, onehot_codes, onehot_table
+from ofa_bench_predictors import _int8
+from ofa_bench_predictors._base import ArchRegressor
+from ofa_bench_predictors._encoding import Encoder, onehot_codes, onehot_table
 
 __all__ = ["MLPPredictor"]
 

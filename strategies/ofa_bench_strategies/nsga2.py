@@ -22,8 +22,8 @@ from pymoo.core.termination import NoTermination
 from pymoo.problems.static import StaticProblem
 
 from ofa_bench.errors import OfaBenchError
-from strategies._base import ArrayStrategy, row_hash
-from strategies.pymoo_operators import ArchCrossover, ArchMutation, ArchSampling, CheapRepair, NoRepeats
+from ofa_bench_strategies._base import ArrayStrategy, row_hash
+from ofa_bench_strategies.pymoo_operators import ArchCrossover, ArchMutation, ArchSampling, CheapRepair, NoRepeats
 
 __all__ = ["NSGA2"]
 

@@ -20,8 +20,8 @@ from ofa_bench import registry
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.interfaces import Predictor
 from ofa_bench.space import Arch, SearchSpace
-from predictors._base import ArchRegressor
-from predictors._encoding import as_array
+from ofa_bench_predictors._base import ArchRegressor
+from ofa_bench_predictors._encoding import as_array
 
 __all__ = ["MODES", "EnsemblePredictor"]
 

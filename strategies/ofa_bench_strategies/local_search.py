@@ -14,7 +14,7 @@ import numpy as np
 
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.objectives import non_dominated
-from strategies._base import ArrayStrategy, pareto_order, pareto_tools, rank_key, row_hash, violation
+from ofa_bench_strategies._base import ArrayStrategy, pareto_order, pareto_tools, rank_key, row_hash, violation
 
 __all__ = ["LocalSearch"]
 

@@ -9,8 +9,8 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.space import SearchSpace
-from predictors._base import ArchRegressor
-from predictors._encoding import Encoder
+from ofa_bench_predictors._base import ArchRegressor
+from ofa_bench_predictors._encoding import Encoder
 
 __all__ = ["GBDTPredictor"]
 

@@ -22,8 +22,8 @@ from ofa_bench import registry
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.interfaces import Predictor
 from ofa_bench.objectives import ANALYTIC_COLUMNS, analytic_columns, constraint_matrix, objective_matrix
-from strategies._base import ArrayStrategy, pareto_order, rank_key
-from strategies.pymoo_operators import ArchCrossover, ArchMutation, CheapRepair
+from ofa_bench_strategies._base import ArrayStrategy, pareto_order, rank_key
+from ofa_bench_strategies.pymoo_operators import ArchCrossover, ArchMutation, CheapRepair
 
 __all__ = ["SurrogateAssisted"]
 
@@ -72,7 +72,7 @@ class SurrogateAssisted(ArrayStrategy):
         self.pop_size = int(pop_size)
         self.mutate_prob = float(mutate_prob)
 
-    #: What the NSGA-II operators borrowed from :mod:`strategies.nsga2` read.
+    #: What the NSGA-II operators borrowed from :mod:`ofa_bench_strategies.nsga2` read.
     dedupe = False
 
     def preferred_batch_size(self) -> int:

@@ -2,7 +2,7 @@
 
 ``ofa-evolution`` optimises the first objective only (under constraints), as OFA does, so a
 suite accepts it only with one objective (:attr:`OFAEvolution.max_objectives`); for several
-objectives use ``regularized-evolution`` (:mod:`strategies.regularized_evolution`) or
+objectives use ``regularized-evolution`` (:mod:`ofa_bench_strategies.regularized_evolution`) or
 ``pareto-evolution``. ``evolution`` is its former name, kept as a deprecated alias.
 
 Each generation keeps the best ``parent_ratio`` of the population as parents, then fills a new
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ofa_bench.errors import OfaBenchError
-from strategies._base import ArrayStrategy, pareto_order, pareto_tools, rank_key
+from ofa_bench_strategies._base import ArrayStrategy, pareto_order, pareto_tools, rank_key
 
 __all__ = ["Evolution", "OFAEvolution", "ParetoEvolution"]
 
