@@ -22,7 +22,7 @@ from ofa_bench.benchmark import Benchmark
 from ofa_bench.data import DataSpec
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.evaluate import Evaluator
-from ofa_bench.harness import load_suite, run_suite
+from ofa_bench.harness import load_suite, run_suite, write_report
 from ofa_bench.nn import ElasticMobileNetV3
 from ofa_bench.space import get_space
 from ofa_bench.zoo.surrogate import (
@@ -234,6 +234,7 @@ def test_a_suite_on_the_shipped_surrogate_needs_no_data(
         patch.setattr(ofa_bench.data, "load_data", no_data)
         try:
             without = run_suite(suite, tmp_path / "without")
+            report = write_report(tmp_path / "without", without).markdown.read_text()
         finally:
             (tmp_path / "away").rename(data)
     with_data = run_suite(suite, tmp_path / "with")
@@ -252,6 +253,7 @@ def test_a_suite_on_the_shipped_surrogate_needs_no_data(
     assert not np.allclose(holdout["accuracy"], holdout["accuracy_test"]), "fronts are re-measured by the test target"
     run = json.loads((tmp_path / "with" / "units" / "random-s0" / "run.json").read_text())
     assert run["oracle"] == label
+    assert "shipped surrogate" in report and label in report and "by the shipped surrogate of that split" in report
 
 
 def test_noisy_mode_is_reproducible_and_not_the_mean(bench: Path, tmp_path: Path) -> None:

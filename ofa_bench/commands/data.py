@@ -126,7 +126,7 @@ def _cmd_bench_list(args: argparse.Namespace) -> int:
         keys = ("name", "dir", "fingerprint", "preset", "dataset")
         print(cli._dumps([{**{k: e[k] for k in keys}, "surrogate": _surrogate_brief(e["surrogate"])} for e in entries]))
         return 0
-    rows = [[e["name"], e["preset"], e["dataset"], e["fingerprint"], _surrogate_line(e["surrogate"])] for e in entries]
+    rows = [[e["name"], e["preset"], e["dataset"], e["fingerprint"], _surrogate_line(e["surrogate"], "-")] for e in entries]
     cli._table("Shipped benchmarks", ["name", "preset", "dataset", "fingerprint", "surrogate"], rows)
     return 0
 
@@ -160,10 +160,10 @@ def _surrogate_brief(surrogate: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: surrogate.get(k) for k in ("predictor", "kendall_tau", "label", "matches_benchmark")}
 
 
-def _surrogate_line(surrogate: dict[str, Any] | None) -> str:
+def _surrogate_line(surrogate: dict[str, Any] | None, none: str = "none (suites on it need the data)") -> str:
     """One table cell describing a shipped surrogate: its predictor, held-out tau and noise."""
     if surrogate is None:
-        return "none (suites need the data: oracle.mode live or surrogate)"
+        return none
     text = (
         f"{surrogate['predictor']}, Kendall tau {surrogate['kendall_tau']:.3f} held out, noise sd "
         f"{surrogate['noise']['sd']:.4g}, {surrogate['archive']['n']} archs ({surrogate['label']})"

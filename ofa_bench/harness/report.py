@@ -16,6 +16,7 @@ import html
 import math
 import os
 import platform
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -202,13 +203,16 @@ def _heldout(results: SuiteResults) -> list[Block]:
         rows.append([label, _spread(hv), _spread(test), _p_adjusted(test), _a12(test)])
     columns = ["strategy", f"HV on {splits.get('search')} (search)", f"HV on {splits.get('report')} (verdict)",
                "p adj. (verdict)", "A12 (verdict)"]  # fmt: skip
-    how = f"re-measured live on {splits.get('report')}"
+    how = f"re-measured live on {splits.get('report')} ({splits.get('n_report')} images)"
     if splits.get("remeasured_by"):
-        how = f"re-measured by the shipped surrogate of {splits.get('report')} accuracy ({splits['remeasured_by']})"
+        how = (
+            f"re-measured on {splits.get('report')} ({splits.get('n_report')} images) by the shipped surrogate "
+            f"of that split, {splits['remeasured_by']}"
+        )
     caption = (
         f"Each run's final front (its feasible non-dominated evaluations, as the search measured them on "
-        f"{splits.get('search')}, {splits.get('n_search')} images) {how} "
-        f"({splits.get('n_report')} images), which neither the search nor the oracle saw; the verdict tests the "
+        f"{splits.get('search')}, {splits.get('n_search')} images) {how}, "
+        "which neither the search nor the oracle saw; the verdict tests the "
         "re-measured hypervolume. A gap between the columns is what the search split flattered."
     )
     return [("table", (columns, rows)), ("p", caption)]
@@ -378,7 +382,7 @@ def _environment(results: SuiteResults) -> list[Block]:
     wanted = {
         "strategy": {s["name"] for s in suite["strategies"]},
         "hardware": {b["name"] for b in suite["backends"]} | _latency_backends(results),
-        "predictor": ({suite["oracle"]["predictor"]} if suite["oracle"]["mode"] == "surrogate" else set())
+        "predictor": _oracle_predictors(results)
         | {s["params"]["predictor"] for s in suite["strategies"] if isinstance(s["params"].get("predictor"), str)},
     }
     plugins = []
@@ -393,6 +397,16 @@ def _environment(results: SuiteResults) -> list[Block]:
         ("table", (["kind", "plug-in", "entry point", "distribution", "version"], plugins)),
         ("p", f"Benchmark fingerprint: {results.state['fingerprint']}"),
     ]
+
+
+def _oracle_predictors(results: SuiteResults) -> set[str]:
+    """Registered predictor names the oracle is made of (a shipped surrogate's, read from its label)."""
+    oracle = results.state["suite"]["oracle"]
+    if oracle["mode"] == "surrogate":
+        return {oracle["predictor"]}
+    if oracle["mode"] == "shipped":
+        return set(re.findall(r"[\w.-]+", str(results.state.get("oracle", {}).get("predictor") or "")))
+    return set()
 
 
 def _latency_backends(results: SuiteResults) -> set[str]:
