@@ -102,7 +102,7 @@ def test_search_with_a_surrogate_oracle_file(bench: Path, tmp_path: Path, capsys
         (["--budget", "0"], "argument --budget: must be an integer >= 1 and <= 1,000,000; got '0'"),
         (["--param", "population_size"], "--param 'population_size' must read KEY=VALUE"),
         (["--param", "wings=2"], "cannot create search strategy 'random'"),
-        (["--oracle", "magic"], "--oracle 'magic': use 'live' or 'surrogate:<predictor file>'"),
+        (["--oracle", "magic"], "--oracle 'magic': use 'live', 'shipped' or 'surrogate:<predictor file>'"),
         (["--oracle", "surrogate:/nonexistent.predictor"], "not found"),
     ],
 )

@@ -193,6 +193,12 @@ def test_bench_info_and_list_show_the_surrogate(bench: Path, capsys: pytest.Capt
     assert "Kendall tau 0.900" in capsys.readouterr().out
 
 
+def test_search_cli_takes_the_shipped_oracle(bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["search", "--bench", str(bench), "--strategy", "random", "--budget", "8", "--oracle", "shipped"]
+    assert cli.main([*argv, "--objectives", "accuracy,macs", "--out", str(tmp_path / "run"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["oracle"] == load_surrogate(bench).oracle_label
+
+
 # ----- suites ----------------------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ofa_bench import cli, registry
+from ofa_bench.commands.figures import print_figures
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.untrusted import limits
 
@@ -51,8 +52,9 @@ def add_commands(command: Any, group: Any) -> None:
         help="archs per ask (default: strategy's)",
     )
     p.add_argument(
-        "--oracle", default="live", metavar="live|surrogate:FILE",
-        help="accuracy from the supernet (live, default) or a saved predictor file",
+        "--oracle", default="live", metavar="live|shipped|surrogate:FILE",
+        help="accuracy from the supernet (live, default), the benchmark's shipped surrogate (no data needed) "
+        "or a saved predictor file",
     )  # fmt: skip
     p.add_argument(
         "--backends", type=cli._backends, default=(), metavar="A,B",
@@ -122,7 +124,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     params = parse_params(args.param)
     columns = [o.column for o in objectives] + [c.column for c in constraints]
     backends = tuple(dict.fromkeys([*backends_for(columns), *args.backends]))
-    oracle = _oracle(args.oracle)
+    oracle = _oracle(args.oracle, args.bench)
 
     from ofa_bench.evaluate import Evaluator
 
@@ -148,12 +150,16 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return _report(args, result, pareto, seconds)
 
 
-def _oracle(text: str) -> Any:
+def _oracle(text: str, bench: str) -> Any:
     if text == "live":
         return None
+    if text == "shipped":
+        from ofa_bench.zoo.surrogate import load_surrogate
+
+        return load_surrogate(bench)
     kind, sep, path = text.partition(":")
     if kind != "surrogate" or not sep or not path:
-        raise OfaBenchError(f"--oracle {text!r}: use 'live' or 'surrogate:<predictor file>'")
+        raise OfaBenchError(f"--oracle {text!r}: use 'live', 'shipped' or 'surrogate:<predictor file>'")
     from ofa_bench.predictor_io import load_predictor
 
     return load_predictor(path)
@@ -215,9 +221,6 @@ def _report(args: argparse.Namespace, result: Any, pareto: Any, seconds: float) 
         "eval_s": float(result.times[:, 0].sum()), "seconds": round(seconds, 3), "out": str(args.out),
         "fingerprint": meta.get("fingerprint"), "oracle": meta.get("oracle"),
     }  # fmt: skip
-    if args.json:
-        print(cli._dumps(summary))
-        return 0
     n = len(result)
     rows = [
         ["evaluations", f"{summary['evaluations']} ({summary['unique']} unique, {summary['feasible']} feasible)"],
@@ -229,5 +232,5 @@ def _report(args: argparse.Namespace, result: Any, pareto: Any, seconds: float) 
     constraints = ", ".join(meta.get("constraints", [])) or "none"
     oracle = meta.get("oracle")
     caption = f"objectives {args.objectives}; constraints {constraints}; {oracle} accuracy; run log in {args.out}"
-    cli._table(f"{meta['strategy']} search, seed {meta['seed']}", ["", ""], rows, caption=caption, header=False)
-    return 0
+    title = f"{meta['strategy']} search, seed {meta['seed']}"
+    return print_figures(args, summary, title, ["", ""], rows, caption=caption, header=False)
