@@ -162,12 +162,12 @@ def run_suite(
     out.mkdir(parents=True, exist_ok=True)
     units = units_of(suite)
     pending = [u for u in units if not RunLog.open(out / UNITS_DIR / u.key).done]
+    _check_same_surrogate(suite, bench, stored, out)
     # The search (oracle archive, reference, runs) measures on the search split only.
     plan = plan_splits(bench, suite.report_split, suite.seed, report_oracle=_shipped_report_oracle(suite, bench))
     oracle, oracle_info = None, (stored or {}).get("oracle", {})
     if pending or stored is None:
         oracle, oracle_info = oracle_for(suite, plan.search, out, progress)
-        _check_same_oracle(stored, oracle_info, out)
     if stored is None:
         reference = reference_sample(suite, plan.search, oracle, out, progress)
         norm = fixed_normalisation(suite, reference)
@@ -224,15 +224,17 @@ def _shipped_report_oracle(suite: Suite, bench: Benchmark) -> Predictor | None:
     return load_surrogate(bench.directory, "test", benchmark=bench)
 
 
-def _check_same_oracle(stored: dict[str, Any] | None, info: dict[str, Any], out: Path) -> None:
-    """Refuse to resume runs answered by a shipped surrogate that has changed since."""
-    if stored is None or info.get("mode") != "shipped":
+def _check_same_surrogate(suite: Suite, bench: Benchmark, stored: dict[str, Any] | None, out: Path) -> None:
+    """Refuse to resume runs answered by a shipped surrogate that has changed since (any of its files)."""
+    if stored is None or suite.oracle.mode != "shipped":
         return
-    before = (stored.get("oracle") or {}).get("label")
-    if before != info.get("label"):
+    from ofa_bench.zoo.surrogate import surrogate_fingerprint
+
+    before, now = (stored.get("oracle") or {}).get("label"), f"shipped:{surrogate_fingerprint(bench.directory)}"
+    if before != now:
         raise OfaBenchError(
             f"{str(out)!r} holds runs answered by oracle {before}, but the benchmark's shipped surrogate is now "
-            f"{info.get('label')}; use another output directory"
+            f"{now}; use another output directory"
         )
 
 
