@@ -35,7 +35,9 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self.old = old
         self.new = new
 
-    def find_spec(self, fullname: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: object = None, target: object = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if not fullname.startswith(self.old + "."):
             return None
         return importlib.util.spec_from_loader(fullname, self)

@@ -192,7 +192,7 @@ def test_plugins_never_import_each_others_private_names(graph: Graph) -> None:
 
 
 def test_nothing_imports_the_deprecated_plugin_names(graph: Graph) -> None:
-    users = [m for m, targets in graph.items() if _top(m) not in OLD_NAMES and any(_top(t) in OLD_NAMES for t in targets)]
+    users = [m for m, ts in graph.items() if _top(m) not in OLD_NAMES and any(_top(t) in OLD_NAMES for t in ts)]
     assert users == []
 
 

@@ -71,7 +71,8 @@ def test_every_declared_strategy_is_covered() -> None:
     """Every strategy our own pyproject declares runs through the kit (and the kit names only those)."""
     from importlib.metadata import entry_points
 
-    declared = {ep.name for ep in entry_points(group="ofa_bench.strategies") if ep.value.startswith("ofa_bench_strategies.")}
+    ours = entry_points(group="ofa_bench.strategies")
+    declared = {ep.name for ep in ours if ep.value.startswith("ofa_bench_strategies.")}
     assert declared == set(SMALL)
     for name in SMALL:
         assert registry.get("strategy", name).name in (name, "ofa-evolution")  # evolution: deprecated alias

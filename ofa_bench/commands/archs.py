@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ofa_bench import cli
+from ofa_bench.commands.figures import print_figures
 from ofa_bench.costs import macs_params
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.jsonl import read_arch, read_archs, write_text
@@ -71,16 +72,12 @@ def _cmd_costs(args: argparse.Namespace) -> int:
         write_text(args.out, "".join(lines), "costs")
         return 0
     summary = {"space": args.space.name, "count": len(archs), "macs": _stats(macs), "params": _stats(params)}
-    if args.json:
-        print(cli._dumps(summary))
-        return 0
     rows = [
         [label, len(archs), *(("-" if v is None else cli._human(v)) for v in summary[key].values())]
         for label, key in (("MACs", "macs"), ("params", "params"))
     ]
     title = f"Costs of {cli._archs(len(archs))} in {args.space.name}"
-    cli._table(title, ["", "count", "min", "median", "max"], rows)
-    return 0
+    return print_figures(args, summary, title, ["", "count", "min", "median", "max"], rows)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -107,9 +104,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
         x = torch.randn(2, space.net.in_channels, arch.r, arch.r, generator=torch.Generator().manual_seed(0))
         summary["onnx_max_abs_diff"] = onnx_max_abs_diff(static, path, x)
-    if args.json:
-        print(cli._dumps(summary))
-        return 0
     rows = [
         ["path", summary["path"]],
         ["size", f"{summary['bytes'] / 2**20:.2f} MiB"],
@@ -122,5 +116,4 @@ def _cmd_export(args: argparse.Namespace) -> int:
     ]
     if args.check:
         rows.append(["ONNX Runtime vs PyTorch", f"max |Δ| = {summary['onnx_max_abs_diff']:.2e}"])
-    cli._table("ONNX export", ["", ""], rows, header=False)
-    return 0
+    return print_figures(args, summary, "ONNX export", ["", ""], rows, header=False)

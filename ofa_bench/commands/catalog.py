@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ofa_bench import cli, registry
+from ofa_bench.commands.figures import print_figures
 from ofa_bench.costs import macs_params
 from ofa_bench.space import get_space, preset_names
 
@@ -30,15 +31,11 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         for kind in kinds
         for info in registry.describe(kind)
     ]
-    if args.json:
-        print(cli._dumps(entries))
-        return 0
     rows = [
         [e["kind"], e["name"], e["distribution"] or "(in process)", e["version"] or "-", e["error"] or "ok"]
         for e in entries
     ]
-    cli._table("Plug-ins", ["kind", "name", "distribution", "version", "status"], rows)
-    return 0
+    return print_figures(args, entries, "Plug-ins", ["kind", "name", "distribution", "version", "status"], rows)
 
 
 def _cmd_spaces(args: argparse.Namespace) -> int:
@@ -51,9 +48,6 @@ def _cmd_spaces(args: argparse.Namespace) -> int:
             "d": list(space.d_choices), "resolutions": list(space.resolutions), "size": space.size,
             "log10_size": round(math.log10(space.size), 3), "largest_macs": int(macs), "largest_params": int(params),
         })  # fmt: skip
-    if args.json:
-        print(cli._dumps(entries))
-        return 0
 
     def short(values: list[int]) -> str:
         return ",".join(map(str, values)) if len(values) <= 6 else f"{values[0]}..{values[-1]} ({len(values)})"
@@ -64,5 +58,4 @@ def _cmd_spaces(args: argparse.Namespace) -> int:
         for e in entries
     ]  # fmt: skip
     columns = ["name", "blocks", "stages", "ks", "e", "d", "resolutions", "size", "largest MACs", "largest params"]
-    cli._table("Search-space presets", columns, rows)
-    return 0
+    return print_figures(args, entries, "Search-space presets", columns, rows)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ofa_bench import cli
+from ofa_bench.commands.figures import print_figures
 from ofa_bench.jsonl import read_archs, write_text
 from ofa_bench.untrusted import limits
 
@@ -88,9 +89,6 @@ def _report_records(args: argparse.Namespace, evaluator: Any, df: Any, seconds: 
     }  # fmt: skip
     # Records on stdout keep it clean: the summary goes to stderr then.
     file = sys.stderr if args.out == "-" else sys.stdout
-    if args.json:
-        print(cli._dumps(summary), file=file)
-        return 0
     acc = summary["accuracy"]
     pct = [("-" if v is None else f"{v:.2%}") for v in (acc["min"], acc["median"], acc["max"])]
     rows = [
@@ -102,8 +100,7 @@ def _report_records(args: argparse.Namespace, evaluator: Any, df: Any, seconds: 
     ]
     oracle = f"{evaluator.oracle_label} accuracy on {evaluator.split}"
     caption = f"{bench.space.name}, fingerprint {bench.fingerprint}, {oracle}"
-    cli._table(title, ["", ""], rows, caption=caption, header=False, file=file)
-    return 0
+    return print_figures(args, summary, title, ["", ""], rows, caption=caption, header=False, file=file)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ofa_bench import registry
+from ofa_bench.commands.figures import print_figures
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.space import SearchSpace, get_space
 from ofa_bench.untrusted import limits
@@ -81,8 +82,6 @@ def _create_runner(spec: str, given: dict[str, Any], defaults: dict[str, Any]) -
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from ofa_bench import cli
-
     entries = []
     for name in registry.names("hardware"):
         entry: dict[str, Any] = {"name": name, "available": None, "device": None, "units": None, "note": None}
@@ -93,15 +92,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
         except OfaBenchError as exc:  # e.g. a table backend needs its table to be created
             entry["note"] = str(exc)
         entries.append(entry)
-    if args.json:
-        print(cli._dumps(entries))
-        return 0
     rows = [
         [e["name"], {True: "yes", False: "no", None: "-"}[e["available"]], e["units"] or "-", e["device"] or e["note"]]
         for e in entries
     ]
-    cli._table("Hardware backends", ["name", "available", "units", "device / note"], rows)
-    return 0
+    return print_figures(args, entries, "Hardware backends", ["name", "available", "units", "device / note"], rows)
 
 
 def _buildable(name: str) -> bool:
@@ -136,12 +131,8 @@ def _cmd_build_lut(args: argparse.Namespace) -> int:
         "scale": info.get("scale"), "overhead_ms": info.get("overhead_ms"),
         "seconds": round(time.perf_counter() - start, 2),
     }  # fmt: skip
-    if args.json:
-        print(cli._dumps(summary))
-        return 0
     rows = [[key, cli._plain(value)] for key, value in summary.items()]
-    cli._table(f"Lookup table for {args.space.name}", ["", ""], rows, header=False)
-    return 0
+    return print_figures(args, summary, f"Lookup table for {args.space.name}", ["", ""], rows, header=False)
 
 
 def _cmd_fit_linear(args: argparse.Namespace) -> int:
@@ -160,9 +151,6 @@ def _cmd_fit_linear(args: argparse.Namespace) -> int:
     fit = fitted.describe()["fit"]
     spec = f"macs-linear:slope_ms_per_mmac={fit['slope_ms_per_mmac']:.6g}:intercept_ms={fit['intercept_ms']:.6g}"
     summary = {**fit, "spec": spec, "device": info.get("device"), "measured_median_ms": float(np.median(measured))}
-    if args.json:
-        print(cli._dumps(summary))
-        return 0
     rows = [
         ["slope", f"{fit['slope_ms_per_mmac']:.6g} ms per MMAC"],
         ["intercept", f"{fit['intercept_ms']:.6g} ms"],
@@ -171,8 +159,7 @@ def _cmd_fit_linear(args: argparse.Namespace) -> int:
         ["device", info.get("device")],
         ["use as", spec],
     ]
-    cli._table("Linear MACs latency model", ["", ""], rows, header=False)
-    return 0
+    return print_figures(args, summary, "Linear MACs latency model", ["", ""], rows, header=False)
 
 
 def _validation_archs(lut: Any, space: SearchSpace, n: int, seed: int) -> list:
@@ -225,9 +212,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         _write_csv(args.out, archs, predicted, measured, spread)
     if args.plot is not None:
         _scatter(args.plot, predicted, measured, metrics, f"{info['runner'] or 'table'} LUT vs {runner.name}")
-    if args.json:
-        print(cli._dumps(summary))
-        return 0
     rows = [
         ["archs", metrics["n"]],
         ["Kendall tau", f"{metrics['kendall_tau']:.3f}"],
@@ -238,8 +222,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         ["measured on", f"{runner.name}: {summary['runner']['device']}"],
         ["measured as", ", ".join(f"{k} {summary['runner'][k]}" for k in _SETTINGS if k in summary["runner"])],
     ]
-    cli._table(f"Lookup table {lut.table_.label} vs {runner.name}", ["", ""], rows, header=False)
-    return 0
+    title = f"Lookup table {lut.table_.label} vs {runner.name}"
+    return print_figures(args, summary, title, ["", ""], rows, header=False)
 
 
 _SETTINGS = ("statistic", "clock", "repeats", "threads", "batch_size")

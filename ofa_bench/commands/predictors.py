@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ofa_bench import cli, registry
+from ofa_bench.commands.figures import print_figures
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.untrusted import limits
 
@@ -105,9 +106,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     }  # fmt: skip
     if args.out is not None:
         report["files"] = pe.write_results(args.out, runs, summary, report, lines)
-    if args.json:
-        print(cli._dumps(report))
-        return 0
     rows = [
         [
             row["predictor"], row["train_size"], *(_cell(row, m) for m in _METRIC_LABELS),
@@ -130,8 +128,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.out is not None:
         caption += f"; results in {args.out}"
     columns = ["predictor", "train", *_METRIC_LABELS.values(), "fit s", "predict ms"]
-    cli._table(f"Accuracy predictors on {report['title']}", columns, rows, caption=caption)
-    return 0
+    return print_figures(args, report, f"Accuracy predictors on {report['title']}", columns, rows, caption=caption)
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ofa_bench import cli
+from ofa_bench.commands.figures import print_figures
 from ofa_bench.data.spec import DATASETS
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.space import get_space
@@ -114,9 +115,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "seconds": bench.training.get("seconds"), "largest_accuracy": float(df["accuracy"].iloc[0]),
         "smallest_accuracy": float(df["accuracy"].iloc[1]),
     }  # fmt: skip
-    if args.json:
-        print(cli._dumps(summary))
-        return 0
     rows = [
         ["benchmark", summary["benchmark"]],
         ["fingerprint", summary["fingerprint"]],
@@ -125,5 +123,4 @@ def _cmd_train(args: argparse.Namespace) -> int:
         ["largest subnet val accuracy", f"{summary['largest_accuracy']:.2%}"],
         ["smallest subnet val accuracy", f"{summary['smallest_accuracy']:.2%}"],
     ]
-    cli._table(f"Trained {space.name} on {args.data}", ["", ""], rows, header=False)
-    return 0
+    return print_figures(args, summary, f"Trained {space.name} on {args.data}", ["", ""], rows, header=False)
