@@ -279,9 +279,10 @@ def test_noisy_mode_is_reproducible_and_not_the_mean(bench: Path, tmp_path: Path
 
 
 def test_resuming_after_the_surrogate_changed_is_refused(plain_bench: Path, tmp_path: Path) -> None:
-    save_surrogate(plain_bench, {"valid": _fit(0.0)}, _info())
+    save_surrogate(plain_bench, {"valid": _fit(0.0), "test": _fit(-0.02)}, _info())
     suite = load_suite(_suite(plain_bench, report_split="none", seeds=1, strategies=["random"]))
     run_suite(suite, tmp_path / "out")
     save_surrogate(plain_bench, {"valid": _fit(0.01)}, _info(kendall_tau=0.8))
+    assert sorted(p.name for p in (plain_bench / SURROGATE_DIR).iterdir()) == [SURROGATE_FILE, "valid.predictor"]
     with pytest.raises(OfaBenchError, match="holds runs answered by oracle shipped:.*, but the benchmark's shipped"):
         run_suite(suite, tmp_path / "out")

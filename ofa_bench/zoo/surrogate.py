@@ -245,6 +245,9 @@ def save_surrogate(
     for name, file in targets.items():
         with atomic_path(out / file) as tmp:
             tmp.write_bytes(blobs[name])
+    for name in SURROGATE_TARGETS:
+        if name not in targets:  # a target an earlier surrogate had: gone, not left to be mistaken for this one's
+            (out / f"{name}.predictor").unlink(missing_ok=True)
     return write_text_atomic(out / SURROGATE_FILE, text)
 
 
