@@ -10,7 +10,7 @@ features (or ``_fit_array`` / ``_predict_array`` on batch arrays) plus ``_state(
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -89,11 +89,7 @@ class ArchRegressor(Predictor, abc.ABC):
         Returns:
             Float64 array of shape ``(n,)``.
         """
-        self._check_fitted()
-        array = as_array(archs, self.space_)
-        if array.shape[0] == 0:
-            return np.zeros(0, dtype=np.float64)
-        return np.asarray(self._predict_array(array), dtype=np.float64).reshape(-1)
+        return self._per_arch(archs, self._predict_array)
 
     def save(self, path: str | Path) -> Path:
         """Save the fitted predictor to a file (see :func:`ofa_bench.predictor_io.save_predictor`)."""
@@ -108,14 +104,21 @@ class ArchRegressor(Predictor, abc.ABC):
         self.n_features_in_ = int(features.shape[1])
         self._fit(features, y)
 
+    def _per_arch(self, archs: Sequence[Arch] | np.ndarray, compute: Callable[[np.ndarray], Any]) -> np.ndarray:
+        """One float64 value per arch from ``compute(array)``, for :meth:`predict` and ``predict_std``.
+
+        Checks the predictor is fitted and the batch valid, and answers an empty batch itself
+        (scikit-learn estimators reject zero rows), so ``compute`` sees only non-empty arrays.
+        """
+        self._check_fitted()
+        array = as_array(archs, self.space_)
+        if array.shape[0] == 0:
+            return np.zeros(0, dtype=np.float64)
+        return np.asarray(compute(array), dtype=np.float64).reshape(-1)
+
     def _predict_array(self, array: np.ndarray) -> np.ndarray:
         """Predict a validated, non-empty batch array; by default encodes it and calls :meth:`_predict`."""
         return self._predict(self._encoded(array))
-
-    def _features(self, archs: Sequence[Arch] | np.ndarray) -> np.ndarray:
-        """Encoded features of archs or a batch array, after checking the predictor is fitted."""
-        self._check_fitted()
-        return self._encoded(as_array(archs, self.space_))
 
     def _encoded(self, array: np.ndarray) -> np.ndarray:
         features = encode(self.encoder, array, self.space_)

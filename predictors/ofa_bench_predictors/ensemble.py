@@ -21,7 +21,6 @@ from ofa_bench.errors import OfaBenchError
 from ofa_bench.interfaces import Predictor
 from ofa_bench.space import Arch, SearchSpace
 from ofa_bench_predictors._base import ArchRegressor
-from ofa_bench_predictors._encoding import as_array
 
 __all__ = ["MODES", "EnsemblePredictor"]
 
@@ -106,11 +105,7 @@ class EnsemblePredictor(ArchRegressor):
         Returns:
             Float64 array of shape ``(n,)``, >= 0.
         """
-        self._check_fitted()
-        array = as_array(archs, self.space_)
-        if array.shape[0] == 0:
-            return np.zeros(0, dtype=np.float64)
-        return self._member_predictions(array).std(axis=0)
+        return self._per_arch(archs, lambda array: self._member_predictions(array).std(axis=0))
 
     def _state(self) -> dict[str, Any]:
         return {"members": list(self.members_), "cv_tau": self.cv_tau_, "weights": self.weights_}

@@ -70,11 +70,11 @@ class RandomForestPredictor(ArchRegressor):
         Returns:
             Float64 array of shape ``(n,)``, >= 0.
         """
-        X = self._features(archs)
-        if X.shape[0] == 0:
-            return np.zeros(0, dtype=np.float64)
-        per_tree = np.stack([tree.predict(X) for tree in self.model_.estimators_])
-        return per_tree.std(axis=0).astype(np.float64)
+        return self._per_arch(archs, self._tree_spread)
+
+    def _tree_spread(self, array: np.ndarray) -> np.ndarray:
+        X = self._encoded(array)
+        return np.stack([tree.predict(X) for tree in self.model_.estimators_]).std(axis=0)
 
     def _state(self) -> dict[str, Any]:
         return {"model": self.model_}

@@ -96,11 +96,11 @@ class GPPredictor(ArchRegressor):
         Returns:
             Float64 array of shape ``(n,)``, >= 0.
         """
-        X = self._features(archs)
-        if X.shape[0] == 0:
-            return np.zeros(0, dtype=np.float64)
-        _, std = self.model_.predict(X.astype(np.float64), return_std=True)
-        return np.asarray(std, dtype=np.float64)
+        return self._per_arch(archs, self._posterior_std)
+
+    def _posterior_std(self, array: np.ndarray) -> np.ndarray:
+        _, std = self.model_.predict(self._encoded(array).astype(np.float64), return_std=True)
+        return std
 
     def _state(self) -> dict[str, Any]:
         return {"model": self.model_}
