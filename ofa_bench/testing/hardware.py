@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ofa_bench.interfaces import DESCRIBE_KEYS, HardwareBackend
+from ofa_bench.testing.conformance import ConformanceTests
 
 if TYPE_CHECKING:
     from ofa_bench.space import Arch, SearchSpace
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["HardwareBackendTests"]
 
 
-class HardwareBackendTests:
+class HardwareBackendTests(ConformanceTests):
     """Checks for a :class:`HardwareBackend`; subclass as ``Test...`` and override ``backend``.
 
     Attributes:
@@ -31,14 +32,7 @@ class HardwareBackendTests:
     @pytest.fixture
     def backend(self) -> HardwareBackend:
         """The backend under test; override this fixture."""
-        raise NotImplementedError(f"{type(self).__name__} must override the 'backend' fixture")
-
-    @pytest.fixture
-    def space(self) -> SearchSpace:
-        """The space archs are drawn from; the small bundled preset by default."""
-        from ofa_bench.space import get_space
-
-        return get_space("ofa-mini")
+        self._must_override("backend")
 
     @pytest.fixture
     def archs(self, space: SearchSpace) -> list[Arch]:

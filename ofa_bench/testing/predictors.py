@@ -22,6 +22,7 @@ import pytest
 
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.interfaces import Predictor
+from ofa_bench.testing.conformance import ConformanceTests
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -57,7 +58,7 @@ def clone(predictor: Predictor) -> Predictor:
     return sk_clone(predictor)
 
 
-class PredictorTests:
+class PredictorTests(ConformanceTests):
     """Checks for a :class:`Predictor`; subclass as ``Test...`` and override ``predictor``.
 
     Attributes:
@@ -76,14 +77,7 @@ class PredictorTests:
     @pytest.fixture
     def predictor(self) -> Predictor:
         """The unfitted predictor under test; override this fixture."""
-        raise NotImplementedError(f"{type(self).__name__} must override the 'predictor' fixture")
-
-    @pytest.fixture
-    def space(self) -> SearchSpace:
-        """The space archs are drawn from; the small bundled preset by default."""
-        from ofa_bench.space import get_space
-
-        return get_space("ofa-mini")
+        self._must_override("predictor")
 
     @pytest.fixture
     def data(self, space: SearchSpace) -> tuple[list[Arch], np.ndarray, list[Arch], np.ndarray]:

@@ -26,7 +26,8 @@ import pytest
 
 from ofa_bench.interfaces import Constraint, Objective, Strategy
 from ofa_bench.objectives import ANALYTIC_COLUMNS, analytic_columns
-from ofa_bench.space import Arch, SearchSpace, get_space
+from ofa_bench.space import Arch, SearchSpace
+from ofa_bench.testing.conformance import ConformanceTests
 
 __all__ = ["StrategyTests", "drive", "synthetic_records"]
 
@@ -93,7 +94,7 @@ def _failing(every: int) -> Callable[[SearchSpace, list[Arch]], list[dict[str, A
     return records
 
 
-class StrategyTests:
+class StrategyTests(ConformanceTests):
     """Checks for a :class:`Strategy`; subclass as ``Test...`` and override ``strategy``.
 
     Attributes:
@@ -112,12 +113,7 @@ class StrategyTests:
     @pytest.fixture
     def strategy(self) -> Strategy:
         """A fresh strategy, not set up; override this fixture."""
-        raise NotImplementedError(f"{type(self).__name__} must override the 'strategy' fixture")
-
-    @pytest.fixture
-    def space(self) -> SearchSpace:
-        """The space to search; the small bundled preset by default."""
-        return get_space("ofa-mini")
+        self._must_override("strategy")
 
     @pytest.fixture
     def fresh(self, strategy: Strategy) -> Callable[[], Strategy]:
