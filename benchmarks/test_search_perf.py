@@ -27,7 +27,7 @@ from benchmarks.targets import record
 from ofa_bench import registry
 from ofa_bench.costs import macs_params
 from ofa_bench.harness.loop import run_search
-from ofa_bench.harness.surrogate import PredictorEvaluate
+from ofa_bench.harness.predictor_evaluate import PredictorEvaluate
 from ofa_bench.objectives import ANALYTIC_COLUMNS, analytic_columns
 from ofa_bench.space import get_space
 

@@ -24,7 +24,7 @@ import numpy as np
 from ofa_bench import registry
 from ofa_bench.benchmark import Benchmark
 from ofa_bench.harness.loop import run_search
-from ofa_bench.harness.surrogate import PredictorEvaluate
+from ofa_bench.harness.predictor_evaluate import PredictorEvaluate
 from ofa_bench.objectives import analytic_columns, minimum_of
 
 STRATEGIES = ("random", "evolution", "pareto-evolution", "nsga2", "tpe", "local-search", "surrogate")

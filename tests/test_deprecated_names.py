@@ -33,3 +33,10 @@ def test_entry_points_name_the_new_packages() -> None:
         if ep.dist is not None and ep.dist.name == "ofa-bench"
     ]
     assert ours and all(value.startswith("ofa_bench_") for value in ours)
+
+
+def test_old_name_of_the_predictor_evaluate_module_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "ofa_bench.harness.surrogate", raising=False)
+    with pytest.warns(DeprecationWarning, match="ofa_bench.harness.predictor_evaluate"):
+        old = importlib.import_module("ofa_bench.harness.surrogate")
+    assert old.PredictorEvaluate is importlib.import_module("ofa_bench.harness.predictor_evaluate").PredictorEvaluate

@@ -11,7 +11,7 @@ import pytest
 from ofa_bench.errors import OfaBenchError, PluginError
 from ofa_bench.harness.loop import run_search
 from ofa_bench.harness.runlog import LOG_FILE, META_FILE, TIME_KEYS, RunLog, read_log
-from ofa_bench.harness.surrogate import PredictorEvaluate
+from ofa_bench.harness.predictor_evaluate import PredictorEvaluate
 from ofa_bench.interfaces import Constraint, Objective, Strategy
 from ofa_bench.objectives import (
     analytic_columns,

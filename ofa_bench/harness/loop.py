@@ -2,7 +2,7 @@
 
 Every arch a strategy asks for costs one evaluation, duplicates too. Batches move as arrays
 (:meth:`Strategy.ask_array` / :meth:`Strategy.tell_array`), so with a cheap evaluation (a
-predictor, see :mod:`ofa_bench.harness.surrogate`) the loop stays vectorised. With ``run_dir`` every
+predictor, see :mod:`ofa_bench.harness.predictor_evaluate`) the loop stays vectorised. With ``run_dir`` every
 evaluation is logged (:mod:`ofa_bench.harness.runlog`) and a rerun resumes: the strategy is set
 up with the same seed, asked the same batch sizes, checked to propose the logged archs and told
 the logged records; only what is missing is evaluated.
