@@ -4,12 +4,20 @@ Rows are keyed by ``(fingerprint, oracle, arch)``: new weights give a new finger
 surrogate's predictions a different oracle label, so neither ever reads another's rows. SQLite in
 WAL mode lets several processes (parallel harness runs) read and write the same file; a row is
 committed as soon as it is put, so a killed evaluation loses at most the arch in progress.
+
+Two more tables serve work that records more than one accuracy per arch (the measured archive of
+:mod:`ofa_bench.bench_archive`): ``records`` holds a JSON payload per ``(fingerprint, kind, arch)``,
+and ``claims`` lets concurrent workers, in one process tree or not, divide the archs between them:
+a worker measures an arch only after claiming it, so nothing is measured twice, and a claim older
+than the caller's ``stale_after`` (a worker that died) can be taken over, so nothing is lost.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,7 +39,23 @@ CREATE TABLE IF NOT EXISTS measurements (
     wall_time REAL NOT NULL,
     measured_at TEXT NOT NULL,
     PRIMARY KEY (fingerprint, oracle, arch)
-) WITHOUT ROWID
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+    fingerprint TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    measured_at TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, kind, arch)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS claims (
+    fingerprint TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    claimed_at REAL NOT NULL,
+    PRIMARY KEY (fingerprint, kind, arch)
+) WITHOUT ROWID;
 """
 
 _CHUNK = 500  # stays under SQLite's limit on bound variables in one statement
@@ -70,7 +94,9 @@ class MeasurementCache:
             # isolation_level=None: autocommit, transactions are explicit below.
             self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(_SCHEMA)
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
         except sqlite3.Error as exc:
             raise self._error("cannot open", exc) from exc
 
@@ -107,6 +133,65 @@ class MeasurementCache:
                 self._db.execute("BEGIN IMMEDIATE")
                 # Measurements are deterministic, so a row another process wrote first is as good.
                 self._db.executemany("INSERT OR IGNORE INTO measurements VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        except sqlite3.Error as exc:
+            raise self._error("cannot write", exc) from exc
+
+    def get_records(self, fingerprint: str, kind: str, archs: Sequence[str]) -> dict[str, dict]:
+        """The stored payloads of the given arch JSONs that exist, by arch JSON."""
+        found: dict[str, dict] = {}
+        try:
+            for lo in range(0, len(archs), _CHUNK):
+                chunk = list(archs[lo : lo + _CHUNK])
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT arch, payload FROM records WHERE fingerprint = ? AND kind = ? AND arch IN ({marks})",
+                    [fingerprint, kind, *chunk],
+                )
+                found.update((arch, json.loads(payload)) for arch, payload in rows)
+        except sqlite3.Error as exc:
+            raise self._error("cannot read", exc) from exc
+        return found
+
+    def put_record(self, fingerprint: str, kind: str, arch: str, payload: dict) -> None:
+        """Store one payload (an existing one is kept) and drop the arch's claim, in one transaction."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(
+                    "INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?)",
+                    (fingerprint, kind, arch, json.dumps(payload, sort_keys=True), now),
+                )
+                self._db.execute(
+                    "DELETE FROM claims WHERE fingerprint = ? AND kind = ? AND arch = ?", (fingerprint, kind, arch)
+                )
+        except sqlite3.Error as exc:
+            raise self._error("cannot write", exc) from exc
+
+    def claim(self, fingerprint: str, kind: str, arch: str, owner: str, stale_after: float) -> bool:
+        """Claim an arch for measuring: ``True`` when ``owner`` may measure it now.
+
+        ``False`` when it is already recorded, or claimed by another owner less than
+        ``stale_after`` seconds ago. The check and the claim are one transaction, so of two
+        workers asking at once exactly one gets it.
+        """
+        now = time.time()
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                key = (fingerprint, kind, arch)
+                done = self._db.execute(
+                    "SELECT 1 FROM records WHERE fingerprint = ? AND kind = ? AND arch = ?", key
+                ).fetchone()
+                if done is not None:
+                    return False
+                row = self._db.execute(
+                    "SELECT owner, claimed_at FROM claims WHERE fingerprint = ? AND kind = ? AND arch = ?", key
+                ).fetchone()
+                if row is not None and row[0] != owner and now - row[1] < stale_after:
+                    return False
+                self._db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)", (*key, owner, now))
+                return True
         except sqlite3.Error as exc:
             raise self._error("cannot write", exc) from exc
 

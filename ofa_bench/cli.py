@@ -41,6 +41,7 @@ _COMMAND_MODULES = (
     "ofa_bench.commands.search",
     "ofa_bench.commands.harness",
     "ofa_bench.commands.gate",
+    "ofa_bench.commands.build_archive",
 )
 
 
@@ -267,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed as one line
         return exc.code if isinstance(exc.code, int) else 2
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for commands that record their command line
     try:
         return args.run(args)
     except KeyboardInterrupt:

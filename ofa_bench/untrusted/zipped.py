@@ -38,7 +38,7 @@ class ZipLimits:
 
 
 #: A predictor file: ``predictor.json`` and a member per piece of state (ensembles nest files).
-PREDICTOR_LIMITS = ZipLimits(members=1_000, member_bytes=256 * 2**20, total_bytes=512 * 2**20)
+PREDICTOR_LIMITS = ZipLimits(members=20_000, member_bytes=256 * 2**20, total_bytes=512 * 2**20)
 #: A torch checkpoint: one member per tensor storage; OFA's largest supernet is ~100 MB.
 CHECKPOINT_LIMITS = ZipLimits(members=100_000, member_bytes=2 * 2**30, total_bytes=4 * 2**30)
 

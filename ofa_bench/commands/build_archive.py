@@ -1,0 +1,166 @@
+"""``ofa-bench build-archive``: measure a benchmark's archive (random, extreme, trajectory archs) and noise model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from ofa_bench import cli
+from ofa_bench.commands.figures import print_figures
+
+__all__ = ["add_commands"]
+
+
+def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callable[..., Any]) -> None:
+    p = command(
+        "build-archive",
+        _cmd_build_archive,
+        "measure a benchmark's archive: random, extreme and search-trajectory archs with validation and test "
+        "accuracy, plus a noise model; resumable, parallel, shareable between concurrent builders",
+    )
+    p.add_argument("--bench", required=True, help="benchmark directory or shipped name (e.g. fmnist)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for archive.csv, noise.csv, archive.json")
+    p.add_argument("--random", type=cli._int_at_least(0, 10_000_000), default=768, help="uniform random archs (768)")
+    p.add_argument(
+        "--strategies",
+        default="regularized-evolution,nsga2,tpe,local-search",
+        help="comma-separated strategies whose search trajectories join the archive ('' for none)",
+    )
+    p.add_argument(
+        "--trajectory-budget", type=cli._int_at_least(0, 1_000_000), default=50, help="evaluations each (50)"
+    )
+    p.add_argument(
+        "--trajectory-seeds", type=cli._int_at_least(0, 1000), default=1, help="trajectories per strategy (1)"
+    )
+    p.add_argument("--no-extremes", action="store_true", help="leave out the space's corner archs")
+    p.add_argument("--noise-archs", type=cli._int_at_least(0, 1_000_000), default=100, help="re-measured archs (100)")
+    p.add_argument("--noise-repeats", type=cli._int_at_least(0, 100), default=2, help="independent calibrations (2)")
+    p.add_argument("--seed", type=cli._seed, default=0, help="seed of every random choice (0)")
+    p.add_argument("--engine", default="joblib", choices=("joblib", "dask", "ray", "serial"), help="parallel engine")
+    p.add_argument("--jobs", type=cli._int_at_least(1, 4096), default=None, help="workers (default: CPU cores)")
+    p.add_argument("--address", default=None, help="Dask or Ray scheduler address (default: a local cluster)")
+    p.add_argument("--threads", type=cli._int_at_least(1, 1024), default=1, help="torch threads per worker (1)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: CUDA when present")
+    p.add_argument("--chunk", type=cli._int_at_least(1, 100_000), default=20, help="archs per measuring job (20)")
+    add_fit_command(command)
+
+
+def _cmd_build_archive(args: argparse.Namespace) -> int:
+    from ofa_bench.bench_archive import ArchivePlan, build_archive, format_command
+
+    strategies = tuple(s.strip() for s in args.strategies.split(",") if s.strip())
+    plan = ArchivePlan(
+        random=args.random, strategies=strategies, trajectory_budget=args.trajectory_budget,
+        trajectory_seeds=args.trajectory_seeds, extremes=not args.no_extremes, noise_archs=args.noise_archs,
+        noise_repeats=args.noise_repeats, seed=args.seed,
+    )  # fmt: skip
+    show = not args.quiet and sys.stderr.isatty()
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("measuring jobs"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(file=sys.stderr), transient=True, disable=not show) as bar:
+        task = bar.add_task("archive", total=None)
+        table = build_archive(
+            args.bench, args.out, plan, engine=args.engine, jobs=args.jobs, threads=args.threads,
+            device=args.device, address=args.address, chunk=args.chunk,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            command=format_command(args.argv),
+        )  # fmt: skip
+    info = table.attrs
+    summary = info["summary"]
+    payload = {"out": args.out, "fingerprint": info["fingerprint"], **summary, "wall_time_s": info["wall_time_s"]}
+    notes = []
+    if summary.get("split_half"):
+        half = summary["split_half"]
+        notes.append(f"split-half noise ceiling (Kendall tau, {half['archs']} random archs): {half['tau_ceiling']:.3f}")
+    if summary.get("noise"):
+        noise = summary["noise"]
+        notes.append(
+            f"calibration noise: per-arch sd {noise['per_arch_sd_mean']:.4f}; one measurement's sd {noise['sd']:.4f}"
+        )
+    rows = [[source, count] for source, count in summary["sources"].items()]
+    title = f"archive of {info['fingerprint']}: {summary['archs']} archs in {args.out}"
+    return print_figures(args, payload, title, ["source", "archs"], rows, caption="; ".join(notes) or None)
+
+
+def add_fit_command(command: Callable[..., argparse.ArgumentParser]) -> None:
+    from ofa_bench.predictor_eval.shipped import CANDIDATES
+
+    p = command(
+        "fit-surrogate",
+        _cmd_fit_surrogate,
+        "choose, validate and fit the surrogate a benchmark ships, from its measured archive (build-archive)",
+    )
+    p.add_argument("--bench", required=True, help="benchmark directory or shipped name; the surrogate goes into it")
+    p.add_argument("--archive", required=True, metavar="DIR", help="a build-archive output folder")
+    p.add_argument("--candidates", default=",".join(CANDIDATES), help=f"candidates (default: {','.join(CANDIDATES)})")
+    p.add_argument("--holdout", type=cli._int_at_least(10, 10_000_000), default=300, help="held-out archs (300)")
+    p.add_argument("--folds", type=cli._int_at_least(2, 100), default=5, help="cross-validation folds (5)")
+    p.add_argument("--seed", type=cli._seed, default=0, help="seed of the held-out draw, folds and predictors (0)")
+
+
+def _cmd_fit_surrogate(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    import pandas as pd
+
+    from ofa_bench.bench_archive import format_command
+    from ofa_bench.benchmark import Benchmark
+    from ofa_bench.errors import OfaBenchError
+    from ofa_bench.predictor_eval.shipped import candidate_params, fit_shipped_surrogate
+    from ofa_bench.untrusted import read_json
+    from ofa_bench.zoo import resolve_benchmark
+    from ofa_bench.zoo.surrogate import SURROGATE_DIR, save_surrogate
+
+    folder = Path(args.archive)
+    csv, meta = folder / "archive.csv", folder / "archive.json"
+    if not csv.is_file() or not meta.is_file():
+        raise OfaBenchError(
+            f"--archive {args.archive!r}: no archive.csv and archive.json there; make them with build-archive"
+        )
+    archive_info = read_json(meta, f"archive description {str(meta)!r}")
+    directory = resolve_benchmark(args.bench)
+    bench = Benchmark.load(directory)
+    if archive_info.get("fingerprint") != bench.fingerprint:
+        raise OfaBenchError(
+            f"archive {str(folder)!r} was measured on benchmark {archive_info.get('fingerprint')}, not {bench.fingerprint}"
+        )
+    table = pd.read_csv(csv)
+    say = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.quiet else None
+    candidates = [c.strip() for c in args.candidates.split(",") if c.strip()]
+    fit = fit_shipped_surrogate(
+        table, bench.space, candidates=candidates, holdout=args.holdout, folds=args.folds, seed=args.seed, progress=say
+    )
+    summary = archive_info.get("summary", {})
+    noise = dict(summary.get("noise") or {})
+    noise["sd"] = noise.get("sd") or 0.0  # none when the archive has no re-measured archs
+    noise["split_half"] = summary.get("split_half")
+    relative = os.path.relpath(csv.resolve(), (directory / SURROGATE_DIR).resolve())
+    info = {
+        "predictor": fit.label,
+        **candidate_params(fit.label),
+        "kendall_tau": fit.quality["heldout"]["valid"]["kendall_tau"],
+        "quality": fit.quality,
+        "noise": noise,
+        "archive": {"file": relative, "n": len(table), "fingerprint": bench.fingerprint},
+        "command": format_command(args.argv),
+    }
+    save_surrogate(directory, fit.predictors, info)
+    rows = [
+        [
+            target,
+            f"{s['kendall_tau']:.3f}",
+            f"{s['spearman_rho']:.3f}",
+            f"{s['r2']:.3f}",
+            f"{s['top_precision']:.2f}",
+            s["n"],
+        ]
+        for target, s in fit.quality["heldout"].items()
+    ]
+    title = f"surrogate {fit.label} of {bench.fingerprint}, on held-out archs"
+    columns = ["target", "Kendall tau", "Spearman", "R^2", "top-10%", "archs"]
+    return print_figures(args, info, title, columns, rows)

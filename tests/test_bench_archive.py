@@ -1,0 +1,207 @@
+"""Tests of the measured archive (``ofa-bench build-archive``): sources, resume, concurrent builders, noise model.
+
+The benchmark is an untrained ofa-fmnist supernet on a tiny MNIST-format folder the tests write; what
+is checked is the bookkeeping (what is measured, once, and where it goes), and that the archive's
+accuracies are the evaluator's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ofa_bench.bench_archive import ArchivePlan, build_archive, extreme_archs, measure_full
+from ofa_bench.benchmark import Benchmark
+from ofa_bench.data import DataSpec
+from ofa_bench.errors import OfaBenchError
+from ofa_bench.evaluate import Evaluator
+from ofa_bench.nn import ElasticMobileNetV3
+from ofa_bench.space import get_space
+from tests.test_idx_data import write_idx_folder
+
+FMNIST = get_space("ofa-fmnist")
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def bench(tmp_path: Path, one_thread: None) -> Path:
+    write_idx_folder(tmp_path / "data", n_train=60, n_test=16)
+    spec = DataSpec(dataset="idx", root=str(tmp_path / "data"), val_fraction=0.25, calib_size=16)
+    torch.manual_seed(0)
+    net = ElasticMobileNetV3(FMNIST)
+    Benchmark.create(tmp_path / "bench", net, spec, calibration_batch_size=8, training={"note": "untrained"})
+    return tmp_path / "bench"
+
+
+SMALL = ArchivePlan(
+    random=5, strategies=("random",), trajectory_budget=3, extremes=False, noise_archs=3, noise_repeats=2
+)
+
+
+def test_extremes_are_every_corner_at_every_resolution() -> None:
+    archs = extreme_archs(FMNIST)
+    assert len(archs) == len(set(archs)) == 8 * len(FMNIST.resolutions)
+    assert FMNIST.largest() in archs and FMNIST.smallest() in archs
+
+
+def test_full_measurement_is_what_the_evaluator_measures(bench: Path) -> None:
+    b = Benchmark.load(bench)
+    archs = FMNIST.sample(3, 1)
+    net = b.supernet("cpu").to(memory_format=torch.channels_last)
+    full = [measure_full(b, net, a, torch.device("cpu")) for a in archs]
+    with (
+        Evaluator(bench, device="cpu", cache=False) as valid,
+        Evaluator(bench, device="cpu", cache=False, split="test") as test,
+    ):
+        v, t = valid.evaluate(archs), test.evaluate(archs)
+    assert [f["accuracy"] for f in full] == v["accuracy"].tolist()
+    assert [f["test_accuracy"] for f in full] == t["accuracy"].tolist()
+    np.testing.assert_allclose([f["loss"] for f in full], v["loss"], rtol=1e-6)
+    n = b.data().n_val
+    for f in full:  # the halves (even and odd positions) are disjoint and together the whole split
+        assert f["valid_half_a"] * ((n + 1) // 2) + f["valid_half_b"] * (n // 2) == pytest.approx(f["accuracy"] * n)
+
+
+def test_archive_holds_every_source_resumes_and_fills_the_cache(bench: Path, tmp_path: Path) -> None:
+    plan = ArchivePlan(random=5, strategies=("random", "nsga2"), trajectory_budget=4, noise_archs=3, noise_repeats=2)
+    table = build_archive(bench, tmp_path / "a", plan, engine="serial", chunk=4)
+    counts = table["source"].value_counts().to_dict()
+    assert counts["extreme"] == 32 and counts["random"] == 5
+    assert 1 <= counts["trajectory:random"] <= 4 and 1 <= counts["trajectory:nsga2"] <= 4
+    assert table["arch"].is_unique and table[["accuracy", "test_accuracy", "valid_half_a"]].notna().all().all()
+    assert (table["macs"] > 0).all() and (table["params"] > 0).all()
+    info = json.loads((tmp_path / "a" / "archive.json").read_text())
+    assert info["measured_now"] == len(table) + 3 * 2  # each arch once, plus the noise re-measurements
+    noise = pd.read_csv(tmp_path / "a" / "noise.csv")
+    assert len(noise) == 3 * 2 and noise["calibration_seed"].nunique() == 2
+    summary = info["summary"]
+    assert summary["noise"]["archs"] == 3 and summary["noise"]["measurements_per_arch"] == 3
+    assert summary["split_half"]["archs"] == 5 and "tau_ceiling" in summary["split_half"]
+    # A second build measures nothing and gives the same table; the live cache already has every arch.
+    again = build_archive(bench, tmp_path / "b", plan, engine="serial", chunk=4)
+    assert again.attrs["measured_now"] == 0
+    pd.testing.assert_frame_equal(table.drop(columns="seconds"), again.drop(columns="seconds"))
+    archs = [FMNIST.from_dict(json.loads(a)) for a in table["arch"]]
+    with Evaluator(bench, device="cpu") as valid:
+        assert valid.evaluate(archs)["cached"].all()
+
+
+def test_a_claimed_arch_is_measured_by_its_claimant_only(bench: Path) -> None:
+    from ofa_bench.bench_archive import FULL, _Job, _Worker
+
+    one, two = _Worker(_Job(bench=str(bench), kind="measure")), _Worker(_Job(bench=str(bench), kind="measure"))
+    archs = FMNIST.sample(3, 4)
+    fp, key = one.bench.fingerprint, archs[0].to_json()
+    assert one.cache.claim(fp, FULL, key, one.owner, stale_after=600)
+    got = two.full(archs, wait=False)  # the claimed arch is left to its claimant
+    assert set(got) == {a.to_json() for a in archs[1:]} and two.measured == 2
+    assert set(one.full(archs, wait=False)) == set(got) | {key} and one.measured == 1
+    # A claim older than stale_after is taken over: a dead worker's arch is not lost.
+    three = _Worker(_Job(bench=str(bench), kind="measure", stale_after=0.0))
+    extra = FMNIST.sample(1, 9)[0]
+    assert one.cache.claim(fp, FULL, extra.to_json(), one.owner, stale_after=600)
+    assert set(three.full([extra], wait=True)) == {extra.to_json()} and three.measured == 1
+    for worker in (one, two, three):
+        worker.cache.close()
+
+
+@pytest.mark.slow
+def test_two_local_workers_split_the_work(bench: Path, tmp_path: Path) -> None:
+    table = build_archive(bench, tmp_path / "a", SMALL, engine="joblib", jobs=2, chunk=2)
+    assert table.attrs["measured_now"] == len(table) + 3 * 2
+    assert set(table["source"]) == {"random", "trajectory:random"}
+
+
+@pytest.mark.slow
+def test_concurrent_builders_lose_nothing_and_measure_nothing_twice(bench: Path, tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "ofa_bench", "build-archive", "--bench", str(bench), "--random", "12",
+            "--strategies", "random", "--trajectory-budget", "4", "--noise-archs", "4", "--noise-repeats", "1",
+            "--engine", "serial", "--chunk", "3", "--json"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [
+        subprocess.Popen(
+            [*argv, "--out", str(tmp_path / name)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for name in ("one", "two")
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+    one, two = (json.loads((tmp_path / n / "archive.json").read_text()) for n in ("one", "two"))
+    tables = [pd.read_csv(tmp_path / n / "archive.csv") for n in ("one", "two")]
+    pd.testing.assert_frame_equal(tables[0].drop(columns="seconds"), tables[1].drop(columns="seconds"))
+    unique = len(tables[0]) + 4  # archs plus one re-measurement of each noise arch
+    assert one["measured_now"] + two["measured_now"] == unique
+
+
+def test_bad_plans_say_what_is_allowed() -> None:
+    with pytest.raises(OfaBenchError, match=r"noise_archs \(9\) must be <= random \(5\)"):
+        ArchivePlan(random=5, noise_archs=9)
+    with pytest.raises(OfaBenchError, match="unknown strategy 'nope'; known: .*regularized-evolution"):
+        ArchivePlan(strategies=("nope",))
+
+
+def _synthetic_archive(n: int, seed: int = 0) -> pd.DataFrame:
+    archs = FMNIST.sample(n, seed)
+    rng = np.random.default_rng(seed)
+    accuracy = np.array([0.002 * sum(a.e) + 0.001 * sum(a.ks) + 0.003 * a.r for a in archs]) + rng.normal(0, 0.003, n)
+    sources = ["random"] * (n - n // 4) + ["trajectory:nsga2"] * (n // 4)
+    frame = {"arch": [json.dumps(a.to_dict()) for a in archs], "source": sources}
+    return pd.DataFrame({**frame, "accuracy": accuracy, "test_accuracy": accuracy + rng.normal(0, 0.003, n)})
+
+
+def test_the_shipped_surrogate_is_chosen_and_scored_on_archs_it_never_saw() -> None:
+    from ofa_bench.predictor_eval.shipped import fit_shipped_surrogate
+
+    table = _synthetic_archive(120)
+    fit = fit_shipped_surrogate(table, FMNIST, candidates=["gbdt", "rf"], holdout=30, folds=3, curve=(40,))
+    quality = fit.quality
+    assert fit.label in ("gbdt", "rf") and quality["chosen"] == fit.label
+    best_cv = max(c["kendall_tau"] for c in quality["choice"]["cross_validated"].values())
+    assert quality["choice"]["cross_validated"][fit.label]["kendall_tau"] == best_cv
+    assert quality["split"] == {"fit": 90, "heldout": 30, "seed": 0, "heldout_from": "random and trajectory archs"}
+    for target in ("valid", "test"):
+        held = quality["heldout"][target]
+        assert held["n"] == 30 and held["kendall_tau"] > 0.5 and {"r2", "spearman_rho", "top_precision"} <= set(held)
+    assert set(quality["leave_one_source_out"]) == {"random", "trajectory:nsga2"}
+    assert [p["archs"] for p in quality["learning_curve"]] == [40, 90]
+    # The held-out archs were never fitted on: refitting on the fitting part alone gives the same predictions.
+    again = fit_shipped_surrogate(table, FMNIST, candidates=[fit.label], holdout=30, folds=3, curve=())
+    assert again.quality["heldout"] == quality["heldout"]
+    with pytest.raises(OfaBenchError, match="cannot hold out 200"):
+        fit_shipped_surrogate(table, FMNIST, holdout=200)
+    with pytest.raises(OfaBenchError, match="unknown surrogate candidate 'nope'; known: gbdt"):
+        fit_shipped_surrogate(table, FMNIST, candidates=["nope"])
+
+
+def test_fit_surrogate_command_ships_it_into_the_benchmark(
+    bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ofa_bench import cli
+    from ofa_bench.zoo.surrogate import load_surrogate, surrogate_info
+
+    plan = ArchivePlan(random=30, strategies=(), extremes=False, noise_archs=4, noise_repeats=1)
+    build_archive(bench, tmp_path / "arch", plan, engine="serial")
+    argv = ["fit-surrogate", "--bench", str(bench), "--archive", str(tmp_path / "arch"), "--candidates", "gbdt"]
+    assert cli.main([*argv, "--holdout", "10", "--folds", "2", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    info = surrogate_info(bench)
+    assert info["predictor"] == "gbdt" and info["kendall_tau"] == printed["kendall_tau"]
+    assert info["archive"]["n"] == 30 and info["noise"]["sd"] > 0 and "split_half" in info["noise"]
+    assert info["command"].startswith("ofa-bench fit-surrogate")
+    predictor = load_surrogate(bench, "test")
+    assert len(predictor.predict(FMNIST.sample(3, 0))) == 3
+    other = tmp_path / "other"
+    (other).mkdir()
+    (other / "archive.csv").write_text("arch\n")
+    (other / "archive.json").write_text(json.dumps({"fingerprint": "0123456789abcdef"}))
+    assert cli.main(["fit-surrogate", "--bench", str(bench), "--archive", str(other)]) == 2
+    assert "was measured on benchmark 0123456789abcdef" in capsys.readouterr().err
