@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from ofa_bench.costs import array_costs, macs_params
-from ofa_bench.errors import OfaBenchError
+from ofa_bench.errors import OfaBenchError, PluginError
 from ofa_bench.interfaces import Constraint, Objective
 from ofa_bench.space import SearchSpace
 
@@ -41,14 +41,69 @@ __all__ = [
 #: Columns every evaluation record has, whatever the backends.
 BASE_COLUMNS: tuple[str, ...] = ("accuracy", "loss", "macs", "params")
 
-#: Columns computable from an arch alone, with their scale relative to the raw count.
-ANALYTIC_COLUMNS: dict[str, tuple[int, float]] = {
-    "macs": (0, 1.0),
-    "params": (1, 1.0),
-    # The proxy backends report millions (hardware/proxies.py); kept in step here.
-    "latency:macs": (0, 1e-6),
-    "latency:params": (1, 1e-6),
-}
+_COSTS = ("macs", "params")
+
+
+class _AnalyticColumns(Mapping[str, tuple[int, float]]):
+    """Columns computable from an arch alone: column -> (index in ``(macs, params)``, scale).
+
+    ``macs`` and ``params`` are the raw counts. A hardware backend whose class declares
+    ``analytic_cost`` (``"macs"`` or ``"params"``) and ``scale`` (its values are the cost times the
+    scale, e.g. ``mmacs``: MACs x 1e-6) makes its column ``latency:<name>`` analytic too; the scale
+    is read from the backend, never repeated here. A membership test imports only the backend it
+    names; iterating imports every installed backend once.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[int, float] | None] = {c: (i, 1.0) for i, c in enumerate(_COSTS)}
+        self._complete = False
+
+    def _lookup(self, column: str) -> tuple[int, float] | None:
+        if column not in self._known:
+            self._known[column] = _backend_cost(column[len("latency:") :]) if column.startswith("latency:") else None
+        return self._known[column]
+
+    def __getitem__(self, column: str) -> tuple[int, float]:
+        found = self._lookup(column) if isinstance(column, str) else None
+        if found is None:
+            raise KeyError(column)
+        return found
+
+    def __contains__(self, column: object) -> bool:
+        return isinstance(column, str) and self._lookup(column) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        if not self._complete:
+            from ofa_bench import registry
+
+            for name in registry.names("hardware"):
+                self._lookup(f"latency:{name}")
+            self._complete = True
+        return iter([c for c, v in self._known.items() if v is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _backend_cost(name: str) -> tuple[int, float] | None:
+    """``(cost index, scale)`` of an analytic hardware backend, ``None`` for any other (or none)."""
+    from ofa_bench import registry
+
+    try:
+        cls = registry.get("hardware", name)
+    except PluginError:  # unknown, or fails to load: not analytic (``ofa-bench plugins`` reports why)
+        return None
+    cost, scale = getattr(cls, "analytic_cost", None), getattr(cls, "scale", None)
+    if cost not in _COSTS or isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+        return None
+    return _COSTS.index(cost), float(scale)
+
+
+#: Columns computable from an arch alone, with their scale relative to the raw count: ``macs``,
+#: ``params`` and the column of every hardware backend that declares itself analytic
+#: (``latency:mmacs``, ``latency:mparams``; ``latency:macs``/``latency:params`` are their
+#: deprecated names and hold millions too).
+ANALYTIC_COLUMNS: Mapping[str, tuple[int, float]] = _AnalyticColumns()
 
 _MAXIMISED = frozenset({"accuracy"})
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w:.\-]*)\s*<=\s*(\S+)\s*$")

@@ -56,3 +56,20 @@ def test_random_strategy_is_seeded_and_valid() -> None:
     assert len(first) == 10 and all(arch.space == space for arch in first)
     assert first == asks(11)
     assert first != asks(12)
+
+
+def test_analytic_columns_are_read_from_the_backends() -> None:
+    from ofa_bench.objectives import ANALYTIC_COLUMNS, analytic_columns
+    from ofa_bench_hardware.proxies import MMacsProxy, MParamsProxy
+
+    assert ANALYTIC_COLUMNS["latency:mmacs"] == (0, MMacsProxy.scale)
+    assert ANALYTIC_COLUMNS["latency:mparams"] == (1, MParamsProxy.scale)
+    assert "latency:lut" not in ANALYTIC_COLUMNS and "latency:no-such-backend" not in ANALYTIC_COLUMNS
+    assert {"macs", "params", "latency:mmacs", "latency:mparams", "latency:macs", "latency:params"} <= set(ANALYTIC_COLUMNS)
+    space = get_space("ofa-mini")
+    archs = space.sample(5, 0)
+    columns = analytic_columns(space, space.to_array(archs), ["latency:mmacs", "latency:macs", "macs"])
+    np.testing.assert_allclose(columns["latency:mmacs"], registry.create("hardware", "mmacs").latency(archs))
+    np.testing.assert_array_equal(columns["latency:macs"], columns["latency:mmacs"])  # the deprecated name, same values
+    np.testing.assert_allclose(columns["latency:mmacs"], columns["macs"] * 1e-6)
+    assert registry.create("hardware", "mmacs").describe()["units"] == "MMACs"

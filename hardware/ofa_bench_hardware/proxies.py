@@ -14,14 +14,20 @@ from ofa_bench.interfaces import HardwareBackend
 if TYPE_CHECKING:
     from ofa_bench.space import Arch, SearchSpace
 
-__all__ = ["MacsProxy", "ParamsProxy"]
+__all__ = ["MMacsProxy", "MParamsProxy", "MacsProxy", "ParamsProxy"]
 
 
 class _CostProxy(HardwareBackend):
-    """A proxy returning one of the analytic costs, in millions, in place of latency."""
+    """A proxy returning one of the analytic costs, in millions, in place of latency.
+
+    ``analytic_cost`` (``macs`` or ``params``) and ``scale`` (values = cost x scale) declare the
+    proxy analytic: the core then computes its column from the arch alone, with this scale, read
+    from here (:data:`ofa_bench.objectives.ANALYTIC_COLUMNS`), so searches need no evaluation for it.
+    """
 
     units: ClassVar[str] = ""
-    _cost_index: ClassVar[int] = 0  # position in the (macs, params) pair
+    analytic_cost: ClassVar[str] = "macs"
+    scale: ClassVar[float] = 1e-6
 
     def latency(self, archs: Sequence[Arch] | np.ndarray, *, space: SearchSpace | None = None) -> np.ndarray:
         """Return the cost of each arch in millions.
@@ -37,8 +43,8 @@ class _CostProxy(HardwareBackend):
         # An empty batch may name no space, so the cost model cannot be asked.
         if array.shape[0] == 0:
             return np.zeros(0, dtype=np.float64)
-        cost = macs_params(array, space)[self._cost_index]
-        return np.asarray(cost, dtype=np.float64) / 1e6
+        cost = macs_params(array, space)[("macs", "params").index(self.analytic_cost)]
+        return np.asarray(cost, dtype=np.float64) * self.scale
 
     def describe(self) -> dict[str, Any]:
         """Describe this proxy; it is exact and deterministic, and versioned with ofa-bench."""
@@ -50,21 +56,41 @@ class _CostProxy(HardwareBackend):
             "device": "analytic",
             "version": __version__,
             "units": self.units,
+            "analytic_cost": self.analytic_cost,
+            "scale": self.scale,
             "deterministic": True,
         }
 
 
-class MacsProxy(_CostProxy):
-    """Multiply-accumulate operations per image, in millions, as a stand-in for latency."""
+class MMacsProxy(_CostProxy):
+    """Multiply-accumulate operations per image, in millions (column ``latency:mmacs``)."""
+
+    name = "mmacs"
+    units = "MMACs"
+    analytic_cost = "macs"
+
+
+class MParamsProxy(_CostProxy):
+    """Parameter count, in millions (column ``latency:mparams``)."""
+
+    name = "mparams"
+    units = "M params"
+    analytic_cost = "params"
+
+
+class MacsProxy(MMacsProxy):
+    """Deprecated name of :class:`MMacsProxy`: its column ``latency:macs`` holds MMACs, not MACs.
+
+    Kept for one release so existing suites run unchanged; use ``mmacs`` (``latency:mmacs``).
+    """
 
     name = "macs"
-    units = "MMACs"
-    _cost_index = 0
 
 
-class ParamsProxy(_CostProxy):
-    """Parameter count, in millions, as a stand-in for latency."""
+class ParamsProxy(MParamsProxy):
+    """Deprecated name of :class:`MParamsProxy`: its column ``latency:params`` holds millions.
+
+    Kept for one release so existing suites run unchanged; use ``mparams`` (``latency:mparams``).
+    """
 
     name = "params"
-    units = "M params"
-    _cost_index = 1
