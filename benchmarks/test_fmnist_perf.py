@@ -1,11 +1,14 @@
 """Live evaluation on the shipped Fashion-MNIST benchmark (issue 13).
 
 Target: BN re-calibration (500 images) + the whole 10,000-image validation split in at most 3 s per
-arch on 2 cores; here on one thread, as every benchmark runs. Reported in archs/s. Skips when
-Fashion-MNIST or the shipped benchmark is absent.
+arch on 2 cores. The gated timing runs on one thread, as every benchmark does; the target's figure
+is then timed on two threads (two cores), the fastest of 3 rounds, right after. Reported in archs/s.
+Skips when Fashion-MNIST or the shipped benchmark is absent.
 """
 
 from __future__ import annotations
+
+import time
 
 import pytest
 import torch
@@ -40,8 +43,29 @@ def test_fmnist_live_evaluation(benchmark, fmnist, quick):
     with Evaluator(fmnist, device="cpu", cache=False) as evaluator:
         evaluator.evaluate(archs[:1])  # load data and weights outside the timing
         df = benchmark.pedantic(evaluator.evaluate, args=(archs,), rounds=3, iterations=1)
-    assert df["accuracy"].between(0, 1).all()
-    per_arch = benchmark.stats.stats.min / len(archs)
-    benchmark.extra_info["seconds_per_arch"] = per_arch
-    THROUGHPUT["BN calibration + validation (fashion-mnist, 10,000 images)"] = 1 / per_arch
-    record("live_eval_s", per_arch)
+        assert df["accuracy"].between(0, 1).all()
+        per_arch = benchmark.stats.stats.min / len(archs)
+        benchmark.extra_info["seconds_per_arch"] = per_arch
+        THROUGHPUT["BN calibration + validation (fashion-mnist, 10,000 images, 1 thread)"] = 1 / per_arch
+        two = _two_core_seconds(evaluator, archs) / len(archs)
+    benchmark.extra_info["seconds_per_arch_two_threads"] = two
+    THROUGHPUT["BN calibration + validation (fashion-mnist, 10,000 images, 2 threads)"] = 1 / two
+    record("live_eval_s", two)
+
+
+def _two_core_seconds(evaluator, archs) -> float:
+    """The fastest of 3 evaluations of ``archs`` with torch and OpenMP on two threads (the session's are restored)."""
+    from threadpoolctl import threadpool_limits
+
+    previous = torch.get_num_threads()
+    best = float("inf")
+    try:
+        with threadpool_limits(limits=2):
+            torch.set_num_threads(2)
+            for _ in range(3):
+                start = time.perf_counter()
+                evaluator.evaluate(archs)
+                best = min(best, time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(previous)
+    return best
