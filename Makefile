@@ -31,7 +31,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 	$(BIN)/python benchmarks/gate.py run
-	$(BIN)/python benchmarks/check_ci_suite.py --untrained
+	$(BIN)/python benchmarks/check_ci_suite.py
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
