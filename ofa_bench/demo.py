@@ -4,7 +4,10 @@ On scikit-learn's bundled digits (no download) it trains an ``ofa-mini`` superne
 shrinking (or reuses the one a previous run left in ``OUT/bench``), then for sampled archs measures
 BN-re-calibrated validation accuracy, analytic costs, the elastic forward against the extracted
 static network (their outputs must agree), and exports one to ONNX checked against ONNX Runtime.
-``untrained=True`` skips training for a quick check of the plumbing; its accuracies are chance.
+:func:`run_demo_suite` then profiles a CPU latency table for the ``ofa-fmnist`` preset and compares
+search strategies in the default suite on the shipped Fashion-MNIST benchmark's surrogate (no
+dataset, no training). ``bench=None`` skips training for a quick check of the plumbing; its
+accuracies are chance.
 """
 
 from __future__ import annotations
@@ -256,6 +259,7 @@ class SuiteOutcome:
         results: The suite's results (:class:`ofa_bench.harness.SuiteResults`).
         report: The report files (:class:`ofa_bench.harness.report.ReportFiles`).
         seconds: Wall time of the suite, table building excluded.
+        suite: The suite as run (:class:`ofa_bench.harness.Suite`), overrides applied.
     """
 
     lut: Path
@@ -263,10 +267,10 @@ class SuiteOutcome:
     results: Any = field(repr=False)
     report: Any = field(repr=False)
     seconds: float = 0.0
+    suite: Any = field(default=None, repr=False)
 
 
 def run_demo_suite(
-    bench: Benchmark,
     out_dir: str | Path,
     *,
     budget: int | None = None,
@@ -276,13 +280,15 @@ def run_demo_suite(
     lut_settings: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> SuiteOutcome:
-    """Build a CPU latency table for the benchmark's space, run the default suite on it, report.
+    """Build a CPU latency table for the default suite's benchmark, run the suite on it, report.
 
-    The table (``OUT/lut.yaml``) is profiled on ``torch-cpu`` and resumes if a killed run left
-    part of it; the suite (``OUT/suite``) resumes the same way, so a second demo costs seconds.
+    The default suite compares strategies on the shipped Fashion-MNIST benchmark's surrogate
+    (``benchmark: fmnist``, ``oracle: {mode: shipped}``), so it needs neither the dataset nor the
+    digits supernet the demo trains. The table (``OUT/lut.yaml``) is profiled on ``torch-cpu``
+    for that benchmark's preset (``ofa-fmnist``) and resumes if a killed run left part of it; the
+    suite (``OUT/suite``) resumes the same way, so a second demo costs seconds.
 
     Args:
-        bench: The trained benchmark.
         out_dir: The demo's output directory.
         budget: Evaluations per run, replacing the suite's (smaller is quicker and noisier).
         seeds: Seeds per strategy, replacing the suite's.
@@ -290,35 +296,30 @@ def run_demo_suite(
         show_lut_progress: Show the table builder's own progress bar.
         lut_settings: Keyword arguments of the table build (``repeats``, ``calibration_archs``...),
             e.g. a coarse, quick table in tests.
-        overrides: More suite fields by dotted path (``{"oracle.archive_size": 30}``).
+        overrides: More suite fields by dotted path (``{"reference.random_sample": 300}``); the
+            table is built for the preset of the benchmark they leave the suite on.
     """
     from ofa_bench import registry
     from ofa_bench.harness import load_suite, run_suite, write_report
-
     from ofa_bench.harness.streams import stream_seed
 
     out_dir = Path(out_dir)
     lut = out_dir / "lut.yaml"
-    start = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # The table's calibration archs come from the suite's own stream, apart from every other.
-    suite_seed = int((overrides or {}).get("seed", load_suite("default").seed))
-    settings = {"seed": stream_seed(suite_seed, "lut_calibration"), **(lut_settings or {})}
-    # Building returns at once when a finished table is there, and resumes a partial one.
-    registry.get("hardware", "lut").build(bench.space, "torch-cpu", lut, progress=show_lut_progress, **settings)
-    lut_seconds = time.perf_counter() - start
-    suite_fields: dict[str, Any] = {
-        "benchmark.dir": str(bench.directory),
-        "benchmark.preset": bench.space.name,
-        "backends": [f"lut:table={lut}"],
-    }
+    suite_fields: dict[str, Any] = {"backends": [f"lut:table={lut}"]}
     if budget is not None:
         suite_fields["budget.evaluations"] = budget
     if seeds is not None:
         suite_fields["seeds"] = seeds
     suite = load_suite("default", {**suite_fields, **(overrides or {})})
     start = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # The table's calibration archs come from the suite's own stream, apart from every other.
+    settings = {"seed": stream_seed(suite.seed, "lut_calibration"), **(lut_settings or {})}
+    # Building returns at once when a finished table is there, and resumes a partial one.
+    space = get_space(suite.benchmark.preset)
+    registry.get("hardware", "lut").build(space, "torch-cpu", lut, progress=show_lut_progress, **settings)
+    lut_seconds = time.perf_counter() - start
+    start = time.perf_counter()
     results = run_suite(suite, out_dir / "suite", progress=progress)
     report = write_report(out_dir / "suite", results)
-    return SuiteOutcome(lut, lut_seconds, results, report, time.perf_counter() - start)
-
+    return SuiteOutcome(lut, lut_seconds, results, report, time.perf_counter() - start, suite)

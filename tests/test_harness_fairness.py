@@ -91,10 +91,14 @@ def test_single_objective_evolution_is_refused_with_two_objectives(harness_bench
 
 
 def test_the_default_suite_oracle_is_no_contestants_family() -> None:
-    from ofa_bench.harness.fairness import predictor_families, strategy_families
+    from ofa_bench.harness.fairness import label_families, strategy_families
+    from ofa_bench.zoo.surrogate import surrogate_info
 
     suite = load_suite("default")
-    oracle = predictor_families(suite.oracle.predictor, suite.oracle.params)
+    assert suite.oracle.mode == "shipped" and not suite.oracle.allow_same_family
+    surrogate = surrogate_info(suite.benchmark.dir)
+    assert surrogate is not None
+    oracle = label_families(surrogate["predictor"])
     for entry in suite.strategies:
         assert not oracle & strategy_families(entry.name, entry.params), entry.name
 
