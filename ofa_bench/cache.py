@@ -18,7 +18,7 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -103,23 +103,23 @@ class MeasurementCache:
     def _error(self, what: str, exc: sqlite3.Error) -> OfaBenchError:
         return OfaBenchError(f"{what} the evaluation cache {str(self.path)!r}: {exc}; use cache=False (--no-cache)")
 
-    def get(self, fingerprint: str, oracle: str, archs: Sequence[str]) -> dict[str, Measurement]:
-        """The cached measurements of the given arch JSONs that exist, by arch JSON."""
-        found: dict[str, Measurement] = {}
+    def _rows_of(self, select: str, key: Sequence[str], archs: Sequence[str]) -> Iterator[tuple]:
+        """Rows of ``SELECT ... WHERE fingerprint = ? AND <column> = ? AND arch IN (archs)``, in chunks."""
         try:
             for lo in range(0, len(archs), _CHUNK):
                 chunk = list(archs[lo : lo + _CHUNK])
                 marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
-                    f"SELECT arch, accuracy, loss, wall_time FROM measurements "
-                    f"WHERE fingerprint = ? AND oracle = ? AND arch IN ({marks})",
-                    [fingerprint, oracle, *chunk],
-                )
-                for arch, accuracy, loss, wall_time in rows:
-                    found[arch] = Measurement(_float(accuracy), _float(loss), wall_time, cached=True)
+                yield from self._db.execute(f"{select} AND arch IN ({marks})", [*key, *chunk]).fetchall()
         except sqlite3.Error as exc:
             raise self._error("cannot read", exc) from exc
-        return found
+
+    def get(self, fingerprint: str, oracle: str, archs: Sequence[str]) -> dict[str, Measurement]:
+        """The cached measurements of the given arch JSONs that exist, by arch JSON."""
+        select = "SELECT arch, accuracy, loss, wall_time FROM measurements WHERE fingerprint = ? AND oracle = ?"
+        return {
+            arch: Measurement(_float(accuracy), _float(loss), wall_time, cached=True)
+            for arch, accuracy, loss, wall_time in self._rows_of(select, (fingerprint, oracle), archs)
+        }
 
     def put(self, fingerprint: str, oracle: str, archs: Sequence[str], results: Sequence[Measurement]) -> None:
         """Store measurements in one committed transaction; an existing row is kept."""
@@ -138,19 +138,8 @@ class MeasurementCache:
 
     def get_records(self, fingerprint: str, kind: str, archs: Sequence[str]) -> dict[str, dict]:
         """The stored payloads of the given arch JSONs that exist, by arch JSON."""
-        found: dict[str, dict] = {}
-        try:
-            for lo in range(0, len(archs), _CHUNK):
-                chunk = list(archs[lo : lo + _CHUNK])
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
-                    f"SELECT arch, payload FROM records WHERE fingerprint = ? AND kind = ? AND arch IN ({marks})",
-                    [fingerprint, kind, *chunk],
-                )
-                found.update((arch, json.loads(payload)) for arch, payload in rows)
-        except sqlite3.Error as exc:
-            raise self._error("cannot read", exc) from exc
-        return found
+        select = "SELECT arch, payload FROM records WHERE fingerprint = ? AND kind = ?"
+        return {arch: json.loads(payload) for arch, payload in self._rows_of(select, (fingerprint, kind), archs)}
 
     def put_record(self, fingerprint: str, kind: str, arch: str, payload: dict) -> None:
         """Store one payload (an existing one is kept) and drop the arch's claim, in one transaction."""
