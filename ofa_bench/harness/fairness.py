@@ -87,13 +87,7 @@ def family_clashes(
         oracle_params: Its parameters.
         strategies: ``(label, name, params)`` per strategy entry.
     """
-    oracle = predictor_families(oracle_predictor, oracle_params)
-    out = []
-    for i, (label, name, params) in enumerate(strategies):
-        shared = oracle & strategy_families(name, params)
-        if shared:
-            out.append((i, label, shared))
-    return out
+    return _clashes(predictor_families(oracle_predictor, oracle_params), strategies)
 
 
 def label_families(label: str) -> set[str]:
@@ -127,12 +121,18 @@ def label_clashes(
     label: str, strategies: Sequence[tuple[str, str, Mapping[str, Any]]]
 ) -> list[tuple[int, str, set[str]]]:
     """Like :func:`family_clashes`, for an oracle known by its label (a shipped surrogate's ``predictor``)."""
-    oracle = label_families(label)
+    return _clashes(label_families(label), strategies)
+
+
+def _clashes(
+    oracle: set[str], strategies: Sequence[tuple[str, str, Mapping[str, Any]]]
+) -> list[tuple[int, str, set[str]]]:
+    """``(index, label, shared families)`` of every strategy sharing a family with ``oracle``."""
     out = []
-    for i, (key, name, params) in enumerate(strategies):
+    for i, (label, name, params) in enumerate(strategies):
         shared = oracle & strategy_families(name, params)
         if shared:
-            out.append((i, key, shared))
+            out.append((i, label, shared))
     return out
 
 
