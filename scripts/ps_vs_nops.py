@@ -1,69 +1,148 @@
-"""Progressive shrinking vs the no-PS baseline on digits (the table in docs/ps_vs_nops.md).
+"""Progressive shrinking (PS) vs random-subnet sampling (RSS) at equal compute (docs/ps_vs_nops.md).
 
-For each seed, trains ofa-mini twice under the same total epochs, once with the default
-progressive-shrinking schedule and once with everything elastic from the start, then measures
-eight fixed sub-networks (depth {min,max} x expand {min,max} x kernel {3,7}, same for all blocks,
-largest resolution) with BN re-calibration. Usage: ``python scripts/ps_vs_nops.py OUT_DIR [SEEDS]``.
+    .venv/bin/python scripts/ps_vs_nops.py out/ps_vs_rss --bench digits --seeds 0,1,2
+    .venv/bin/python scripts/ps_vs_nops.py out/ps_vs_rss --bench fmnist --seeds 0,1 --scale 0.25 --threads 2
+
+For each seed, trains the preset twice: once with the progressive-shrinking schedule (digits: the
+default one; fmnist: the shipped ``fmnist`` schedule with every phase's epochs times ``--scale``)
+and once with :func:`ofa_bench.train.rss_schedule` of it: one uniformly random sub-network per
+step, every dimension elastic from the start, for as many sub-network epochs as PS makes, the same
+cosine learning-rate family and optimiser settings. Then measures eight fixed sub-networks (depth
+{min,max} x expand {min,max} x kernel {3,7}, the same in every block, largest resolution) with BN
+re-calibration, on the validation split (digits has no separate test split) or the test split
+(fmnist). Resumable: a killed run continues from its checkpoint when the command is rerun. Writes
+``OUT/BENCH/results.json`` and ``OUT/BENCH/table.md``.
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from ofa_bench.atomic import write_text_atomic
 from ofa_bench.benchmark import Benchmark
+from ofa_bench.data import DataSpec
 from ofa_bench.evaluate import Evaluator
 from ofa_bench.space import get_space
-from ofa_bench.train import default_schedule, no_ps_schedule
+from ofa_bench.train import default_schedule, load_schedule, rss_schedule, scaled_schedule
 from ofa_bench.train.trainer import Trainer
+
+SETTINGS = {
+    # bench: (preset, data, split the table reports)
+    "digits": ("ofa-mini", DataSpec(), "valid"),
+    "fmnist": ("ofa-fmnist", DataSpec(dataset="fashion-mnist", val_fraction=1 / 6), "test"),
+}
 
 
 def fixed_subnets(space):
-    """The eight corner sub-networks of the paper's comparison."""
+    """The eight corner sub-networks of OFA's Figure 4 comparison."""
     r = max(space.resolutions)
     out = []
     for d, e, k in itertools.product((min(space.d_choices), max(space.d_choices)),
-                                     (min(space.e_choices), max(space.e_choices)), (3, 7)):
+                                     (min(space.e_choices), max(space.e_choices)), (3, 7)):  # fmt: skip
         out.append(space.arch([k] * space.n_blocks, [e] * space.n_blocks, [d] * space.n_stages, r))
     return out
 
 
 def main() -> None:
-    out = Path(sys.argv[1])
-    seeds = [int(s) for s in (sys.argv[2] if len(sys.argv) > 2 else "0,1,2").split(",")]
-    space = get_space("ofa-mini")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--bench", choices=sorted(SETTINGS), default="digits")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply every PS phase's epochs (fmnist: reduced budget)"
+    )
+    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    preset, data, split = SETTINGS[args.bench]
+    space = get_space(preset)
+    ps = load_schedule("fmnist") if args.bench == "fmnist" else default_schedule(space)
+    if args.scale != 1.0:
+        ps = scaled_schedule(ps, args.scale)
+    schedules = {"ps": ps, "rss": rss_schedule(ps)}
+    seeds = [int(s) for s in args.seeds.split(",")]
     archs = fixed_subnets(space)
-    results = {}
-    for seed in seeds:
-        for mode in ("ps", "no-ps"):
-            directory = out / f"{mode}-seed{seed}"
-            if not (directory / "benchmark.json").exists():
-                schedule = default_schedule(space)
-                if mode == "no-ps":
-                    schedule = no_ps_schedule(schedule)
-                started = time.perf_counter()
-                Trainer(space, directory, schedule, seed=seed).fit(resume=(directory / "checkpoint.pt").exists())
-                print(f"{mode} seed {seed}: trained in {time.perf_counter() - started:.0f} s", flush=True)
-            with Evaluator(Benchmark.load(directory)) as evaluator:
-                accuracy = evaluator.evaluate(archs, ("macs",))["accuracy"].to_numpy()
-            results[(mode, seed)] = accuracy
-            print(mode, seed, np.round(accuracy * 100, 1).tolist(), flush=True)
-    rows = []
-    for i, arch in enumerate(archs):
-        cells = []
-        for mode in ("ps", "no-ps"):
-            values = np.array([results[(mode, s)][i] for s in seeds]) * 100
-            cells.append(f"{np.median(values):.1f} ({values.min():.1f}-{values.max():.1f})")
-        label = f"d={arch.d[0]} e={arch.e[0]} k={arch.ks[0]}"
-        rows.append(f"| {label} | {cells[0]} | {cells[1]} |")
-    (out / "table.md").write_text("\n".join(rows) + "\n")
-    (out / "results.json").write_text(json.dumps({f"{m}-{s}": v.tolist() for (m, s), v in results.items()}))
-    print("\n".join(rows))
+    out = args.out / args.bench
+    runs = []
+    for seed, (method, schedule) in itertools.product(seeds, schedules.items()):
+        directory = out / f"{method}-seed{seed}"
+        if not (directory / "benchmark.json").exists():
+            resumed = (directory / "checkpoint.pt").exists()
+            started, cpu = time.perf_counter(), time.process_time()
+            Trainer(space, directory, schedule, data, seed=seed).fit(resume=resumed)
+            spent = {"cpu_s": round(time.process_time() - cpu, 1), "resumed": resumed}
+            write_text_atomic(directory / "cpu.json", json.dumps(spent) + "\n")
+            print(f"{method} seed {seed}: trained in {time.perf_counter() - started:.0f} s", flush=True)
+        bench = Benchmark.load(directory)
+        with Evaluator(bench, split=split) as evaluator:
+            accuracy = evaluator.evaluate(archs, ("macs",))["accuracy"].to_numpy()
+        # seconds: the epochs' own times, summed, so a resumed run counts every epoch once
+        runs.append(
+            {
+                "method": method,
+                "seed": seed,
+                "seconds": round(sum(log["seconds"] for log in bench.training["history"]), 1),
+                # CPU time of the training process: less sensitive than wall time to other work on the
+                # machine; covers only the last leg of a resumed run ("resumed": true)
+                **json.loads((directory / "cpu.json").read_text()),
+                "epochs": schedule.total_epochs,
+                "subnet_epochs": schedule.subnet_epochs,
+                "accuracy": accuracy.tolist(),
+            }
+        )
+        print(method, seed, np.round(accuracy * 100, 1).tolist(), flush=True)
+    labels = [f"d={a.d[0]} e={a.e[0]} k={a.ks[0]}" for a in archs]
+    results = {
+        "bench": args.bench, "preset": preset, "split": split, "scale": args.scale, "seeds": seeds,
+        "threads": torch.get_num_threads(), "subnets": labels,
+        "schedules": {m: s.model_dump(mode="json") for m, s in schedules.items()}, "runs": runs,
+    }  # fmt: skip
+    write_text_atomic(out / "results.json", json.dumps(results, indent=1) + "\n")
+    write_text_atomic(out / "table.md", table(results))
+    print(table(results))
+
+
+def table(results: dict) -> str:
+    """The doc's table: per sub-network median (min-max) over seeds in %, and RSS - PS paired by seed."""
+    acc = {
+        m: np.array([r["accuracy"] for r in results["runs"] if r["method"] == m]) * 100 for m in ("ps", "rss")
+    }  # seeds x subnets
+    lines = ["| sub-network | PS | RSS | RSS - PS (mean over seeds) |", "| --- | --- | --- | --- |"]
+    for i, label in enumerate(results["subnets"]):
+        cells = [f"{np.median(acc[m][:, i]):.1f} ({acc[m][:, i].min():.1f}-{acc[m][:, i].max():.1f})" for m in acc]
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} | {np.mean(acc['rss'][:, i] - acc['ps'][:, i]):+.1f} |")
+    diff = acc["rss"] - acc["ps"]
+    lines.append(f"| **all eight** | {acc['ps'].mean():.1f} | {acc['rss'].mean():.1f} | {diff.mean():+.1f} |")
+    seconds = {m: [r["seconds"] for r in results["runs"] if r["method"] == m] for m in ("ps", "rss")}
+    lines += ["", "| | PS | RSS |", "| --- | --- | --- |"]
+    lines.append(f"| epochs | {_epochs(results, 'ps')} | {_epochs(results, 'rss')} |")
+    lines.append(f"| sub-network epochs | {_subnet_epochs(results, 'ps')} | {_subnet_epochs(results, 'rss')} |")
+    lines.append(
+        f"| training wall time, s (per seed) | {', '.join(f'{s:.0f}' for s in seconds['ps'])} "
+        f"| {', '.join(f'{s:.0f}' for s in seconds['rss'])} |"
+    )
+    cpu = {m: [r["cpu_s"] for r in results["runs"] if r["method"] == m] for m in ("ps", "rss")}
+    lines.append(
+        f"| training CPU time, s (per seed) | {', '.join(f'{s:.0f}' for s in cpu['ps'])} "
+        f"| {', '.join(f'{s:.0f}' for s in cpu['rss'])} |"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _epochs(results: dict, method: str) -> int:
+    return next(r["epochs"] for r in results["runs"] if r["method"] == method)
+
+
+def _subnet_epochs(results: dict, method: str) -> int:
+    return next(r["subnet_epochs"] for r in results["runs"] if r["method"] == method)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,16 @@ from ofa_bench.data import DataSpec, load_data
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.nn import ElasticMobileNetV3
 from ofa_bench.space import get_space
-from ofa_bench.train import Phase, Schedule, calibrate_bn, default_schedule, load_schedule, no_ps_schedule
+from ofa_bench.train import (
+    Phase,
+    Schedule,
+    calibrate_bn,
+    default_schedule,
+    load_schedule,
+    no_ps_schedule,
+    rss_schedule,
+    scaled_schedule,
+)
 from ofa_bench.train.trainer import Trainer, sample_subnets
 
 MINI = get_space("ofa-mini")
@@ -75,6 +84,35 @@ def test_no_ps_baseline_has_the_same_budget() -> None:
     assert baseline.phases[0].kd_ratio == 0
     sandwich = no_ps_schedule(ps.model_copy(update={"sampling": "sandwich"}))
     assert sandwich.phases[0].kd_ratio == 1.0
+
+
+def test_rss_baseline_has_the_same_subnet_epochs() -> None:
+    ps = default_schedule(MINI)
+    # full 15 + kernel 5 at one subnet a step, 3 + 5 + 3 + 6 epochs at two: 54 subnet passes.
+    assert ps.subnet_epochs == 15 + 5 + 2 * (3 + 5 + 3 + 6) == 54
+    rss = rss_schedule(ps)
+    assert rss.mode == "no-ps" and len(rss.phases) == 1
+    (phase,) = rss.phases
+    assert rss.subnet_epochs == ps.subnet_epochs and phase.subnets_per_step == 1
+    assert phase.open_choices(MINI) == {"kernel": (3, 5, 7), "expand": (3, 4, 6), "depth": (2, 3, 4)}
+    assert phase.kd_ratio == 0 and phase.lr == max(p.lr for p in ps.phases)
+    assert (rss.batch_size, rss.weight_decay, rss.momentum) == (ps.batch_size, ps.weight_decay, ps.momentum)
+    # no_ps_schedule keeps the epochs, so it makes more passes than PS: not equal compute.
+    assert no_ps_schedule(ps).subnet_epochs == 2 * ps.total_epochs > ps.subnet_epochs
+    with pytest.raises(OfaBenchError, match="sandwich"):
+        rss_schedule(ps.model_copy(update={"sampling": "sandwich"}))
+
+
+def test_scaled_schedule_rounds_and_keeps_one_epoch() -> None:
+    fmnist = load_schedule("fmnist")
+    quarter = scaled_schedule(fmnist, 0.25)
+    assert [p.epochs for p in quarter.phases] == [4, 1, 1, 1]
+    assert [p.lr for p in quarter.phases] == [p.lr for p in fmnist.phases]
+    assert default_schedule(MINI, 0.1) == scaled_schedule(default_schedule(MINI), 0.1)
+    with pytest.raises(OfaBenchError, match="epochs scale must be > 0"):
+        scaled_schedule(fmnist, 0)
+    with pytest.raises(OfaBenchError, match="gives phase 'full' 14000000 epochs; at most"):
+        scaled_schedule(fmnist, 1e6)
 
 
 def test_schedule_yaml_round_trip_and_errors(tmp_path: Path, tiny_schedule: Path) -> None:
@@ -229,11 +267,12 @@ def test_no_ps_and_sandwich_modes_train(tmp_path: Path, tiny_schedule: Path) -> 
     base = load_schedule(tiny_schedule)
     for name, schedule in (
         ("nops", no_ps_schedule(base)),
+        ("rss", rss_schedule(base)),
         ("sandwich", base.model_copy(update={"sampling": "sandwich"})),
     ):
         trainer = Trainer(MINI, tmp_path / name, schedule, DATA, seed=0)
         trainer.run()
-        assert sum(1 for _ in trainer.history) == 4
+        assert len(trainer.history) == schedule.total_epochs == (6 if name == "rss" else 4)
         assert all(np.isfinite(log.loss) for log in trainer.history)
 
 

@@ -31,11 +31,21 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
         help="YAML schedule, or a shipped one by name (fmnist); default: progressive shrinking for digits",
     )
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    p.add_argument("--no-ps", action="store_true", help="baseline: everything elastic from the start, same epochs")
+    baseline = p.add_mutually_exclusive_group()
+    baseline.add_argument(
+        "--no-ps", action="store_true", help="baseline: everything elastic from the start, same epochs"
+    )
+    baseline.add_argument(
+        "--rss",
+        action="store_true",
+        help="equal-compute baseline: one random subnet per step for as many subnet-epochs as the schedule has",
+    )
     p.add_argument("--sandwich", action="store_true", help="largest + smallest + random subnets per step")
     p.add_argument(
-        "--epochs-scale", type=cli._positive_float(limits.MAX_EPOCHS_SCALE), default=1.0,
-        help="multiply the default schedule's epochs",
+        "--epochs-scale",
+        type=cli._positive_float(limits.MAX_EPOCHS_SCALE),
+        default=1.0,
+        help="multiply every phase's epochs (rounded, at least 1), of --schedule or the default",
     )
     p.add_argument("--seed", type=cli._seed, default=0, help="seed of every random choice in training (default 0)")
     p.add_argument("--data", default="digits", choices=list(DATASETS))
@@ -83,7 +93,7 @@ def _training_progress(args: argparse.Namespace, epochs: int | None) -> Any:
 def _cmd_train(args: argparse.Namespace) -> int:
     from ofa_bench.data import DataSpec
     from ofa_bench.evaluate import Evaluator
-    from ofa_bench.train import default_schedule, load_schedule, no_ps_schedule
+    from ofa_bench.train import default_schedule, load_schedule, no_ps_schedule, rss_schedule, scaled_schedule
     from ofa_bench.train.trainer import Trainer
 
     space = args.preset
@@ -93,11 +103,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    schedule = load_schedule(args.schedule) if args.schedule else default_schedule(space, args.epochs_scale)
+    schedule = load_schedule(args.schedule) if args.schedule else default_schedule(space)
+    if args.epochs_scale != 1.0:
+        schedule = scaled_schedule(schedule, args.epochs_scale)
     if args.sandwich:
         schedule = schedule.model_copy(update={"sampling": "sandwich"})
     if args.no_ps:
         schedule = no_ps_schedule(schedule)
+    if args.rss:
+        schedule = rss_schedule(schedule)
     val_fraction = args.val_fraction
     if val_fraction is None:
         val_fraction = 1 / 6 if args.data in ("fashion-mnist", "idx") else DataSpec.val_fraction

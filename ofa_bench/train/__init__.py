@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from ofa_bench.train.calibrate import calibrate_bn
-from ofa_bench.train.schedule import Phase, Schedule, default_schedule, load_schedule, no_ps_schedule
+from ofa_bench.train.schedule import (
+    Phase,
+    Schedule,
+    default_schedule,
+    load_schedule,
+    no_ps_schedule,
+    rss_schedule,
+    scaled_schedule,
+)
 
 __all__ = [
     "Phase",
@@ -13,6 +21,8 @@ __all__ = [
     "default_schedule",
     "load_schedule",
     "no_ps_schedule",
+    "rss_schedule",
+    "scaled_schedule",
 ]
 
 

@@ -92,6 +92,15 @@ class Schedule(BaseModel):
         """Epochs over all phases."""
         return sum(p.epochs for p in self.phases)
 
+    @property
+    def subnet_epochs(self) -> int:
+        """Sub-network passes over the training data: each phase's epochs times its sub-networks per step.
+
+        The unit of compute in which progressive shrinking and random-subnet sampling are compared
+        (:func:`rss_schedule`); it does not count the teacher's forward passes under distillation.
+        """
+        return sum(p.epochs * p.subnets_per_step for p in self.phases)
+
     def validate_for(self, space: SearchSpace) -> None:
         """Check every phase's choices against ``space`` (one-line error naming the phase)."""
         for phase in self.phases:
@@ -106,19 +115,16 @@ def default_schedule(space: SearchSpace, scale: float = 1.0) -> Schedule:
         scale: Multiplies every phase's epochs (at least one each), e.g. 0.1 for a smoke test.
     """
     k, e, d = space.ks_choices, space.e_choices, space.d_choices
-
-    def epochs(n: int) -> int:
-        return max(1, round(n * scale))
-
     phases = [
-        Phase(name="full", epochs=epochs(15), lr=0.1, kernel=(max(k),), expand=(max(e),), depth=(max(d),)),
-        Phase(name="kernel", epochs=epochs(5), lr=0.03, expand=(max(e),), depth=(max(d),), kd_ratio=1.0),
-        Phase(name="depth-1", epochs=epochs(3), lr=0.01, expand=(max(e),), depth=d[-2:], subnets_per_step=2, kd_ratio=1.0),
-        Phase(name="depth-2", epochs=epochs(5), lr=0.03, expand=(max(e),), subnets_per_step=2, kd_ratio=1.0),
-        Phase(name="expand-1", epochs=epochs(3), lr=0.01, expand=e[-2:], subnets_per_step=2, kd_ratio=1.0, sort_channels=True),
-        Phase(name="expand-2", epochs=epochs(6), lr=0.03, subnets_per_step=2, kd_ratio=1.0, sort_channels=True),
+        Phase(name="full", epochs=15, lr=0.1, kernel=(max(k),), expand=(max(e),), depth=(max(d),)),
+        Phase(name="kernel", epochs=5, lr=0.03, expand=(max(e),), depth=(max(d),), kd_ratio=1.0),
+        Phase(name="depth-1", epochs=3, lr=0.01, expand=(max(e),), depth=d[-2:], subnets_per_step=2, kd_ratio=1.0),
+        Phase(name="depth-2", epochs=5, lr=0.03, expand=(max(e),), subnets_per_step=2, kd_ratio=1.0),
+        Phase(name="expand-1", epochs=3, lr=0.01, expand=e[-2:], subnets_per_step=2, kd_ratio=1.0, sort_channels=True),
+        Phase(name="expand-2", epochs=6, lr=0.03, subnets_per_step=2, kd_ratio=1.0, sort_channels=True),
     ]  # fmt: skip
-    return Schedule(phases=tuple(phases))
+    schedule = Schedule(phases=tuple(phases))
+    return schedule if scale == 1.0 else scaled_schedule(schedule, scale)
 
 
 def no_ps_schedule(schedule: Schedule) -> Schedule:
@@ -133,6 +139,40 @@ def no_ps_schedule(schedule: Schedule) -> Schedule:
     kd = 1.0 if schedule.sampling == "sandwich" else 0.0
     phase = Phase(name="all-elastic", epochs=schedule.total_epochs, lr=lr, subnets_per_step=per_step, kd_ratio=kd)
     return schedule.model_copy(update={"phases": (phase,), "mode": "no-ps"})
+
+
+def rss_schedule(schedule: Schedule) -> Schedule:
+    """Random-subnet sampling (RSS) with the same compute as ``schedule``: the equal-compute baseline.
+
+    One phase in which every dimension is elastic from the start and each step trains one uniformly
+    drawn sub-network, for as many epochs as ``schedule`` has sub-network epochs
+    (:attr:`Schedule.subnet_epochs`), so both make the same number of sub-network passes over the
+    data. The learning rate follows the same family as each progressive-shrinking phase (a cosine
+    decay from the phase's rate), from the schedule's highest rate; the optimiser settings are
+    kept. No distillation: there is no trained full network to distil from. This is the baseline of
+    Shipard et al. (CVPRW 2022), against which :func:`no_ps_schedule` (same epochs, more passes) is
+    not equal-compute.
+    """
+    if schedule.sampling == "sandwich":
+        raise OfaBenchError("random-subnet sampling draws one sub-network per step; it cannot use the sandwich rule")
+    lr = max(p.lr for p in schedule.phases)
+    phase = Phase(name="random-subnets", epochs=schedule.subnet_epochs, lr=lr, subnets_per_step=1, kd_ratio=0.0)
+    return schedule.model_copy(update={"phases": (phase,), "mode": "no-ps"})
+
+
+def scaled_schedule(schedule: Schedule, scale: float) -> Schedule:
+    """``schedule`` with every phase's epochs multiplied by ``scale`` (rounded, at least one each)."""
+    if not scale > 0:
+        raise OfaBenchError(f"epochs scale must be > 0; got {scale}")
+    phases = []
+    for phase in schedule.phases:
+        epochs = max(1, round(phase.epochs * scale))
+        if epochs > MAX_EPOCHS:
+            raise OfaBenchError(
+                f"epochs scale {scale} gives phase {phase.name!r} {epochs} epochs; at most {MAX_EPOCHS} allowed"
+            )
+        phases.append(phase.model_copy(update={"epochs": epochs}))
+    return schedule.model_copy(update={"phases": tuple(phases)})
 
 
 def load_schedule(path: str | Path) -> Schedule:
