@@ -6,7 +6,14 @@ Runs ``benchmarks/agreement.yaml`` twice, with ``oracle.mode`` live and shipped,
 ``OUT/live`` and ``OUT/shipped`` (each resumable: rerun the same command after a kill), then
 writes ``OUT/agreement.json``: each strategy's median hypervolume both ways, the Kendall tau
 between the two rankings by median hypervolume, and the Holm-corrected verdicts against random
-search both ways with whether they agree. The live half needs the dataset installed.
+search both ways (with Holm-adjusted p and the Vargha-Delaney effect size) and whether they agree.
+
+To tell a disagreement from seed noise it also bootstraps the seeds (2,000 resamples, each
+strategy's runs drawn with replacement in each half): the tau between a resampled live ranking and
+a resampled surrogate ranking, next to the tau between two independent resamples of the live half
+alone (how well the live benchmark agrees with itself at this many seeds: the ceiling). Random
+search proposes the same archs under both oracles, so its per-seed hypervolumes pair up directly.
+The live half needs the dataset installed.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from scipy.stats import kendalltau
 
 from ofa_bench.atomic import write_text_atomic
@@ -29,7 +38,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("out/agreement"))
     parser.add_argument("--suite", type=Path, default=SUITE)
-    parser.add_argument("--only", choices=("live", "shipped"), help="run one half only (e.g. the live one in the background)")
+    parser.add_argument(
+        "--only", choices=("live", "shipped"), help="run one half only (e.g. the live one in the background)"
+    )
     parser.add_argument("--jobs", type=int, default=None, help="parallel runs (default: CPU cores)")
     args = parser.parse_args()
     modes = [args.only] if args.only else ["shipped", "live"]
@@ -49,18 +60,70 @@ def main() -> int:
     shipped = [float(medians["shipped"][s]) for s in strategies]
     verdicts = {mode: sorted(r.beats_baseline("hv")) for mode, r in halves.items()}
     unfinished = {mode: r.unfinished for mode, r in halves.items()}
+    tests = {}
+    for mode, r in halves.items():
+        rows = r.summary[(r.summary["metric"] == "hv") & r.summary["p_adjusted"].notna()]
+        tests[mode] = {row["strategy"]: row for row in rows.to_dict("records")}
+    versus = {
+        s: {mode: {"p_holm": float(tests[mode][s]["p_adjusted"]), "effect_size_a12": float(tests[mode][s]["effect_size"])}
+            for mode in halves}
+        for s in strategies if all(s in tests[mode] for mode in halves)
+    }  # fmt: skip
+    per_seed = {mode: r.runs.pivot(index="seed", columns="strategy", values="hv") for mode, r in halves.items()}
     out = {
-        "suite": str(args.suite),
+        "suite": _shown(args.suite),
         "strategies": strategies,
         "median_hv": {s: {"live": a, "shipped": b} for s, a, b in zip(strategies, live, shipped)},
         "kendall_tau": float(kendalltau(live, shipped).statistic),
+        "seed_bootstrap": bootstrap_taus(per_seed["live"][strategies], per_seed["shipped"][strategies]),
         "beats_random_holm": verdicts,
+        "versus_random": versus,
         "verdicts_agree": verdicts["live"] == verdicts["shipped"],
+        "same_proposals": {
+            "strategy": "random",
+            "hv_by_seed": {
+                int(seed): {mode: float(per_seed[mode].loc[seed, "random"]) for mode in halves}
+                for seed in per_seed["live"].index
+            },
+        },
         "unfinished": unfinished,
     }
     write_text_atomic(args.out / "agreement.json", json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
     return 0
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when inside it (the figures are committed)."""
+    root = SUITE.parents[1]
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def bootstrap_taus(live: pd.DataFrame, shipped: pd.DataFrame, n: int = 2000, seed: int = 0) -> dict:
+    """Seed-bootstrap distribution of rank agreement: live vs surrogate, and live vs itself (the ceiling).
+
+    ``live`` and ``shipped``: hypervolume per seed (rows) and strategy (columns). Each resample
+    draws every strategy's seeds with replacement and ranks strategies by median hypervolume.
+    """
+    rng = np.random.default_rng(seed)
+
+    def resample(table) -> np.ndarray:
+        values = table.to_numpy()
+        rows = rng.integers(0, values.shape[0], size=values.shape)
+        return np.median(np.take_along_axis(values, rows, axis=0), axis=0)
+
+    cross = np.array([kendalltau(resample(live), resample(shipped)).statistic for _ in range(n)])
+    self_ = np.array([kendalltau(resample(live), resample(live)).statistic for _ in range(n)])
+
+    def summary(taus: np.ndarray) -> dict:
+        taus = np.nan_to_num(taus)  # a resample with tied medians throughout has no ranking: tau 0
+        return {"median": float(np.median(taus)), "mean": float(taus.mean()),
+                "q05": float(np.quantile(taus, 0.05)), "q95": float(np.quantile(taus, 0.95))}  # fmt: skip
+
+    return {"resamples": n, "live_vs_shipped": summary(cross), "live_vs_live": summary(self_)}
 
 
 if __name__ == "__main__":
