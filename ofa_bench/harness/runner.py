@@ -47,6 +47,7 @@ from ofa_bench.harness.runlog import RunLog
 from ofa_bench.harness.suite import Suite, load_suite
 from ofa_bench.interfaces import Predictor
 from ofa_bench.untrusted import read_json
+from ofa_bench.zoo import is_shipped
 
 __all__ = [
     "REFERENCE_FILE",
@@ -185,7 +186,8 @@ def run_suite(
             "suite": _suite_json(suite),
             "fingerprint": bench.fingerprint,
             "space": bench.space.name,
-            "benchmark": str(bench.directory),
+            # A shipped benchmark by name: the install path differs between machines and clones.
+            "benchmark": f"shipped:{bench.directory.name}" if is_shipped(bench.directory) else str(bench.directory),
             "oracle": oracle_info,
             "normalisation": norm.to_dict(),
             "limits": default_limits(suite, norm),
