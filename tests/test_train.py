@@ -103,6 +103,17 @@ def test_rss_baseline_has_the_same_subnet_epochs() -> None:
         rss_schedule(ps.model_copy(update={"sampling": "sandwich"}))
 
 
+def test_train_rss_flag_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = str(tmp_path / "run")
+    assert main(["train", "--out", out, "--rss", "--sandwich", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot use the sandwich rule" in err and "\n" not in err and "Traceback" not in err
+    # --rss and --no-ps are two different baselines: pick one
+    assert main(["train", "--out", out, "--rss", "--no-ps"]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_scaled_schedule_rounds_and_keeps_one_epoch() -> None:
     fmnist = load_schedule("fmnist")
     quarter = scaled_schedule(fmnist, 0.25)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ofa_bench import cli
+from ofa_bench.commands.figures import print_figures
 
 __all__ = ["add_commands"]
 
@@ -47,16 +48,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
     report = {
         "dataset": args.name,
         "root": str(found.root),
-        "train": int(len(found.train_labels)),
-        "test": int(len(found.test_labels)),
+        "train": len(found.train_labels),
+        "test": len(found.test_labels),
         "image_size": list(found.train_images.shape[1:]),
         "n_classes": int(max(found.train_labels.max(), found.test_labels.max())) + 1,
         "verified": found.verified,
         "sha256": found.sha256,
     }
-    if args.json:
-        print(cli._dumps(report))
-        return 0
     verdict = {True: "yes (pinned SHA-256 of the decompressed files)", None: "nothing pinned for idx"}[found.verified]
     rows = [
         ["root", report["root"]],
@@ -66,8 +64,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         ["classes", report["n_classes"]],
         ["hashes match", verdict],
     ]
-    cli._table(f"Dataset {args.name}", ["", ""], rows, header=False)
-    return 0
+    return print_figures(args, report, f"Dataset {args.name}", ["", ""], rows, header=False)
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -122,20 +119,14 @@ def _cmd_bench_list(args: argparse.Namespace) -> int:
     from ofa_bench.zoo import shipped_benchmarks
 
     entries = [_bench_facts(name) for name in shipped_benchmarks()]
-    if args.json:
-        keys = ("name", "dir", "fingerprint", "preset", "dataset")
-        print(cli._dumps([{**{k: e[k] for k in keys}, "surrogate": _surrogate_brief(e["surrogate"])} for e in entries]))
-        return 0
+    keys = ("name", "dir", "fingerprint", "preset", "dataset")
+    payload = [{**{k: e[k] for k in keys}, "surrogate": _surrogate_brief(e["surrogate"])} for e in entries]
     rows = [[e["name"], e["preset"], e["dataset"], e["fingerprint"], _surrogate_line(e["surrogate"], "-")] for e in entries]
-    cli._table("Shipped benchmarks", ["name", "preset", "dataset", "fingerprint", "surrogate"], rows)
-    return 0
+    return print_figures(args, payload, "Shipped benchmarks", ["name", "preset", "dataset", "fingerprint", "surrogate"], rows)
 
 
 def _cmd_bench_info(args: argparse.Namespace) -> int:
     facts = _bench_facts(args.name)
-    if args.json:
-        print(cli._dumps(facts))
-        return 0
     prov = facts["provenance"] or {}
     rows = [
         ["name", facts["name"] or "-"],
@@ -149,8 +140,7 @@ def _cmd_bench_info(args: argparse.Namespace) -> int:
         if key in prov:
             rows.append([f"provenance: {key}", prov[key]])
     rows.append(["surrogate", _surrogate_line(facts["surrogate"])])
-    cli._table(f"Benchmark {facts['name'] or facts['dir']}", ["", ""], rows, header=False)
-    return 0
+    return print_figures(args, facts, f"Benchmark {facts['name'] or facts['dir']}", ["", ""], rows, header=False)
 
 
 def _surrogate_brief(surrogate: dict[str, Any] | None) -> dict[str, Any] | None:
