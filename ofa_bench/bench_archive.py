@@ -41,7 +41,7 @@ import shlex
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -263,19 +263,27 @@ class _Worker:
 
     def noise(self, archs: Sequence[Arch], seed: int) -> int:
         """Measure ``archs`` again with BN calibrated on subset ``seed``; returns how many were measured."""
-        from ofa_bench.predictor_eval.noise import remeasure
+        from ofa_bench.predictor_eval.noise import remeasure_each
 
         fp, kind, done = self.bench.fingerprint, NOISE.format(seed=seed), 0
         keys = [a.to_json() for a in archs]
         have = self.cache.get_records(fp, kind, keys)
-        for arch, key in zip(archs, keys):
-            if key in have or not self.cache.claim(fp, kind, key, self.owner, self.job.stale_after):
-                continue
-            again = remeasure(self.bench, [arch], calibration_seed=seed, device=self.device)
+        # Each arch is claimed just before it is measured, and stored as soon as it is; the
+        # supernet and the data load once for the whole job.
+        claimed: list[str] = []
+
+        def mine() -> Iterator[Arch]:
+            for arch, key in zip(archs, keys):
+                if key not in have and self.cache.claim(fp, kind, key, self.owner, self.job.stale_after):
+                    claimed.append(key)
+                    yield arch
+
+        for hits in remeasure_each(self.bench, mine(), seed, self.device):
+            key = claimed[-1]  # remeasure_each asks for the next arch only after yielding this one
             payload = {
-                "accuracy": float(again.accuracy[0]),
-                "valid_half_a": float(again.halves[0, 0]),
-                "valid_half_b": float(again.halves[0, 1]),
+                "accuracy": float(hits.mean()),
+                "valid_half_a": float(hits[0::2].mean()),
+                "valid_half_b": float(hits[1::2].mean()),
             }
             self.cache.put_record(fp, kind, key, payload)
             done += 1

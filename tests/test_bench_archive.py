@@ -24,6 +24,7 @@ from ofa_bench.data import DataSpec
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.evaluate import Evaluator
 from ofa_bench.nn import ElasticMobileNetV3
+from ofa_bench.predictor_eval.noise import remeasure
 from ofa_bench.space import get_space
 from tests.test_idx_data import write_idx_folder
 
@@ -82,6 +83,11 @@ def test_archive_holds_every_source_resumes_and_fills_the_cache(bench: Path, tmp
     assert info["measured_now"] == len(table) + 3 * 2  # each arch once, plus the noise re-measurements
     noise = pd.read_csv(tmp_path / "a" / "noise.csv")
     assert len(noise) == 3 * 2 and noise["calibration_seed"].nunique() == 2
+    # Each noise row is what remeasure() gives for its arch and calibration seed.
+    for seed, rows in noise.groupby("calibration_seed"):
+        again = remeasure(bench, [FMNIST.from_dict(json.loads(a)) for a in rows["arch"]], calibration_seed=int(seed))
+        np.testing.assert_allclose(rows["accuracy"], again.accuracy, rtol=1e-5)
+        np.testing.assert_allclose(rows[["valid_half_a", "valid_half_b"]], again.halves, rtol=1e-5)
     summary = info["summary"]
     assert summary["noise"]["archs"] == 3 and summary["noise"]["measurements_per_arch"] == 3
     assert summary["split_half"]["archs"] == 5 and "tau_ceiling" in summary["split_half"]

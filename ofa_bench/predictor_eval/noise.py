@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from ofa_bench.predictor_eval.metrics import score
 from ofa_bench.space import Arch
 from ofa_bench.train.calibrate import calibrate_bn
 
-__all__ = ["Remeasurement", "noise_ceiling", "remeasure"]
+__all__ = ["Remeasurement", "noise_ceiling", "remeasure", "remeasure_each"]
 
 
 @dataclass(frozen=True)
@@ -73,12 +73,38 @@ def remeasure(
     Returns:
         The accuracies; nothing is cached, as these are not the benchmark's numbers.
     """
-    from ofa_bench.data import load_data
-
     bench = benchmark if isinstance(benchmark, Benchmark) else Benchmark.load(benchmark)
     for i, arch in enumerate(archs):
         if arch.space != bench.space:
             raise OfaBenchError(f"arch {i} is of space {arch.space.name!r}; the benchmark is of {bench.space.name!r}")
+    correct = []
+    for hits in remeasure_each(bench, archs, calibration_seed, device):
+        correct.append(hits)
+        if on_arch is not None:
+            on_arch()
+    hits = np.array(correct, dtype=np.float64).reshape(len(archs), -1)
+    halves = np.stack([hits[:, 0::2].mean(1), hits[:, 1::2].mean(1)], axis=1) if len(archs) else np.zeros((0, 2))
+    return Remeasurement(hits.mean(1) if len(archs) else np.zeros(0), halves, calibration_seed)
+
+
+def remeasure_each(
+    bench: Benchmark,
+    archs: Iterable[Arch],
+    calibration_seed: int | None = 1,
+    device: str | torch.device | None = None,
+) -> Iterator[np.ndarray]:
+    """:func:`remeasure`, one arch at a time: yields each arch's per-image outcomes (bool, validation order).
+
+    The supernet and the data load once, when the first arch is asked for; ``archs`` is consumed
+    lazily, so a caller may decide what to measure next (e.g. claim it in a shared cache) between
+    archs and store each result as it comes.
+    """
+    from ofa_bench.data import load_data
+
+    archs = iter(archs)
+    first = next(archs, None)
+    if first is None:
+        return
     device = resolve_device(device)
     net = bench.supernet(device).to(memory_format=torch.channels_last)
     data = bench.data()
@@ -93,20 +119,16 @@ def remeasure(
             batches = itertools.islice(plain.train_batches(size, [r], seed=calibration_seed, epoch=0), n_batches)
         return (x.contiguous(memory_format=torch.channels_last) for x, _ in batches)
 
-    correct = []
-    for arch in archs:
+    for arch in itertools.chain([first], archs):
+        if arch.space != bench.space:
+            raise OfaBenchError(f"arch of space {arch.space.name!r}; the benchmark is of {bench.space.name!r}")
         calibrate_bn(net, arch, calibration(arch.r))
         outcome = []
         with torch.inference_mode():
             for x, y in data.eval_batches("val", arch.r, bench.eval_batch_size):
                 x = x.to(device, memory_format=torch.channels_last)
                 outcome.append((net(x).argmax(1).cpu() == y).numpy())
-        correct.append(np.concatenate(outcome))
-        if on_arch is not None:
-            on_arch()
-    hits = np.array(correct, dtype=np.float64).reshape(len(archs), -1)
-    halves = np.stack([hits[:, 0::2].mean(1), hits[:, 1::2].mean(1)], axis=1) if len(archs) else np.zeros((0, 2))
-    return Remeasurement(hits.mean(1) if len(archs) else np.zeros(0), halves, calibration_seed)
+        yield np.concatenate(outcome)
 
 
 def noise_ceiling(measured: np.ndarray, again: Remeasurement) -> dict[str, Any]:
