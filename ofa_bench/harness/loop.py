@@ -115,7 +115,7 @@ def run_search(
     return run.result(settings)
 
 
-def evaluator_fn(evaluator: Any, backends: Sequence[Any] = ("macs",)) -> EvaluateFn:
+def evaluator_fn(evaluator: Any, backends: Sequence[Any] = ("mmacs",)) -> EvaluateFn:
     """Records from an :class:`ofa_bench.evaluate.Evaluator`: accuracy, loss, MACs, params, latencies.
 
     Args:
