@@ -59,6 +59,9 @@ def main() -> None:
         "--scale", type=float, default=1.0, help="multiply every PS phase's epochs (fmnist: reduced budget)"
     )
     parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument(
+        "--only", choices=("ps", "rss"), help="train one method only (to run the two side by side); writes no table"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -73,6 +76,8 @@ def main() -> None:
     out = args.out / args.bench
     runs = []
     for seed, (method, schedule) in itertools.product(seeds, schedules.items()):
+        if args.only and method != args.only:
+            continue
         directory = out / f"{method}-seed{seed}"
         if not (directory / "benchmark.json").exists():
             resumed = (directory / "checkpoint.pt").exists()
@@ -83,7 +88,7 @@ def main() -> None:
             print(f"{method} seed {seed}: trained in {time.perf_counter() - started:.0f} s", flush=True)
         bench = Benchmark.load(directory)
         with Evaluator(bench, split=split) as evaluator:
-            accuracy = evaluator.evaluate(archs, ("macs",))["accuracy"].to_numpy()
+            accuracy = evaluator.evaluate(archs, ("mmacs",))["accuracy"].to_numpy()
         # seconds: the epochs' own times, summed, so a resumed run counts every epoch once
         runs.append(
             {
@@ -92,13 +97,15 @@ def main() -> None:
                 "seconds": round(sum(log["seconds"] for log in bench.training["history"]), 1),
                 # CPU time of the training process: less sensitive than wall time to other work on the
                 # machine; covers only the last leg of a resumed run ("resumed": true)
-                **json.loads((directory / "cpu.json").read_text()),
+                **_cpu(directory),
                 "epochs": schedule.total_epochs,
                 "subnet_epochs": schedule.subnet_epochs,
                 "accuracy": accuracy.tolist(),
             }
         )
         print(method, seed, np.round(accuracy * 100, 1).tolist(), flush=True)
+    if args.only:
+        return
     labels = [f"d={a.d[0]} e={a.e[0]} k={a.ks[0]}" for a in archs]
     results = {
         "bench": args.bench, "preset": preset, "split": split, "scale": args.scale, "seeds": seeds,
@@ -131,10 +138,20 @@ def table(results: dict) -> str:
     )
     cpu = {m: [r["cpu_s"] for r in results["runs"] if r["method"] == m] for m in ("ps", "rss")}
     lines.append(
-        f"| training CPU time, s (per seed) | {', '.join(f'{s:.0f}' for s in cpu['ps'])} "
-        f"| {', '.join(f'{s:.0f}' for s in cpu['rss'])} |"
+        f"| training CPU time, s (per seed) | {', '.join(_seconds(s) for s in cpu['ps'])} "
+        f"| {', '.join(_seconds(s) for s in cpu['rss'])} |"
     )
     return "\n".join(lines) + "\n"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def _cpu(directory: Path) -> dict:
+    """The training's CPU time as the script recorded it (``None`` when it was killed before writing it)."""
+    path = directory / "cpu.json"
+    return json.loads(path.read_text()) if path.is_file() else {"cpu_s": None, "resumed": None}
 
 
 def _epochs(results: dict, method: str) -> int:
