@@ -91,7 +91,7 @@ def test_rss_baseline_has_the_same_subnet_epochs() -> None:
     # full 15 + kernel 5 at one subnet a step, 3 + 5 + 3 + 6 epochs at two: 54 subnet passes.
     assert ps.subnet_epochs == 15 + 5 + 2 * (3 + 5 + 3 + 6) == 54
     rss = rss_schedule(ps)
-    assert rss.mode == "no-ps" and len(rss.phases) == 1
+    assert rss.mode == "rss" and len(rss.phases) == 1
     (phase,) = rss.phases
     assert rss.subnet_epochs == ps.subnet_epochs and phase.subnets_per_step == 1
     assert phase.open_choices(MINI) == {"kernel": (3, 5, 7), "expand": (3, 4, 6), "depth": (2, 3, 4)}
@@ -101,6 +101,10 @@ def test_rss_baseline_has_the_same_subnet_epochs() -> None:
     assert no_ps_schedule(ps).subnet_epochs == 2 * ps.total_epochs > ps.subnet_epochs
     with pytest.raises(OfaBenchError, match="sandwich"):
         rss_schedule(ps.model_copy(update={"sampling": "sandwich"}))
+    ten = scaled_schedule(ps, 10)  # 370 epochs, at 1,000 subnets a step: 370,000 RSS epochs
+    huge = ten.model_copy(update={"phases": tuple(p.model_copy(update={"subnets_per_step": 1000}) for p in ten.phases)})
+    with pytest.raises(OfaBenchError, match="would need 370000 epochs; at most"):
+        rss_schedule(huge)
 
 
 def test_train_rss_flag_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -76,7 +76,7 @@ class Schedule(BaseModel):
     momentum: float = Field(default=0.9, ge=0, lt=1)
     label_smoothing: float = Field(default=0.1, ge=0, lt=1)
     sampling: Literal["random", "sandwich"] = "random"
-    mode: Literal["ps", "no-ps"] = "ps"
+    mode: Literal["ps", "no-ps", "rss"] = "ps"
 
     @field_validator("phases")
     @classmethod
@@ -155,9 +155,13 @@ def rss_schedule(schedule: Schedule) -> Schedule:
     """
     if schedule.sampling == "sandwich":
         raise OfaBenchError("random-subnet sampling draws one sub-network per step; it cannot use the sandwich rule")
+    if schedule.subnet_epochs > MAX_EPOCHS:
+        raise OfaBenchError(
+            f"random-subnet sampling would need {schedule.subnet_epochs} epochs; at most {MAX_EPOCHS} allowed"
+        )
     lr = max(p.lr for p in schedule.phases)
     phase = Phase(name="random-subnets", epochs=schedule.subnet_epochs, lr=lr, subnets_per_step=1, kd_ratio=0.0)
-    return schedule.model_copy(update={"phases": (phase,), "mode": "no-ps"})
+    return schedule.model_copy(update={"phases": (phase,), "mode": "rss"})
 
 
 def scaled_schedule(schedule: Schedule, scale: float) -> Schedule:
