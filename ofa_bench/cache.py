@@ -59,6 +59,25 @@ CREATE TABLE IF NOT EXISTS claims (
 """
 
 _CHUNK = 500  # stays under SQLite's limit on bound variables in one statement
+_TIMEOUT = 60.0  # seconds a statement waits for another process's lock
+
+
+def _enter_wal(db: sqlite3.Connection) -> None:
+    """Switch ``db`` to write-ahead logging, waiting out other processes that are doing the same.
+
+    SQLite answers "database is locked" at once, without its busy timeout, when another
+    connection is switching a new file to WAL at the same moment (several workers opening one new
+    cache), so the switch is retried for as long as a statement would wait for a lock.
+    """
+    deadline = time.monotonic() + _TIMEOUT
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 @dataclass(frozen=True)
@@ -92,8 +111,8 @@ class MeasurementCache:
         self.path = Path(directory) / CACHE_FILE
         try:
             # isolation_level=None: autocommit, transactions are explicit below.
-            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db = sqlite3.connect(self.path, timeout=_TIMEOUT, isolation_level=None)
+            _enter_wal(self._db)
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)

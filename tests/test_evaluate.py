@@ -202,6 +202,42 @@ def test_fingerprint_names_the_calibration_settings(bench: Path, tmp_path: Path)
     assert Benchmark.load(bench).fingerprint == same.fingerprint != other.fingerprint
 
 
+def test_cache_opens_while_another_process_switches_it_to_wal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite says "database is locked" at once, busy timeout or not, while another connection
+    switches a new file to WAL (several workers opening one new cache): opening waits it out."""
+    import sqlite3
+
+    real_connect = sqlite3.connect
+    refused: list[str] = []
+
+    class Refusing:
+        """A connection whose first WAL switches fail with ``error``, as under the race."""
+
+        def __init__(self, db: sqlite3.Connection, error: str, times: int) -> None:
+            self._db, self._error, self._times = db, error, times
+
+        def execute(self, sql: str, *args):
+            if sql.startswith("PRAGMA journal_mode") and len(refused) < self._times:
+                refused.append(sql)
+                raise sqlite3.OperationalError(self._error)
+            return self._db.execute(sql, *args)
+
+        def __getattr__(self, name: str):
+            return getattr(self._db, name)
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: Refusing(real_connect(*a, **k), "database is locked", 3))
+    cache = MeasurementCache(tmp_path)
+    assert len(refused) == 3 and cache._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    cache.close()
+    # Any other error is still a one-line refusal, at once.
+    refused.clear()
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: Refusing(real_connect(*a, **k), "disk I/O error", 1))
+    (tmp_path / "other").mkdir()
+    with pytest.raises(OfaBenchError, match="cannot open the evaluation cache .*disk I/O error") as info:
+        MeasurementCache(tmp_path / "other")
+    assert len(refused) == 1 and "\n" not in str(info.value)
+
+
 # ----- surrogate oracle --------------------------------------------------------------------------
 
 
