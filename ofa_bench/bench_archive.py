@@ -41,7 +41,7 @@ import shlex
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -268,24 +268,21 @@ class _Worker:
         fp, kind, done = self.bench.fingerprint, NOISE.format(seed=seed), 0
         keys = [a.to_json() for a in archs]
         have = self.cache.get_records(fp, kind, keys)
-        # Each arch is claimed just before it is measured, and stored as soon as it is; the
-        # supernet and the data load once for the whole job.
-        claimed: list[str] = []
-
-        def mine() -> Iterator[Arch]:
-            for arch, key in zip(archs, keys):
-                if key not in have and self.cache.claim(fp, kind, key, self.owner, self.job.stale_after):
-                    claimed.append(key)
-                    yield arch
-
-        for hits in remeasure_each(self.bench, mine(), seed, self.device):
-            key = claimed[-1]  # remeasure_each asks for the next arch only after yielding this one
+        # Each arch is claimed just before it is measured (remeasure_each asks for the next arch
+        # only after yielding the last), and stored as soon as it is; the supernet and the data
+        # load once for the whole job.
+        mine = (
+            arch
+            for arch, key in zip(archs, keys)
+            if key not in have and self.cache.claim(fp, kind, key, self.owner, self.job.stale_after)
+        )
+        for arch, hits in remeasure_each(self.bench, mine, seed, self.device):
             payload = {
                 "accuracy": float(hits.mean()),
                 "valid_half_a": float(hits[0::2].mean()),
                 "valid_half_b": float(hits[1::2].mean()),
             }
-            self.cache.put_record(fp, kind, key, payload)
+            self.cache.put_record(fp, kind, arch.to_json(), payload)
             done += 1
         return done
 

@@ -119,47 +119,38 @@ def main() -> None:
 
 def table(results: dict) -> str:
     """The doc's table: per sub-network median (min-max) over seeds in %, and RSS - PS paired by seed."""
-    acc = {
-        m: np.array([r["accuracy"] for r in results["runs"] if r["method"] == m]) * 100 for m in ("ps", "rss")
-    }  # seeds x subnets
+    acc = {m: np.array(v) * 100 for m, v in _by_method(results, "accuracy").items()}  # seeds x subnets
     lines = ["| sub-network | PS | RSS | RSS - PS (mean over seeds) |", "| --- | --- | --- | --- |"]
     for i, label in enumerate(results["subnets"]):
         cells = [f"{np.median(acc[m][:, i]):.1f} ({acc[m][:, i].min():.1f}-{acc[m][:, i].max():.1f})" for m in acc]
         lines.append(f"| {label} | {cells[0]} | {cells[1]} | {np.mean(acc['rss'][:, i] - acc['ps'][:, i]):+.1f} |")
     diff = acc["rss"] - acc["ps"]
     lines.append(f"| **all eight** | {acc['ps'].mean():.1f} | {acc['rss'].mean():.1f} | {diff.mean():+.1f} |")
-    seconds = {m: [r["seconds"] for r in results["runs"] if r["method"] == m] for m in ("ps", "rss")}
     lines += ["", "| | PS | RSS |", "| --- | --- | --- |"]
-    lines.append(f"| epochs | {_epochs(results, 'ps')} | {_epochs(results, 'rss')} |")
-    lines.append(f"| sub-network epochs | {_subnet_epochs(results, 'ps')} | {_subnet_epochs(results, 'rss')} |")
-    lines.append(
-        f"| training wall time, s (per seed) | {', '.join(f'{s:.0f}' for s in seconds['ps'])} "
-        f"| {', '.join(f'{s:.0f}' for s in seconds['rss'])} |"
-    )
-    cpu = {m: [r["cpu_s"] for r in results["runs"] if r["method"] == m] for m in ("ps", "rss")}
-    lines.append(
-        f"| training CPU time, s (per seed) | {', '.join(_seconds(s) for s in cpu['ps'])} "
-        f"| {', '.join(_seconds(s) for s in cpu['rss'])} |"
-    )
+    for key, title, per_seed in (
+        ("epochs", "epochs", False),  # the same for every seed: shown once
+        ("subnet_epochs", "sub-network epochs", False),
+        ("seconds", "training wall time, s (per seed)", True),
+        ("cpu_s", "training CPU time, s (per seed)", True),
+    ):
+        shown = {m: v if per_seed else v[:1] for m, v in _by_method(results, key).items()}
+        lines.append(f"| {title} | {_joined(shown['ps'])} | {_joined(shown['rss'])} |")
     return "\n".join(lines) + "\n"
 
 
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}"
+def _by_method(results: dict, key: str) -> dict[str, list]:
+    """``key`` of every run, per method, in seed order."""
+    return {m: [r[key] for r in results["runs"] if r["method"] == m] for m in ("ps", "rss")}
+
+
+def _joined(values: list) -> str:
+    return ", ".join("-" if v is None else f"{v:.0f}" for v in values)
 
 
 def _cpu(directory: Path) -> dict:
     """The training's CPU time as the script recorded it (``None`` when it was killed before writing it)."""
     path = directory / "cpu.json"
     return json.loads(path.read_text()) if path.is_file() else {"cpu_s": None, "resumed": None}
-
-
-def _epochs(results: dict, method: str) -> int:
-    return next(r["epochs"] for r in results["runs"] if r["method"] == method)
-
-
-def _subnet_epochs(results: dict, method: str) -> int:
-    return next(r["subnet_epochs"] for r in results["runs"] if r["method"] == method)
 
 
 if __name__ == "__main__":

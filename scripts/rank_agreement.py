@@ -54,7 +54,8 @@ def main() -> int:
     if not all((args.out / mode / "suite.json").is_file() for mode in ("live", "shipped")):
         return 0
     halves = {mode: collect_results(args.out / mode) for mode in ("live", "shipped")}
-    medians = {mode: r.runs.groupby("strategy")["hv"].median() for mode, r in halves.items()}
+    per_seed = {mode: r.runs.pivot(index="seed", columns="strategy", values="hv") for mode, r in halves.items()}
+    medians = {mode: table.median() for mode, table in per_seed.items()}
     strategies = sorted(set(medians["live"].index) & set(medians["shipped"].index))
     live = [float(medians["live"][s]) for s in strategies]
     shipped = [float(medians["shipped"][s]) for s in strategies]
@@ -69,7 +70,6 @@ def main() -> int:
             for mode in halves}
         for s in strategies if all(s in tests[mode] for mode in halves)
     }  # fmt: skip
-    per_seed = {mode: r.runs.pivot(index="seed", columns="strategy", values="hv") for mode, r in halves.items()}
     out = {
         "suite": _shown(args.suite),
         "strategies": strategies,

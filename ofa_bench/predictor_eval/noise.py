@@ -78,7 +78,7 @@ def remeasure(
         if arch.space != bench.space:
             raise OfaBenchError(f"arch {i} is of space {arch.space.name!r}; the benchmark is of {bench.space.name!r}")
     correct = []
-    for hits in remeasure_each(bench, archs, calibration_seed, device):
+    for _, hits in remeasure_each(bench, archs, calibration_seed, device):
         correct.append(hits)
         if on_arch is not None:
             on_arch()
@@ -92,8 +92,8 @@ def remeasure_each(
     archs: Iterable[Arch],
     calibration_seed: int | None = 1,
     device: str | torch.device | None = None,
-) -> Iterator[np.ndarray]:
-    """:func:`remeasure`, one arch at a time: yields each arch's per-image outcomes (bool, validation order).
+) -> Iterator[tuple[Arch, np.ndarray]]:
+    """:func:`remeasure`, one arch at a time: yields each arch with its per-image outcomes (bool, validation order).
 
     The supernet and the data load once, when the first arch is asked for; ``archs`` is consumed
     lazily, so a caller may decide what to measure next (e.g. claim it in a shared cache) between
@@ -119,16 +119,16 @@ def remeasure_each(
             batches = itertools.islice(plain.train_batches(size, [r], seed=calibration_seed, epoch=0), n_batches)
         return (x.contiguous(memory_format=torch.channels_last) for x, _ in batches)
 
-    for arch in itertools.chain([first], archs):
+    for i, arch in enumerate(itertools.chain([first], archs)):
         if arch.space != bench.space:
-            raise OfaBenchError(f"arch of space {arch.space.name!r}; the benchmark is of {bench.space.name!r}")
+            raise OfaBenchError(f"arch {i} is of space {arch.space.name!r}; the benchmark is of {bench.space.name!r}")
         calibrate_bn(net, arch, calibration(arch.r))
         outcome = []
         with torch.inference_mode():
             for x, y in data.eval_batches("val", arch.r, bench.eval_batch_size):
                 x = x.to(device, memory_format=torch.channels_last)
                 outcome.append((net(x).argmax(1).cpu() == y).numpy())
-        yield np.concatenate(outcome)
+        yield arch, np.concatenate(outcome)
 
 
 def noise_ceiling(measured: np.ndarray, again: Remeasurement) -> dict[str, Any]:
