@@ -121,12 +121,12 @@ def test_train_rss_flag_errors_are_one_line(tmp_path: Path, capsys: pytest.Captu
 def test_scaled_schedule_rounds_and_keeps_one_epoch() -> None:
     fmnist = load_schedule("fmnist")
     quarter = scaled_schedule(fmnist, 0.25)
-    assert [p.epochs for p in quarter.phases] == [4, 1, 1, 1]
+    assert [p.epochs for p in quarter.phases] == [5, 1, 1, 1]  # 21 full epochs round to 5
     assert [p.lr for p in quarter.phases] == [p.lr for p in fmnist.phases]
     assert default_schedule(MINI, 0.1) == scaled_schedule(default_schedule(MINI), 0.1)
     with pytest.raises(OfaBenchError, match="epochs scale must be > 0"):
         scaled_schedule(fmnist, 0)
-    with pytest.raises(OfaBenchError, match="gives phase 'full' 14000000 epochs; at most"):
+    with pytest.raises(OfaBenchError, match="gives phase 'full' 21000000 epochs; at most"):
         scaled_schedule(fmnist, 1e6)
 
 
