@@ -49,20 +49,27 @@ class EpochLog:
 
 
 def sample_subnets(
-    space: SearchSpace, choices: dict[str, tuple[int, ...]], n: int, r: int, rng: np.random.Generator, sandwich: bool
+    space: SearchSpace,
+    choices: dict[str, tuple[int, ...]],
+    n: int,
+    r: int,
+    rng: np.random.Generator,
+    sandwich: bool,
+    largest: bool = False,
 ) -> list[Arch]:
     """Sample ``n`` sub-networks from the open ``choices`` at resolution ``r``.
 
     With ``sandwich`` the first is the largest and the second the smallest open sub-network
-    (BigNAS's sandwich rule); the rest are uniform.
+    (BigNAS's sandwich rule); the rest are uniform. With ``largest`` only the first is replaced by
+    the largest. The random draws are the same either way, so the uniform ones do not change.
     """
     nb, ns = space.n_blocks, space.n_stages
     columns = [("kernel", nb), ("expand", nb), ("depth", ns)]
     rows = np.concatenate(
         [rng.choice(choices[name], size=(n, width)) for name, width in columns] + [np.full((n, 1), r)], axis=1
     )
-    if sandwich:
-        for i, pick in enumerate((max, min)[: min(n, 2)]):
+    if sandwich or largest:
+        for i, pick in enumerate((max, min)[: min(n, 2 if sandwich else 1)]):
             rows[i, :-1] = np.concatenate([np.full(width, pick(choices[name])) for name, width in columns])
     return space.from_array(rows)
 
@@ -255,7 +262,8 @@ class Trainer:
             y = y.to(self.device, non_blocking=True)
             rng = np.random.default_rng([self.seed, p_index, epoch, step])
             archs = sample_subnets(
-                self.space, choices, phase.subnets_per_step, x.size(-1), rng, schedule.sampling == "sandwich"
+                self.space, choices, phase.subnets_per_step, x.size(-1), rng, schedule.sampling == "sandwich",
+                phase.largest,
             )
             loss, correct = self._step(net, teacher, optimizer, phase, archs, x, y, par)
             total_loss += loss * y.size(0)
@@ -325,9 +333,13 @@ class Trainer:
 
     def _identity(self) -> dict[str, Any]:
         """What a checkpoint must match to be resumed by this trainer."""
+        schedule = self.schedule.model_dump(mode="json")
+        for phase in schedule["phases"]:  # named only when set, so checkpoints from before the field resume
+            if not phase["largest"]:
+                del phase["largest"]
         return {
             "space": self.space.name,
-            "schedule": self.schedule.model_dump(mode="json"),
+            "schedule": schedule,
             "data": self.data.to_dict(),
             "seed": self.seed,
         }
