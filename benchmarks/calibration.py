@@ -7,7 +7,8 @@ faster this run's calibration kernel *of the same kind* is than the baseline's (
 factor), measured in the same session. A kernel uses only third-party code (numpy, torch, ONNX
 Runtime, scikit-learn, the interpreter), so a regression in ofa-bench never moves the yardstick.
 
-Each kernel is built by a factory (set-up outside the timing) and takes 3-20 ms on one core.
+Each kernel is built by a factory (set-up outside the timing, including every output buffer: a
+kernel allocates nothing large while timed) and takes 3-20 ms on one core.
 """
 
 from __future__ import annotations
@@ -43,12 +44,27 @@ def _python() -> Callable[[], object]:
 
 
 def _numpy() -> Callable[[], object]:
+    # Every array the timed code writes is allocated here, once. With a fresh multi-megabyte result
+    # per call, the kernel timed the allocator's state as much as the machine: whether glibc maps
+    # and faults in new pages or recycles heap depends on what the process freed before (its mmap
+    # threshold rises after a large free). Measured in one process each: this kernel's old form
+    # took 3.6 ms fresh, then 3.1-4.7 ms after large frees; blas's 4.1-4.4 ms fresh, 2.2-2.3 after.
+    # Those swings, not the code, failed the gate at 1.6x in a clean clone.
     rng = np.random.default_rng(0)
     table = rng.random(4096)
-    index = rng.integers(0, 4096, size=(60_000, 40))
+    index = rng.integers(0, 4096, size=(4_000, 40))
+    gathered = np.empty(index.shape)
+    sums = np.empty(index.shape[0])
+    prefix = np.empty(index.shape[0], dtype=index.dtype)
 
     def run() -> float:
-        return float(table.take(index).sum(axis=1).max() + np.cumsum(index[:, 0]).max())
+        total = 0.0
+        for _ in range(8):
+            np.take(table, index, out=gathered)
+            np.sum(gathered, axis=1, out=sums)
+            np.cumsum(index[:, 0], out=prefix)
+            total += float(sums.max()) + float(prefix[-1])
+        return total
 
     return run
 
@@ -57,9 +73,12 @@ def _blas() -> Callable[[], object]:
     rng = np.random.default_rng(0)
     a = rng.random((2_000, 400), dtype=np.float32)
     b = rng.random((400, 400), dtype=np.float32)
+    product = np.empty((2_000, 400), dtype=np.float32)  # written in place: see _numpy
 
     def run() -> float:
-        return float(np.maximum(a @ b, 0.0)[:, :1].sum())
+        np.matmul(a, b, out=product)
+        np.maximum(product, 0.0, out=product)
+        return float(product[:, :1].sum())
 
     return run
 
