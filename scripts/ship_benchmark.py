@@ -5,9 +5,10 @@
         [--figures out/fmnist_figures.json] [--note "..."]
 
 The record holds the exact command, the code commit it ran at, seed, the data's pinned hashes,
-device, threads, torch version, wall time (from the start and end stamps of the run) and the
-fingerprint; with ``--figures`` also the measured figures and the recorded archs that
-``ofa-bench evaluate --bench <name> --split test`` must reproduce.
+device, threads, torch version, wall time (from the start and end stamps of the run, plus
+``--prior-seconds`` when the run resumed a checkpoint another run wrote, e.g. at a phase boundary
+the two schedules share) and the fingerprint; with ``--figures`` also the measured figures and the
+recorded archs that ``ofa-bench evaluate --bench <name> --split test`` must reproduce.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def main() -> int:
     parser.add_argument("--commit", required=True)
     parser.add_argument("--started", required=True, help="ISO time the (first) run started")
     parser.add_argument("--finished", required=True, help="ISO time it finished")
+    parser.add_argument("--prior-seconds", type=float, default=0.0, help="seconds of a resumed earlier run")
     parser.add_argument("--figures", type=Path, nargs="*", default=[], help="figures JSON files, merged in order")
     parser.add_argument("--note", default="")
     args = parser.parse_args()
@@ -55,7 +57,8 @@ def main() -> int:
         "torch": training.get("torch"),
         "started": args.started,
         "finished": args.finished,
-        "wall_time_s": round((finished - started).total_seconds(), 1),
+        "wall_time_s": round((finished - started).total_seconds() + args.prior_seconds, 1),
+        **({"prior_seconds": args.prior_seconds} if args.prior_seconds else {}),
         "training_seconds": training.get("seconds"),
         "epoch_seconds": [round(e["seconds"], 1) for e in training.get("history", [])],
         "fingerprint": Benchmark.load(dest).fingerprint,

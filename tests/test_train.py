@@ -168,6 +168,26 @@ def test_sampling_respects_open_choices_and_sandwich() -> None:
     assert archs == again
 
 
+def test_largest_first_replaces_only_the_first_draw() -> None:
+    choices = {"kernel": (3, 5), "expand": (4, 6), "depth": (3, 4)}
+    uniform = sample_subnets(MINI, choices, 3, 20, np.random.default_rng(1), sandwich=False)
+    archs = sample_subnets(MINI, choices, 3, 20, np.random.default_rng(1), sandwich=False, largest=True)
+    assert archs[0] == MINI.arch([5] * 20, [6] * 20, [4] * 5, 20)
+    assert archs[1:] == uniform[1:]  # the same random draws: only the first is replaced
+    assert uniform[0] != archs[0]
+
+
+def test_largest_is_named_in_a_checkpoint_only_when_set(tmp_path: Path, tiny_schedule: Path) -> None:
+    """Checkpoints written before phases had ``largest`` keep resuming: the identity omits it when false."""
+    plain = load_schedule(tiny_schedule)
+    trainer = Trainer(MINI, tmp_path, plain, DATA, seed=0)
+    assert all("largest" not in phase for phase in trainer._identity()["schedule"]["phases"])
+    first = plain.phases[0].model_copy(update={"largest": True})
+    marked = plain.model_copy(update={"phases": (first, *plain.phases[1:])})
+    phases = Trainer(MINI, tmp_path, marked, DATA, seed=0)._identity()["schedule"]["phases"]
+    assert phases[0]["largest"] is True and all("largest" not in phase for phase in phases[1:])
+
+
 # ----- BN re-calibration -------------------------------------------------------------------------
 
 

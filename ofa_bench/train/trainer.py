@@ -261,10 +261,8 @@ class Trainer:
             x = x.to(self.device, non_blocking=True, memory_format=torch.channels_last)
             y = y.to(self.device, non_blocking=True)
             rng = np.random.default_rng([self.seed, p_index, epoch, step])
-            archs = sample_subnets(
-                self.space, choices, phase.subnets_per_step, x.size(-1), rng, schedule.sampling == "sandwich",
-                phase.largest,
-            )
+            sandwich = schedule.sampling == "sandwich"
+            archs = sample_subnets(self.space, choices, phase.subnets_per_step, x.size(-1), rng, sandwich, phase.largest)
             loss, correct = self._step(net, teacher, optimizer, phase, archs, x, y, par)
             total_loss += loss * y.size(0)
             total_correct += correct
