@@ -196,11 +196,14 @@ def test_fit_surrogate_command_ships_it_into_the_benchmark(
 
     plan = ArchivePlan(random=30, strategies=(), extremes=False, noise_archs=4, noise_repeats=1)
     build_archive(bench, tmp_path / "arch", plan, engine="serial")
-    argv = ["fit-surrogate", "--bench", str(bench), "--archive", str(tmp_path / "arch"), "--candidates", "gbdt"]
+    # A label with a comma inside its parentheses is one candidate, not two.
+    candidates = "gbdt,ensemble(gbdt,gp)"
+    argv = ["fit-surrogate", "--bench", str(bench), "--archive", str(tmp_path / "arch"), "--candidates", candidates]
     assert cli.main([*argv, "--holdout", "10", "--folds", "2", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
+    assert set(printed["quality"]["choice"]["cross_validated"]) == {"gbdt", "ensemble(gbdt,gp)"}
     info = surrogate_info(bench)
-    assert info["predictor"] == "gbdt" and info["kendall_tau"] == printed["kendall_tau"]
+    assert info["predictor"] == printed["predictor"] and info["kendall_tau"] == printed["kendall_tau"]
     assert info["archive"]["n"] == 30 and info["noise"]["sd"] > 0 and "split_half" in info["noise"]
     assert info["command"].startswith("ofa-bench fit-surrogate")
     predictor = load_surrogate(bench, "test")

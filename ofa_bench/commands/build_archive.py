@@ -104,6 +104,7 @@ def add_fit_command(command: Callable[..., argparse.ArgumentParser]) -> None:
 
 def _cmd_fit_surrogate(args: argparse.Namespace) -> int:
     import os
+    import re
     from pathlib import Path
 
     import pandas as pd
@@ -131,7 +132,8 @@ def _cmd_fit_surrogate(args: argparse.Namespace) -> int:
         )
     table = pd.read_csv(csv)
     say = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.quiet else None
-    candidates = [c.strip() for c in args.candidates.split(",") if c.strip()]
+    # Split on the commas between labels, not those inside one, e.g. ensemble(gbdt,gp).
+    candidates = [c.strip() for c in re.split(r",(?![^()]*\))", args.candidates) if c.strip()]
     fit = fit_shipped_surrogate(
         table, bench.space, candidates=candidates, holdout=args.holdout, folds=args.folds, seed=args.seed, progress=say
     )

@@ -39,6 +39,7 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "rf": ("rf", {}),
     "gp": ("gp", {}),
     "mlp": ("mlp", {}),
+    "ensemble(gbdt,gp)": ("ensemble", {"members": "gbdt,gp", "mode": "weighted"}),
     "ensemble(gbdt,rf,gp,mlp)": ("ensemble", {"members": "gbdt,rf,gp,mlp", "mode": "weighted"}),
 }
 
