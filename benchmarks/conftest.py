@@ -40,6 +40,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from benchmarks.calibration import KINDS, build_kernel
 
 RATIOS: dict[str, float] = {}
+THREADS: list[int] = []  # torch's thread count while the benchmarks ran
 THROUGHPUT: dict[str, float] = {}
 SLOWDOWN_VARIABLE = "OFA_BENCH_INJECT_SLOWDOWN"
 
@@ -73,6 +74,7 @@ def one_thread_everywhere():
         wide = [p for p in threadpool_info() if p["num_threads"] != 1]
         if wide or torch.get_num_threads() != 1:
             pytest.exit(f"thread policy not applied: {wide}, torch {torch.get_num_threads()}", returncode=3)
+        THREADS.append(torch.get_num_threads())
         yield
     torch.set_num_threads(previous)
 
@@ -178,9 +180,10 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("throughput (archs per second, one core)")
         for name, rate in THROUGHPUT.items():
             terminalreporter.write_line(f"{name:48s} {rate:12,.{0 if rate >= 100 else 2}f}")
-    from benchmarks.targets import FIGURES, table
+    from benchmarks.targets import FIGURES, machine_line, table
 
     if FIGURES:  # last, so a run ends with its verdicts
         terminalreporter.section("targets (benchmarks/targets.py): PASS or MISS")
+        terminalreporter.write_line(machine_line(THREADS[-1] if THREADS else torch.get_num_threads()))
         for line in table():
             terminalreporter.write_line(line)
