@@ -43,6 +43,28 @@ def test_oracle_archive_is_written_and_no_run_starts_from_it(harness_bench: Path
     assert units["random-s0"]["run_seed"] != units["random-s1"]["run_seed"]
 
 
+def test_oracle_overlap_counts_evaluations_of_archs_the_oracle_was_fitted_on(harness_bench: Path, tmp_path: Path) -> None:
+    """Overlap compares archs as archs: the archive's JSON (OFA's dict, spaces, its own key order)
+    and the run log's compact JSON of the same arch are the same arch."""
+    from ofa_bench.harness.results import collect_results
+
+    run_suite(load_suite(suite_dict(harness_bench, reference={"random_sample": 30})), tmp_path)
+    logged = [json.loads(line)["arch"] for line in (tmp_path / "units" / "random-s1" / "log.jsonl").read_text().splitlines()]
+    shared = [logged[3], logged[7], logged[11]]
+    archive = pd.read_csv(tmp_path / "oracle_archive.csv")
+    extra = pd.DataFrame({"arch": [json.dumps(dict(reversed(list(a.items())))) for a in shared],
+                          "accuracy": [0.5] * len(shared)})  # fmt: skip
+    pd.concat([archive, extra]).to_csv(tmp_path / "oracle_archive.csv", index=False)
+    # Counted independently: evaluations in each log whose arch equals one of the three.
+    expected = {key: sum(json.loads(line)["arch"] in shared
+                         for line in (tmp_path / "units" / key / "log.jsonl").read_text().splitlines())
+                for key in ("random-s0", "random-s1", "evolution-s0", "evolution-s1")}  # fmt: skip
+    assert expected["random-s1"] >= 3
+    runs = collect_results(tmp_path).runs
+    got = {f"{s}-s{n}": int(o) for s, n, o in zip(runs["strategy"], runs["seed"], runs["oracle_overlap"])}
+    assert got == expected
+
+
 def test_streams_are_distinct_whatever_the_numbers() -> None:
     seeds = {stream_seed(0, name, 0) for name in STREAMS}
     assert len(seeds) == len(STREAMS)
@@ -80,6 +102,20 @@ def test_an_oracle_of_a_contestants_own_model_family_is_refused(harness_bench: P
         load_suite(suite_dict(harness_bench, strategies=["random", surrogate], oracle=ensemble))
     allowed = {"mode": "surrogate", "predictor": "gbdt", "archive_size": 10, "allow_same_family": True}
     assert load_suite(suite_dict(harness_bench, strategies=["random", surrogate], oracle=allowed)).oracle.allow_same_family
+
+
+def test_a_labels_families_are_every_members_at_every_depth() -> None:
+    from ofa_bench.harness.fairness import label_clashes, label_families
+
+    assert label_families("gbdt") == label_families("rf") == {"trees"}
+    assert label_families("ensemble(gbdt,gp)") == {"trees", "gp"}
+    assert label_families("ensemble(gp, gbdt)") == {"gp", "trees"}
+    assert label_families("ensemble(mlp,ensemble(rf,gp))") == {"mlp", "trees", "gp"}
+    assert label_families("my-model") == {"my-model"}  # unknown to the registry: its own family
+    strategies = [("random", "random", {}), ("s-gp", "surrogate", {"predictor": "gp"}),
+                  ("s-mlp", "surrogate", {"predictor": "mlp"}), ("tpe", "tpe", {})]  # fmt: skip
+    assert label_clashes("ensemble(gbdt,gp)", strategies) == [(1, "s-gp", {"gp"})]
+    assert label_clashes("ensemble(gbdt,mlp)", strategies) == [(2, "s-mlp", {"mlp"})]
 
 
 def test_single_objective_evolution_is_refused_with_two_objectives(harness_bench: Path) -> None:

@@ -57,6 +57,29 @@ def test_hypervolume_matches_the_staircase_by_hand() -> None:
     assert metrics.hypervolume(np.array([[1.2, 0.0]]), 1.1) == 0.0
 
 
+def test_hypervolume_clips_points_beyond_the_best_bound_to_it() -> None:
+    """A coordinate below 0 (better than the best bound) counts as 0: the volume never leaves the box.
+
+    (-0.5, 0.5) with reference 1.1 covers [0, 1.1] x [0.5, 1.1] = 1.1 * 0.6 = 0.66, not 1.6 * 0.6.
+    """
+    assert metrics.hypervolume(np.array([[-0.5, 0.5]]), 1.1) == pytest.approx(0.66)
+    assert metrics.hypervolume(np.array([[-3.0, -3.0]]), 1.1) == pytest.approx(1.1**2)
+    # Against pymoo on the clipped points, for a mixed set.
+    from pymoo.indicators.hv import HV
+
+    points = np.array([[-0.2, 0.7], [0.3, 0.3], [0.8, -0.1], [0.5, 0.9]])
+    expected = HV(ref_point=np.array([1.1, 1.1])).do(np.clip(points, 0.0, None))
+    assert metrics.hypervolume(points, 1.1) == pytest.approx(expected)
+    assert metrics.hypervolume(points, 1.1) <= 1.1**2
+
+
+def test_hypervolume_of_three_objectives_by_hand() -> None:
+    # Two boxes from the reference (1, 1, 1): [0.5,1]x[0,1]x[0,1] and [0,1]x[0.5,1]x[0.5,1]; overlap
+    # [0.5,1]x[0.5,1]x[0.5,1]. 0.5 + 0.25 - 0.125.
+    points = np.array([[0.5, 0.0, 0.0], [0.0, 0.5, 0.5]])
+    assert metrics.hypervolume(points, 1.0) == pytest.approx(0.5 + 0.25 - 0.125)
+
+
 def test_constraints_and_missing_values_exclude_points() -> None:
     df = _records([0.9, 0.5, math.nan], [9.0, 2.0, 1.0])
     constrained = Normalisation(OBJECTIVES, (Constraint("latency:macs", 5.0),), NORM.bounds, 1.1)
@@ -71,8 +94,24 @@ def test_igd_is_zero_on_the_reference_front_and_positive_away_from_it() -> None:
     front = metrics.reference_front([good, bad], NORM)
     assert len(front) == 2  # bad is dominated
     assert metrics.igd(good, NORM, front) == pytest.approx(0.0)
-    assert metrics.igd(bad, NORM, front) > 0
+    # By hand: bad is (0.5, 0.6) normalised; the front is (0.1, 0.5) and (0.4, 0.1).
+    by_hand = (math.dist((0.1, 0.5), (0.5, 0.6)) + math.dist((0.4, 0.1), (0.5, 0.6))) / 2
+    assert metrics.igd(bad, NORM, front) == pytest.approx(by_hand)
     assert metrics.igd(_records([], []), NORM, front) == math.inf
+
+
+def test_igd_averages_over_the_reference_front_not_over_the_run() -> None:
+    """IGD is the mean over *front* points of the distance to the run; GD (the other way) differs.
+
+    The run found one end of a two-point front: every found point lies on the front (GD 0), but the
+    other end is sqrt(2) away from anything found, so IGD = (0 + sqrt(2)) / 2.
+    """
+    front = np.array([[0.0, 1.0], [1.0, 0.0]])
+    run = _records([1.0], [10.0])  # normalised (0, 1): one end of the front
+    assert metrics.igd(run, NORM, front) == pytest.approx(math.sqrt(2) / 2)
+    # Three points of a run against a one-point front: IGD is the distance to the nearest one only.
+    run = _records([0.9, 0.5, 0.1], [1.0, 5.0, 9.0])  # (0.1, 0.1), (0.5, 0.5), (0.9, 0.9)
+    assert metrics.igd(run, NORM, np.array([[0.0, 0.0]])) == pytest.approx(math.hypot(0.1, 0.1))
 
 
 def test_anytime_curve_steps_up_and_ends_at_the_run_hypervolume() -> None:

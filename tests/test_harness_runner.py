@@ -54,6 +54,22 @@ def test_a_suite_runs_every_unit_and_writes_results(harness_bench: Path, tmp_pat
     assert log.meta["fingerprint"] == state["fingerprint"] and log.meta["oracle"] == "surrogate:GBDTPredictor"
 
 
+def test_points_beyond_the_best_bound_are_clipped_to_the_box(harness_bench: Path, tmp_path: Path) -> None:
+    """Bounds narrower than the data: every accuracy lies beyond the best bound (negative normalised
+    coordinate). Each clips to 0, so a run's hypervolume is the box above its lowest latency, by hand."""
+    suite = suite_dict(harness_bench, seeds=1, hv={"bounds": {"accuracy": [0.0, 0.01]}})
+    results = run_suite(load_suite(suite), tmp_path)
+    state = json.loads((tmp_path / "suite.json").read_text())
+    low, high = state["normalisation"]["bounds"]["latency:macs"]
+    ref = results.norm.reference
+    for key, hv in zip(results.runs["strategy"] + "-s0", results.runs["hv"]):
+        entries = RunLog.open(tmp_path / "units" / key).entries
+        assert min(e["record"]["accuracy"] for e in entries) > 0.01
+        lowest = min((e["record"]["latency:macs"] - low) / (high - low) for e in entries)
+        assert hv == pytest.approx(ref * (ref - max(lowest, 0.0)))
+        assert hv <= ref**2
+
+
 @pytest.mark.slow  # loky starts fresh worker processes: 7 s on a quiet 2-core machine, 30 s on a busy one
 def test_same_suite_same_seeds_gives_identical_logs_serial_and_joblib(harness_bench: Path, tmp_path: Path) -> None:
     serial = tmp_path / "serial"

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import kendalltau
 import torch
 
 from ofa_bench import cli
@@ -149,6 +150,22 @@ def test_score_of_a_perfect_and_a_reversed_prediction() -> None:
     assert score(y, np.zeros(50))["kendall_tau"] == 0.0  # constant predictions rank nothing
 
 
+def test_score_is_kendalls_tau_b_and_spearmans_rho_by_hand() -> None:
+    """Values counted by hand, on rankings where tau and rho differ (a planted Spearman fails here).
+
+    (1,2,3,4,5) against (1,3,2,5,4): 10 pairs, 2 discordant, tau = (8 - 2) / 10 = 0.6; rank
+    differences 0,1,1,1,1 give rho = 1 - 6 * 4 / (5 * 24) = 0.8.
+    """
+    got = score(np.array([1.0, 2, 3, 4, 5]), np.array([1.0, 3, 2, 5, 4]))
+    assert got["kendall_tau"] == pytest.approx(0.6)
+    assert got["spearman_rho"] == pytest.approx(0.8)
+    assert got["rmse"] == pytest.approx(np.sqrt(4 / 5)) and got["mae"] == pytest.approx(0.8)
+    # A tie in the measurements (tau-b): of 6 pairs 5 are concordant, 1 tied in y only,
+    # tau_b = 5 / sqrt((6 - 1) * (6 - 0)).
+    tied = score(np.array([1.0, 2, 2, 3]), np.array([1.0, 2, 3, 4]))
+    assert tied["kendall_tau"] == pytest.approx(5 / np.sqrt(30))
+
+
 def test_top_precision_counts_ties_at_the_boundary_as_top() -> None:
     y = np.array([0.9, 0.9, 0.9, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0, 0.0])
     assert top_precision(y, np.array([0, 1, 0, 0, 0, 0, 0, 0, 0, 0.0]), fraction=0.1) == 1.0
@@ -264,8 +281,13 @@ def test_remeasure_reproduces_the_evaluator_and_another_subset_differs(tmp_path:
     assert not np.array_equal(other.accuracy, measured) and np.all((other.accuracy >= 0) & (other.accuracy <= 1))
     ceiling = noise_ceiling(measured, other)
     assert ceiling["n"] == 6 and ceiling["calibration_seed"] == 1
-    assert -1 <= ceiling["calibration"]["kendall_tau"] <= 1
-    assert 0 <= ceiling["split_half"]["tau_ceiling"] <= 1
+    # The same figures from scipy and the Spearman-Brown formula, on the same measurements.
+    assert ceiling["calibration"]["kendall_tau"] == pytest.approx(kendalltau(measured, other.accuracy).statistic)
+    a, b = other.halves[:, 0], other.halves[:, 1]
+    r = np.corrcoef(a, b)[0, 1]
+    reliability = max(0.0, 2 * r / (1 + r))
+    assert ceiling["split_half"]["reliability"] == pytest.approx(reliability)
+    assert ceiling["split_half"]["tau_ceiling"] == pytest.approx(2 / np.pi * np.arcsin(np.sqrt(reliability)))
 
 
 def test_noise_ceiling_of_a_noise_free_measurement_is_one() -> None:

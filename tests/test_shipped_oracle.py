@@ -8,6 +8,7 @@ the machinery (files, labels, seeds, no data access), not accuracy.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,30 @@ def test_suite_fields_of_shipped_mode(bench: Path, plain_bench: Path) -> None:
     with pytest.raises(OfaBenchError, match=r"shipped surrogate 'gbdt' \(trees\) is the model strategies\[1\]"):
         load_suite(clash)
     load_suite({**clash, "oracle": {"mode": "shipped", "allow_same_family": True}})
+
+
+@pytest.mark.parametrize("label", ["ensemble(gbdt,gp)", "ensemble(gp,gbdt)", "ensemble(mlp,ensemble(rf,gp))"])
+def test_an_ensemble_surrogate_clashes_through_every_member(tmp_path: Path, bench: Path, label: str) -> None:
+    """A shipped surrogate labelled ``ensemble(...)`` stands for all its members' families, the last too."""
+    copy = tmp_path / "ensemble"
+    shutil.copytree(bench, copy, ignore=shutil.ignore_patterns("cache.sqlite*"))
+    info_file = copy / SURROGATE_DIR / SURROGATE_FILE
+    info_file.write_text(json.dumps({**json.loads(info_file.read_text()), "predictor": label}))
+    assert surrogate_info(copy)["predictor"] == label
+    gp = _suite(copy, strategies=["random", {"name": "surrogate", "params": {"predictor": "gp"}}])
+    with pytest.raises(OfaBenchError, match=rf"shipped surrogate '{re.escape(label)}' \(.*gp.*\) is the model strategies\[1\]"):
+        load_suite(gp)
+    # Every label has a tree member too: a strategy fitting a random forest learns part of the oracle.
+    trees = _suite(copy, strategies=["random", {"name": "surrogate", "params": {"predictor": "rf"}}])
+    with pytest.raises(OfaBenchError, match=r"\(.*trees.*\) is the model strategies\[1\]"):
+        load_suite(trees)
+    # The MLP is a member of the nested label only; elsewhere that strategy is fair.
+    mlp = _suite(copy, strategies=["random", {"name": "surrogate", "params": {"predictor": "mlp"}}])
+    if "mlp" in label:
+        with pytest.raises(OfaBenchError, match=r"\(.*mlp.*\) is the model strategies\[1\]"):
+            load_suite(mlp)
+    else:
+        assert load_suite(mlp).strategies[1].name == "surrogate"
 
 
 def test_a_suite_on_the_shipped_surrogate_needs_no_data(

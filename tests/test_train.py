@@ -224,6 +224,43 @@ def test_train_writes_a_loadable_benchmark(tmp_path: Path, tiny_schedule: Path) 
         Trainer(MINI, tmp_path / "bench", load_schedule(tiny_schedule), DATA, seed=1).run()
 
 
+LEARN_YAML = """\
+batch_size: 32
+phases:
+  - {name: full, epochs: 3, lr: 0.05, kernel: [7], expand: [6], depth: [4]}
+  - {name: all, epochs: 1, lr: 0.02, subnets_per_step: 1, kd_ratio: 1.0}
+"""
+
+
+def test_training_lowers_the_loss_and_learns_digits_for_the_full_network_and_a_subnet(tmp_path: Path) -> None:
+    """Four short epochs on digits (ten balanced classes, chance 10%): the loss falls and both the
+    full network and a random subnet (BN re-calibrated) classify the validation split far above chance.
+
+    Measured with seeds 0 and 1: the full phase's loss 2.3 -> 1.1-1.2, validation accuracy 0.71-0.79
+    (full network) and 0.58-0.63 (this subnet); gradient ascent leaves both near 0.1.
+    """
+    from ofa_bench.evaluate import Evaluator
+
+    path = tmp_path / "learn.yaml"
+    path.write_text(LEARN_YAML)
+    losses: list[float] = []
+
+    def record(phase: str, epoch: int, step: int, steps: int, loss: float, accuracy: float) -> None:
+        if phase == "full" and epoch == 0:
+            losses.append(loss)  # the running mean of the epoch so far
+
+    trainer = Trainer(MINI, tmp_path / "bench", load_schedule(path), DATA, seed=0, on_step=record)
+    bench = trainer.fit()
+    first, last = losses[0], [log for log in trainer.history if log.phase == "full"][-1]
+    assert first > 2.0  # about ln(10) = 2.30 before any step
+    assert last.loss < 0.6 * first, (first, trainer.history)
+    assert last.accuracy > 0.6
+    subnet = MINI.sample(1, rng=11)[0]
+    with Evaluator(bench, device="cpu", cache=False) as evaluator:
+        accuracy = evaluator.evaluate([MINI.largest(), subnet])["accuracy"].to_numpy()
+    assert accuracy[0] > 0.55 and accuracy[1] > 0.35, accuracy
+
+
 @pytest.fixture(scope="module")
 def straight_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, torch.Tensor]:
     """Weights of an uninterrupted tiny run (seed 2), shared by the interrupt tests."""
