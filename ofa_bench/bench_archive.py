@@ -77,11 +77,15 @@ ARCHIVE_COLUMNS = (
     "arch", "source", "accuracy", "loss", "valid_half_a", "valid_half_b", "test_accuracy", "test_loss",
     "macs", "params", "r", "seconds",
 )  # fmt: skip
+#: What one full measurement of an arch holds (``archive.csv`` columns).
+_MEASURED = ("accuracy", "loss", "valid_half_a", "valid_half_b", "test_accuracy", "test_loss")
 #: Kinds of rows in the cache's ``records`` table.
 FULL = "archive:full"
 NOISE = "archive:noise:{seed}"
 #: Objectives of the trajectory searches.
 TRAJECTORY_OBJECTIVES = "accuracy,macs"
+#: First stream index of the long runs (ordinary trajectories use 0, 1, ... per strategy).
+LONG_RUN_INDEX = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,9 @@ class ArchivePlan:
         noise_archs: Random archs (the first ones) measured again for the noise model.
         noise_repeats: Independent BN-calibration subsets each of them is measured with.
         seed: Seed of every random choice (sampling, strategy seeds, calibration subsets).
+        long_runs: Strategies searched once more each for ``long_budget`` evaluations (its own seed),
+            so the archive also holds where a long search ends up.
+        long_budget: Evaluations of each long run.
     """
 
     random: int = 768
@@ -107,9 +114,14 @@ class ArchivePlan:
     noise_archs: int = 100
     noise_repeats: int = 2
     seed: int = 0
+    long_runs: tuple[str, ...] = ()
+    long_budget: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("random", "trajectory_budget", "trajectory_seeds", "noise_archs", "noise_repeats", "seed"):
+        if self.long_runs and self.long_budget < 1:
+            raise OfaBenchError(f"archive long_budget must be >= 1 with long runs; got {self.long_budget}")
+        for name in ("random", "trajectory_budget", "trajectory_seeds", "noise_archs", "noise_repeats", "seed",
+                     "long_budget"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise OfaBenchError(f"archive {name} must be >= 0; got {getattr(self, name)}")
         if self.noise_archs > self.random:
@@ -117,13 +129,17 @@ class ArchivePlan:
                 f"archive noise_archs ({self.noise_archs}) must be <= random ({self.random}): "
                 "the noise model re-measures the first random archs"
             )
-        if self.strategies:
-            from ofa_bench import registry
+        for field_name in ("strategies", "long_runs"):
+            names = getattr(self, field_name)
+            if names:
+                from ofa_bench import registry
 
-            known = registry.names("strategy")
-            for name in self.strategies:
-                if name not in known:
-                    raise OfaBenchError(f"archive strategies: unknown strategy {name!r}; known: {', '.join(known)}")
+                known = registry.names("strategy")
+                for name in names:
+                    if name not in known:
+                        raise OfaBenchError(
+                            f"archive {field_name}: unknown strategy {name!r}; known: {', '.join(known)}"
+                        )
 
 
 def extreme_archs(space: SearchSpace) -> list[Arch]:
@@ -338,6 +354,50 @@ def _trajectory(worker: _Worker) -> dict[str, Any]:
 # ----- building -----------------------------------------------------------------------------------
 
 
+def reuse_archive(bench: Benchmark, directory: str | Path) -> int:
+    """Put an earlier archive's measurements of this benchmark into its cache; returns how many were new.
+
+    A grown archive then measures only the archs the earlier one lacks. The earlier archive must
+    describe the same weights and splits (its ``archive.json`` fingerprint). Values come back as
+    ``archive.csv`` wrote them, to six significant digits: Fashion-MNIST's accuracies (hits out of
+    10,000 images) exactly, losses rounded.
+    """
+    folder = Path(directory)
+    try:
+        info = json.loads((folder / "archive.json").read_text())
+        table = pd.read_csv(folder / "archive.csv")
+        noise = pd.read_csv(folder / "noise.csv") if (folder / "noise.csv").exists() else pd.DataFrame()
+    except (OSError, ValueError) as exc:
+        raise OfaBenchError(f"--reuse {str(folder)!r}: not a readable archive folder ({exc})") from None
+    if info.get("fingerprint") != bench.fingerprint:
+        raise OfaBenchError(
+            f"--reuse {str(folder)!r}: measured on benchmark {info.get('fingerprint')!r}, not {bench.fingerprint!r}"
+        )
+    space, fp = bench.space, bench.fingerprint
+    cache = MeasurementCache(cache_dir(bench.directory))
+    new = 0
+    try:
+        keys = [space.from_json(a).to_json() for a in table["arch"]]
+        have = cache.get_records(fp, FULL, keys)
+        for key, row in zip(keys, table.to_dict("records")):
+            if key in have:
+                continue
+            payload = {c: float(row[c]) for c in (*_MEASURED, "seconds")}
+            cache.put_record(fp, FULL, key, payload)
+            cache.put(fp, LIVE, [key], [Measurement(payload["accuracy"], payload["loss"], payload["seconds"], False)])
+            if math.isfinite(payload["test_accuracy"]):
+                test = Measurement(payload["test_accuracy"], payload["test_loss"], payload["seconds"], False)
+                cache.put(fp, f"{LIVE}:test", [key], [test])
+            new += 1
+        for row in noise.to_dict("records"):
+            key = space.from_json(row["arch"]).to_json()
+            payload = {c: float(row[c]) for c in ("accuracy", "valid_half_a", "valid_half_b")}
+            cache.put_record(fp, NOISE.format(seed=int(row["calibration_seed"])), key, payload)
+    finally:
+        cache.close()
+    return new
+
+
 def build_archive(
     bench_ref: str | Path,
     out_dir: str | Path,
@@ -352,6 +412,7 @@ def build_archive(
     stale_after: float = 600.0,
     progress: Callable[[int, int], None] | None = None,
     command: str | None = None,
+    reuse: str | Path | None = None,
 ) -> pd.DataFrame:
     """Measure the archive ``plan`` describes on a benchmark and write it to ``out_dir``.
 
@@ -369,6 +430,8 @@ def build_archive(
         stale_after: Seconds after which another worker's claim on an arch is taken over.
         progress: Called with ``(jobs done, jobs)``.
         command: The command line recorded in ``archive.json``.
+        reuse: An earlier archive folder of the same benchmark whose measurements are taken
+            instead of measured again (:func:`reuse_archive`).
 
     Returns:
         The archive table (:data:`ARCHIVE_COLUMNS`).
@@ -382,6 +445,7 @@ def build_archive(
     space = bench.space
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    reused = reuse_archive(bench, reuse) if reuse is not None else 0
     base = {"bench": str(directory), "threads": threads, "device": device, "stale_after": stale_after}
 
     sources: dict[str, str] = {}
@@ -397,6 +461,15 @@ def build_archive(
             budget=plan.trajectory_budget, run_dir=str(out / "trajectories" / f"{name}-{i}"), **base,
         )
         for name in plan.strategies for i in range(plan.trajectory_seeds) if plan.trajectory_budget > 0
+    ]  # fmt: skip
+    # Long runs draw from indices no ordinary trajectory uses, so their seeds differ from every one of those.
+    trajectory_jobs[:0] = [
+        _Job(
+            kind="trajectory", strategy=name,
+            seed=stream_seed(plan.seed, "archive_trajectory", _digest(name), LONG_RUN_INDEX + j),
+            budget=plan.long_budget, run_dir=str(out / "trajectories" / f"{name}-long{j}"), **base,
+        )
+        for j, name in enumerate(plan.long_runs)
     ]  # fmt: skip
     keys = list(sources)
     measure_jobs = [_Job(kind="measure", archs=tuple(keys[i : i + chunk]), **base) for i in range(0, len(keys), chunk)]
@@ -476,6 +549,7 @@ def build_archive(
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": round(time.time() - started, 1),
         "measured_now": measured,
+        "reused": {"from": str(reuse), "archs": reused} if reuse is not None else None,
         "summary": summarise_archive(table, noise_table),
     }
     write_text_atomic(out / "archive.json", json.dumps(info, indent=2) + "\n")

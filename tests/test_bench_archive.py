@@ -214,3 +214,43 @@ def test_fit_surrogate_command_ships_it_into_the_benchmark(
     (other / "archive.json").write_text(json.dumps({"fingerprint": "0123456789abcdef"}))
     assert cli.main(["fit-surrogate", "--bench", str(bench), "--archive", str(other)]) == 2
     assert "was measured on benchmark 0123456789abcdef" in capsys.readouterr().err
+
+
+def test_a_grown_archive_reuses_an_earlier_one_and_measures_only_the_new_archs(bench: Path, tmp_path: Path) -> None:
+    """An earlier archive's rows go into a fresh cache; a larger plan then measures only what they lack."""
+    import shutil
+
+    small = ArchivePlan(random=4, strategies=(), extremes=False, noise_archs=2, noise_repeats=1)
+    first = build_archive(bench, tmp_path / "first", small, engine="serial", chunk=4)
+    # The same benchmark on another machine: an empty cache.
+    copy = tmp_path / "copy"
+    shutil.copytree(bench, copy, ignore=shutil.ignore_patterns("cache.sqlite*"))
+    grown = ArchivePlan(random=6, strategies=(), extremes=False, noise_archs=2, noise_repeats=1,
+                        long_runs=("random",), long_budget=3)  # fmt: skip
+    table = build_archive(copy, tmp_path / "grown", grown, engine="serial", chunk=4, reuse=tmp_path / "first")
+    info = table.attrs
+    assert info["reused"] == {"from": str(tmp_path / "first"), "archs": 4}
+    # Two more random archs and the long run's (at most 3, random archs of its own stream): nothing else.
+    long_run = table[table["source"] == "trajectory:random"]
+    assert 1 <= len(long_run) <= 3 and (tmp_path / "grown" / "trajectories" / "random-long0" / "log.jsonl").exists()
+    assert info["measured_now"] == 2 + len(long_run)
+    # The reused rows are the earlier archive's, to the six digits archive.csv keeps.
+    shared = table.set_index("arch").loc[first["arch"]]
+    np.testing.assert_allclose(shared["accuracy"], first["accuracy"], rtol=1e-5)
+    np.testing.assert_allclose(shared["loss"], first["loss"], rtol=1e-5)
+    noise = pd.read_csv(tmp_path / "grown" / "noise.csv")
+    assert len(noise) == 2  # the noise archs are the first random ones: reused, not re-measured
+
+
+def test_reuse_refuses_an_archive_of_other_weights(bench: Path, tmp_path: Path) -> None:
+    from ofa_bench.bench_archive import reuse_archive
+
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "archive.json").write_text(json.dumps({"fingerprint": "0123456789abcdef"}))
+    (tmp_path / "old" / "archive.csv").write_text("arch,accuracy\n")
+    with pytest.raises(OfaBenchError, match=r"--reuse .*: measured on benchmark '0123456789abcdef', not '"):
+        reuse_archive(Benchmark.load(bench), tmp_path / "old")
+    with pytest.raises(OfaBenchError, match="not a readable archive folder"):
+        reuse_archive(Benchmark.load(bench), tmp_path / "missing")
+    with pytest.raises(OfaBenchError, match="long_budget must be >= 1"):
+        ArchivePlan(long_runs=("random",))

@@ -34,6 +34,14 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
     p.add_argument(
         "--trajectory-seeds", type=cli._int_at_least(0, 1000), default=1, help="trajectories per strategy (1)"
     )
+    p.add_argument(
+        "--long-runs", default="", help="comma-separated strategies searched once more for --long-budget evaluations"
+    )
+    p.add_argument("--long-budget", type=cli._int_at_least(0, 1_000_000), default=0, help="evaluations of a long run")
+    p.add_argument(
+        "--reuse", metavar="DIR", default=None,
+        help="an earlier archive folder of the same benchmark: its measurements are taken, not repeated",
+    )  # fmt: skip
     p.add_argument("--no-extremes", action="store_true", help="leave out the space's corner archs")
     p.add_argument("--noise-archs", type=cli._int_at_least(0, 1_000_000), default=100, help="re-measured archs (100)")
     p.add_argument("--noise-repeats", type=cli._int_at_least(0, 100), default=2, help="independent calibrations (2)")
@@ -55,6 +63,7 @@ def _cmd_build_archive(args: argparse.Namespace) -> int:
         random=args.random, strategies=strategies, trajectory_budget=args.trajectory_budget,
         trajectory_seeds=args.trajectory_seeds, extremes=not args.no_extremes, noise_archs=args.noise_archs,
         noise_repeats=args.noise_repeats, seed=args.seed,
+        long_runs=tuple(s.strip() for s in args.long_runs.split(",") if s.strip()), long_budget=args.long_budget,
     )  # fmt: skip
     show = not args.quiet and sys.stderr.isatty()
     from rich.console import Console
@@ -67,7 +76,7 @@ def _cmd_build_archive(args: argparse.Namespace) -> int:
             args.bench, args.out, plan, engine=args.engine, jobs=args.jobs, threads=args.threads,
             device=args.device, address=args.address, chunk=args.chunk,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
-            command=format_command(args.argv),
+            command=format_command(args.argv), reuse=args.reuse,
         )  # fmt: skip
     info = table.attrs
     summary = info["summary"]
