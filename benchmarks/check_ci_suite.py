@@ -29,7 +29,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.harness import load_suite, run_suite, write_report
+from ofa_bench.report import write_report
+from ofa_bench.suite import load_suite, run_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "benchmarks" / "ci_baseline"

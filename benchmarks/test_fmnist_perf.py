@@ -20,9 +20,9 @@ from ofa_bench.errors import OfaBenchError
 
 @pytest.fixture(scope="module")
 def fmnist():
-    from ofa_bench.benchmark import Benchmark
+    from ofa_bench.benchmark.trained import Benchmark
+    from ofa_bench.benchmark.zoo import shipped_benchmarks
     from ofa_bench.data.idx_files import FASHION_MNIST, find_root
-    from ofa_bench.zoo import shipped_benchmarks
 
     if "fmnist" not in shipped_benchmarks():
         pytest.skip("the fmnist benchmark is not shipped in this checkout")

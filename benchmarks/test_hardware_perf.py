@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ofa_bench_hardware.layer_grid import layer_grid
+from ofa_bench_hardware.lut_format import save_table
 
 from benchmarks.conftest import THROUGHPUT
 from benchmarks.targets import record
-from ofa_bench_hardware.layer_grid import layer_grid
-from ofa_bench_hardware.lut_format import save_table
-from ofa_bench import registry
+from ofa_bench.plugins import registry
 from ofa_bench.space import get_space
 
 N = 10_000

@@ -13,9 +13,9 @@ import pytest
 
 from benchmarks.conftest import THROUGHPUT
 from benchmarks.targets import record
-from ofa_bench import registry
+from ofa_bench.plugins import registry
+from ofa_bench.plugins.testing.predictors import synthetic_targets
 from ofa_bench.space import get_space
-from ofa_bench.testing.predictors import synthetic_targets
 
 MINI = get_space("ofa-mini")
 W10 = get_space("ofa-mbv3-w1.0")

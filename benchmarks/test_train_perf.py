@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from benchmarks.conftest import RATIOS, THROUGHPUT
 from benchmarks.targets import record
-from ofa_bench.benchmark import Benchmark
+from ofa_bench.benchmark.trained import Benchmark
 from ofa_bench.data import DataSpec
 from ofa_bench.evaluate import Evaluator
 from ofa_bench.nn import ElasticMobileNetV3

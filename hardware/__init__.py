@@ -1,9 +1,11 @@
-"""Deprecated import name of :mod:`ofa_bench_hardware` (the built-in hardware), kept for ofa-bench 0.1.
+"""Built-in hardware backends, declared under the ``ofa_bench.hardware`` entry-point group.
 
-``import hardware.x`` returns the module ``ofa_bench_hardware.x`` itself and warns once; the name goes away
-in 0.2, since a top-level ``hardware`` can clash with another installed distribution.
+Reach them through :mod:`ofa_bench.plugins.registry` (``create("hardware", "macs")``, or a spec such as
+``create_from_spec("hardware", "lut:table=out/lut.yaml")``), not by import.
+
+- :mod:`ofa_bench_hardware.proxies`: ``macs`` and ``params``, analytic costs in millions.
+- :mod:`ofa_bench_hardware.linear`: ``macs-linear``, milliseconds from MACs by a fitted line.
+- :mod:`ofa_bench_hardware.runners`: ``torch-cpu``, ``torch-cuda``, ``onnxruntime-cpu``, timing subnets.
+- :mod:`ofa_bench_hardware.lut`: ``lut``, per-layer lookup tables (ours and OFA's), built with
+  :mod:`ofa_bench_hardware.lut_build` from the layers in :mod:`ofa_bench_hardware.layer_grid`.
 """
-
-from ofa_bench.deprecation import alias_package
-
-alias_package(__name__, "ofa_bench_hardware", removed_in="0.2")

@@ -24,12 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ofa_bench.atomic import write_text_atomic
-from ofa_bench.benchmark import BENCHMARK_FILE, Benchmark
+from ofa_bench.benchmark.trained import BENCHMARK_FILE, Benchmark
 from ofa_bench.costs import macs_params
 from ofa_bench.data import DataSpec, load_data
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.export import export_onnx, onnx_max_abs_diff
+from ofa_bench.io.atomic import write_text_atomic
+from ofa_bench.io.export import export_onnx, onnx_max_abs_diff
 from ofa_bench.nn import ElasticMobileNetV3, resolve_device
 from ofa_bench.space import Arch, SearchSpace, get_space
 
@@ -170,7 +170,7 @@ def run_demo(
         from ofa_bench.train.calibrate import calibrate_bn
 
         with Evaluator(bench, device=device) as evaluator:
-            measured = evaluator.evaluate(archs, ("macs", "params"))["accuracy"].to_numpy()
+            measured = evaluator.evaluate(archs, ("mmacs", "mparams"))["accuracy"].to_numpy()
         net, data = bench.supernet(device), bench.data()
     labels: dict[int, torch.Tensor] = {}
     for r in sorted({a.r for a in archs}):  # a fixed validation batch per resolution
@@ -256,10 +256,10 @@ class SuiteOutcome:
     Attributes:
         lut: The CPU latency table the suite's latency objective reads.
         lut_seconds: Time spent building it (0 when an earlier run left it complete).
-        results: The suite's results (:class:`ofa_bench.harness.SuiteResults`).
-        report: The report files (:class:`ofa_bench.harness.report.ReportFiles`).
+        results: The suite's results (:class:`ofa_bench.suite.SuiteResults`).
+        report: The report files (:class:`ofa_bench.report.suite_report.ReportFiles`).
         seconds: Wall time of the suite, table building excluded.
-        suite: The suite as run (:class:`ofa_bench.harness.Suite`), overrides applied.
+        suite: The suite as run (:class:`ofa_bench.suite.Suite`), overrides applied.
     """
 
     lut: Path
@@ -299,9 +299,10 @@ def run_demo_suite(
         overrides: More suite fields by dotted path (``{"reference.random_sample": 300}``); the
             table is built for the preset of the benchmark they leave the suite on.
     """
-    from ofa_bench import registry
-    from ofa_bench.harness import load_suite, run_suite, write_report
-    from ofa_bench.harness.streams import stream_seed
+    from ofa_bench.plugins import registry
+    from ofa_bench.report import write_report
+    from ofa_bench.search.streams import stream_seed
+    from ofa_bench.suite import load_suite, run_suite
 
     out_dir = Path(out_dir)
     lut = out_dir / "lut.yaml"

@@ -26,23 +26,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
-from ofa_bench import registry
-from ofa_bench.benchmark import Benchmark
-from ofa_bench.cache import Measurement, MeasurementCache
+from ofa_bench.benchmark.measure import LIVE, Measurer
+from ofa_bench.benchmark.trained import Benchmark
+from ofa_bench.benchmark.zoo import cache_dir
 from ofa_bench.costs import macs_params
 from ofa_bench.errors import OfaBenchError, SpaceError
-from ofa_bench.interfaces import HardwareBackend, Predictor
-from ofa_bench.nn import ElasticMobileNetV3, resolve_device
+from ofa_bench.io.cache import Measurement, MeasurementCache
+from ofa_bench.nn import resolve_device
+from ofa_bench.plugins import registry
+from ofa_bench.plugins.interfaces import HardwareBackend, Predictor
 from ofa_bench.space import Arch, SearchSpace
-from ofa_bench.train.calibrate import calibrate_bn
-from ofa_bench.zoo import cache_dir
 
 __all__ = ["COLUMNS", "LIVE", "SPLITS", "Evaluator", "archive"]
 
 #: The oracle label of accuracies measured on the supernet.
-LIVE = "live"
 
 #: Record columns, in order; one ``latency:<backend>`` column per backend goes after ``params``.
 COLUMNS = ("arch", "r", "accuracy", "loss", "macs", "params", "wall_time", "cached", "fingerprint", "oracle", "split")
@@ -70,7 +68,7 @@ class Evaluator:
         oracle: A fitted :class:`Predictor` to use instead of the supernet (a surrogate benchmark);
             neither the supernet's forward passes nor the data are then ever needed. An oracle may
             name itself (an ``oracle_label`` attribute) and the split it predicts (``target``), as
-            a benchmark's shipped surrogate does (:class:`ofa_bench.zoo.surrogate.ShippedSurrogate`); one
+            a benchmark's shipped surrogate does (:class:`ofa_bench.benchmark.surrogate.ShippedSurrogate`); one
             without ``target`` predicts ``valid``.
         progress: Show a progress bar on stderr while measuring.
         split: ``valid`` (default: what search and predictors see) or ``test`` (the held-out test
@@ -107,7 +105,7 @@ class Evaluator:
         self.device = resolve_device(device) if oracle is None else torch.device("cpu")
         self.progress = progress
         self._cache = MeasurementCache(cache_dir(self.benchmark.directory)) if cache else None
-        self._net: ElasticMobileNetV3 | None = None
+        self._measurer: Measurer | None = None
 
     @property
     def space(self) -> SearchSpace:
@@ -135,14 +133,14 @@ class Evaluator:
     # ----- public ---------------------------------------------------------------------------------
 
     def evaluate(
-        self, archs: Iterable[Arch | Mapping[str, Any]], backends: Sequence[str | HardwareBackend] = ("macs",)
+        self, archs: Iterable[Arch | Mapping[str, Any]], backends: Sequence[str | HardwareBackend] = ("mmacs",)
     ) -> pd.DataFrame:
         """Measure archs; one record per arch, in input order (duplicates are measured once).
 
         Args:
             archs: Archs of the benchmark's space, or their OFA dicts.
             backends: Hardware backend names, specs (``"lut:table=out/lut.yaml"``, see
-                :func:`ofa_bench.registry.parse_spec`) or instances; each adds a
+                :func:`ofa_bench.plugins.registry.parse_spec`) or instances; each adds a
                 ``latency:<name>`` column in that backend's units (``df.attrs["units"]``).
 
         Returns:
@@ -239,34 +237,10 @@ class Evaluator:
 
     def _measure(self, arch: Arch) -> tuple[float, float]:
         """Top-1 accuracy and mean cross-entropy of ``arch`` on the evaluator's split."""
-        net = self._supernet()
-        data = self.benchmark.data()
-        bench = self.benchmark
-        # channels_last: oneDNN's depthwise convolutions run several times faster in it.
-        calib = (
-            torch.as_tensor(x).contiguous(memory_format=torch.channels_last)
-            for x, _ in data.eval_batches("calib", arch.r, bench.calibration_batch_size)
-        )
-        calibrate_bn(net, arch, calib)
-        correct = torch.zeros((), dtype=torch.int64, device=self.device)
-        loss = torch.zeros((), dtype=torch.float64, device=self.device)
-        seen = 0
-        with torch.inference_mode():
-            for x, y in data.eval_batches(_DATA_SPLIT[self.split], arch.r, bench.eval_batch_size):
-                x = torch.as_tensor(x).to(self.device, non_blocking=True, memory_format=torch.channels_last)
-                y = torch.as_tensor(y).to(self.device, non_blocking=True)
-                logits = net(x)
-                loss += F.cross_entropy(logits, y, reduction="sum").double()
-                correct += (logits.argmax(1) == y).sum()
-                seen += y.numel()
-        if seen == 0:
-            raise OfaBenchError(f"benchmark {str(bench.directory)!r}: the {self.split} split is empty")
-        return correct.item() / seen, loss.item() / seen
-
-    def _supernet(self) -> ElasticMobileNetV3:
-        if self._net is None:
-            self._net = self.benchmark.supernet(self.device).to(memory_format=torch.channels_last)
-        return self._net
+        if self._measurer is None:
+            self._measurer = Measurer(self.benchmark, self.device)
+        outcome = self._measurer.measure(arch, [_DATA_SPLIT[self.split]])[_DATA_SPLIT[self.split]]
+        return outcome.accuracy, outcome.loss
 
     def _frame(
         self,
@@ -320,7 +294,7 @@ def archive(
     benchmark: Benchmark | str | Path,
     n: int,
     seed: int = 0,
-    backends: Sequence[str | HardwareBackend] = ("macs", "params"),
+    backends: Sequence[str | HardwareBackend] = ("mmacs", "mparams"),
     evaluator: Evaluator | None = None,
 ) -> pd.DataFrame:
     """Measure ``n`` seeded random archs of the benchmark's space.

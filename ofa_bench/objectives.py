@@ -20,7 +20,7 @@ import numpy as np
 
 from ofa_bench.costs import array_costs, macs_params
 from ofa_bench.errors import OfaBenchError, PluginError
-from ofa_bench.interfaces import Constraint, Objective
+from ofa_bench.plugins.interfaces import Constraint, Objective
 from ofa_bench.space import SearchSpace
 
 __all__ = [
@@ -74,7 +74,7 @@ class _AnalyticColumns(Mapping[str, tuple[int, float]]):
 
     def __iter__(self) -> Iterator[str]:
         if not self._complete:
-            from ofa_bench import registry
+            from ofa_bench.plugins import registry
 
             for name in registry.names("hardware"):
                 self._lookup(f"latency:{name}")
@@ -87,7 +87,7 @@ class _AnalyticColumns(Mapping[str, tuple[int, float]]):
 
 def _backend_cost(name: str) -> tuple[int, float] | None:
     """``(cost index, scale)`` of an analytic hardware backend, ``None`` for any other (or none)."""
-    from ofa_bench import registry
+    from ofa_bench.plugins import registry
 
     try:
         cls = registry.get("hardware", name)
@@ -101,8 +101,7 @@ def _backend_cost(name: str) -> tuple[int, float] | None:
 
 #: Columns computable from an arch alone, with their scale relative to the raw count: ``macs``,
 #: ``params`` and the column of every hardware backend that declares itself analytic
-#: (``latency:mmacs``, ``latency:mparams``; ``latency:macs``/``latency:params`` are their
-#: deprecated names and hold millions too).
+#: (``latency:mmacs``, ``latency:mparams``, in millions).
 ANALYTIC_COLUMNS: Mapping[str, tuple[int, float]] = _AnalyticColumns()
 
 _MAXIMISED = frozenset({"accuracy"})
@@ -126,7 +125,7 @@ def parse_objectives(text: str | Sequence[str]) -> tuple[Objective, ...]:
     """
     names = [part.strip() for part in text.split(",")] if isinstance(text, str) else [str(p).strip() for p in text]
     if not names or names == [""]:
-        raise OfaBenchError("objectives: give at least one column, e.g. accuracy,latency:macs")
+        raise OfaBenchError("objectives: give at least one column, e.g. accuracy,latency:mmacs")
     objectives: list[Objective] = []
     for i, name in enumerate(names):
         direction = "max" if name in _MAXIMISED else "min"

@@ -26,10 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ofa_bench.benchmark import Benchmark
+from ofa_bench.benchmark.noise import Remeasurement, noise_ceiling, remeasure
+from ofa_bench.benchmark.trained import Benchmark
 from ofa_bench.evaluate import Evaluator
-from ofa_bench.predictor_eval import noise_ceiling
-from ofa_bench.predictor_eval.noise import Remeasurement, remeasure
 
 
 def _write(path: Path, figures: dict) -> None:

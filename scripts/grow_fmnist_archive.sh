@@ -12,5 +12,5 @@ exec ofa-bench build-archive --bench fmnist --out "$out" \
     --strategies regularized-evolution,nsga2,tpe,local-search,surrogate,pareto-evolution \
     --trajectory-budget 120 --trajectory-seeds 2 \
     --long-runs ofa-evolution,regularized-evolution,nsga2 --long-budget 400 \
-    --reuse ofa_bench/zoo/fmnist/archive \
+    --reuse ofa_bench/benchmark/shipped/fmnist/archive \
     --jobs 2 --threads 1 --json

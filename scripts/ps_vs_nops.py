@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ofa_bench.atomic import write_text_atomic
-from ofa_bench.benchmark import Benchmark
+from ofa_bench.benchmark.trained import Benchmark
 from ofa_bench.data import DataSpec
 from ofa_bench.evaluate import Evaluator
+from ofa_bench.io.atomic import write_text_atomic
 from ofa_bench.space import get_space
 from ofa_bench.train import default_schedule, load_schedule, rss_schedule, scaled_schedule
 from ofa_bench.train.trainer import Trainer

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
-from ofa_bench.atomic import write_text_atomic
-from ofa_bench.harness import load_suite, run_suite
-from ofa_bench.harness.results import collect_results
+from ofa_bench.io.atomic import write_text_atomic
+from ofa_bench.suite import load_suite, run_suite
+from ofa_bench.suite.results import collect_results
 
 SUITE = Path(__file__).resolve().parents[1] / "benchmarks" / "agreement.yaml"
 

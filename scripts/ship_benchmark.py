@@ -1,4 +1,4 @@
-"""Copy a trained benchmark into the zoo (``ofa_bench/zoo/<name>``) with its provenance record.
+"""Copy a trained benchmark into the zoo (``ofa_bench/benchmark/shipped/<name>``) with its provenance record.
 
     .venv/bin/python scripts/ship_benchmark.py --src out/fmnist --name fmnist \\
         --command "ofa-bench train ..." --commit <sha> --started 2026-...Z --finished 2026-...Z \\
@@ -19,8 +19,8 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from ofa_bench.benchmark import BENCHMARK_FILE, CHECKPOINT_FILE, Benchmark
-from ofa_bench.zoo import PROVENANCE_FILE, ZOO_DIR
+from ofa_bench.benchmark.trained import BENCHMARK_FILE, CHECKPOINT_FILE, Benchmark
+from ofa_bench.benchmark.zoo import PROVENANCE_FILE, ZOO_DIR
 
 
 def main() -> int:

@@ -3,7 +3,7 @@
 A predictor is fitted on a measured archive of the benchmark (``ofa-bench archive ... --out
 archive.jsonl``) and answers the accuracy of every arch a strategy proposes, with exact MACs, so
 5 seeds x 7 strategies x 200 evaluations take a minute or two. Objectives: maximise accuracy,
-minimise ``latency:macs``. The hypervolume is pymoo's, of ``(1 - accuracy, MMACs)`` normalised by
+minimise ``latency:mmacs``. The hypervolume is pymoo's, of ``(1 - accuracy, MMACs)`` normalised by
 fixed bounds (error between 0 and ``--max-error``, default 10%, as digits archs score 90-99%; MACs
 between the space's smallest and largest arch), with the reference point (1, 1). Prints median and interquartile range per strategy and whether the
 median beats random's.
@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ofa_bench import registry
-from ofa_bench.benchmark import Benchmark
-from ofa_bench.harness.loop import run_search
-from ofa_bench.harness.predictor_evaluate import PredictorEvaluate
+from ofa_bench.benchmark.trained import Benchmark
 from ofa_bench.objectives import analytic_columns, minimum_of
+from ofa_bench.plugins import registry
+from ofa_bench.search.loop import run_search
+from ofa_bench.search.predictor_evaluate import PredictorEvaluate
 
 STRATEGIES = ("random", "evolution", "pareto-evolution", "nsga2", "tpe", "local-search", "surrogate")
 
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.strategies.split(","):
         volumes, overhead = [], []
         for seed in range(args.seeds):
-            result = run_search(name, bench.space, "accuracy,latency:macs", [], evaluate, args.budget, seed)
+            result = run_search(name, bench.space, "accuracy,latency:mmacs", [], evaluate, args.budget, seed)
             volumes.append(hypervolume(result, bench.space, args.max_error))
             overhead.append(float(result.times[:, 1].mean() * 1e3))
         table[name] = (volumes, overhead)

@@ -1,9 +1,4 @@
-"""Deprecated import name of :mod:`ofa_bench_strategies` (the built-in strategies), kept for ofa-bench 0.1.
+"""Built-in search strategies, declared under the ``ofa_bench.strategies`` entry-point group.
 
-``import strategies.x`` returns the module ``ofa_bench_strategies.x`` itself and warns once; the name goes away
-in 0.2, since a top-level ``strategies`` can clash with another installed distribution.
+Reach them through :mod:`ofa_bench.plugins.registry` (``create("strategy", "random")``), not by import.
 """
-
-from ofa_bench.deprecation import alias_package
-
-alias_package(__name__, "ofa_bench_strategies", removed_in="0.2")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import torch
 
-from ofa_bench.benchmark import Benchmark
+from ofa_bench.benchmark.trained import Benchmark
 from ofa_bench.data import DataSpec
 from ofa_bench.nn import ElasticMobileNetV3
 
@@ -41,7 +41,7 @@ def suite_dict(bench: Path, **changes: Any) -> dict[str, Any]:
         "name": "tiny",
         "benchmark": {"dir": str(bench)},
         "oracle": {"mode": "surrogate", "predictor": "gbdt", "archive_size": 10, "params": {"n_estimators": 20}},
-        "objectives": ["accuracy", "latency:macs"],
+        "objectives": ["accuracy", "latency:mmacs"],
         "strategies": ["random", {"name": "regularized-evolution", "label": "evolution",
                                   "params": {"population_size": 10, "sample_size": 3}}],
         "budget": {"evaluations": 30},

@@ -18,13 +18,14 @@ import pandas as pd
 import pytest
 import torch
 
-from ofa_bench.bench_archive import ArchivePlan, build_archive, extreme_archs, measure_full
-from ofa_bench.benchmark import Benchmark
+from ofa_bench.benchmark.archive import ArchivePlan, build_archive, extreme_archs, measure_full
+from ofa_bench.benchmark.measure import Measurer
+from ofa_bench.benchmark.noise import remeasure
+from ofa_bench.benchmark.trained import Benchmark
 from ofa_bench.data import DataSpec
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.evaluate import Evaluator
 from ofa_bench.nn import ElasticMobileNetV3
-from ofa_bench.predictor_eval.noise import remeasure
 from ofa_bench.space import get_space
 from tests.test_idx_data import write_idx_folder
 
@@ -56,8 +57,8 @@ def test_extremes_are_every_corner_at_every_resolution() -> None:
 def test_full_measurement_is_what_the_evaluator_measures(bench: Path) -> None:
     b = Benchmark.load(bench)
     archs = FMNIST.sample(3, 1)
-    net = b.supernet("cpu").to(memory_format=torch.channels_last)
-    full = [measure_full(b, net, a, torch.device("cpu")) for a in archs]
+    measurer = Measurer(b, "cpu")
+    full = [measure_full(measurer, a) for a in archs]
     with (
         Evaluator(bench, device="cpu", cache=False) as valid,
         Evaluator(bench, device="cpu", cache=False, split="test") as test,
@@ -101,9 +102,10 @@ def test_archive_holds_every_source_resumes_and_fills_the_cache(bench: Path, tmp
 
 
 def test_a_claimed_arch_is_measured_by_its_claimant_only(bench: Path) -> None:
-    from ofa_bench.bench_archive import FULL, _Job, _Worker
+    from ofa_bench.benchmark.archive_plan import FULL
+    from ofa_bench.benchmark.archive_workers import Job, Worker
 
-    one, two = _Worker(_Job(bench=str(bench), kind="measure")), _Worker(_Job(bench=str(bench), kind="measure"))
+    one, two = Worker(Job(bench=str(bench), kind="measure")), Worker(Job(bench=str(bench), kind="measure"))
     archs = FMNIST.sample(3, 4)
     fp, key = one.bench.fingerprint, archs[0].to_json()
     assert one.cache.claim(fp, FULL, key, one.owner, stale_after=600)
@@ -111,7 +113,7 @@ def test_a_claimed_arch_is_measured_by_its_claimant_only(bench: Path) -> None:
     assert set(got) == {a.to_json() for a in archs[1:]} and two.measured == 2
     assert set(one.full(archs, wait=False)) == set(got) | {key} and one.measured == 1
     # A claim older than stale_after is taken over: a dead worker's arch is not lost.
-    three = _Worker(_Job(bench=str(bench), kind="measure", stale_after=0.0))
+    three = Worker(Job(bench=str(bench), kind="measure", stale_after=0.0))
     extra = FMNIST.sample(1, 9)[0]
     assert one.cache.claim(fp, FULL, extra.to_json(), one.owner, stale_after=600)
     assert set(three.full([extra], wait=True)) == {extra.to_json()} and three.measured == 1
@@ -165,7 +167,7 @@ def _synthetic_archive(n: int, seed: int = 0) -> pd.DataFrame:
 
 
 def test_the_shipped_surrogate_is_chosen_and_scored_on_archs_it_never_saw() -> None:
-    from ofa_bench.predictor_eval.shipped import fit_shipped_surrogate
+    from ofa_bench.benchmark.surrogate_fit import fit_shipped_surrogate
 
     table = _synthetic_archive(120)
     fit = fit_shipped_surrogate(table, FMNIST, candidates=["gbdt", "rf"], holdout=30, folds=3, curve=(40,))
@@ -192,7 +194,7 @@ def test_fit_surrogate_command_ships_it_into_the_benchmark(
     bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from ofa_bench import cli
-    from ofa_bench.zoo.surrogate import load_surrogate, surrogate_info
+    from ofa_bench.benchmark.surrogate import load_surrogate, surrogate_info
 
     plan = ArchivePlan(random=30, strategies=(), extremes=False, noise_archs=4, noise_repeats=1)
     build_archive(bench, tmp_path / "arch", plan, engine="serial")
@@ -243,7 +245,7 @@ def test_a_grown_archive_reuses_an_earlier_one_and_measures_only_the_new_archs(b
 
 
 def test_reuse_refuses_an_archive_of_other_weights(bench: Path, tmp_path: Path) -> None:
-    from ofa_bench.bench_archive import reuse_archive
+    from ofa_bench.benchmark.archive import reuse_archive
 
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "archive.json").write_text(json.dumps({"fingerprint": "0123456789abcdef"}))

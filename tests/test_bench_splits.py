@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ofa_bench import cli, zoo
-from ofa_bench.benchmark import Benchmark
+from ofa_bench import cli
+from ofa_bench.benchmark import zoo
+from ofa_bench.benchmark.trained import Benchmark
 from ofa_bench.data import DataSpec
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.evaluate import Evaluator

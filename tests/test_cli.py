@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from ofa_bench import cli, get_space
-from ofa_bench.commands import catalog
+from ofa_bench.cli.commands import catalog
 from ofa_bench.costs import macs_params
 from ofa_bench.errors import OfaBenchError
 
@@ -284,8 +284,8 @@ def test_plugins_lists_builtin_and_third_party(capsys: pytest.CaptureFixture[str
     assert code == 0
     entries = {(e["kind"], e["name"]): e for e in json.loads(out)}
     expected = {
-        ("hardware", "macs"): "ofa-bench",
-        ("hardware", "params"): "ofa-bench",
+        ("hardware", "mmacs"): "ofa-bench",
+        ("hardware", "mparams"): "ofa-bench",
         ("strategy", "random"): "ofa-bench",
         ("hardware", "test-constant"): "ofa-bench-testplugin",
     }

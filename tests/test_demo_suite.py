@@ -11,7 +11,7 @@ import yaml
 
 from ofa_bench import demo
 from ofa_bench.cli import main
-from ofa_bench.commands.demo import _demo_suite
+from ofa_bench.cli.commands.demo import _demo_suite
 from ofa_bench.demo import run_demo_suite
 
 #: A coarse table: two timed calls per layer and no calibration archs, so the test takes seconds.

@@ -18,14 +18,14 @@ import torch
 import torch.nn.functional as F
 
 from ofa_bench import cli, get_space
-from ofa_bench.benchmark import BENCHMARK_FILE, CHECKPOINT_FILE, Benchmark
-from ofa_bench.cache import CACHE_FILE, MeasurementCache
+from ofa_bench.benchmark.trained import BENCHMARK_FILE, CHECKPOINT_FILE, Benchmark
 from ofa_bench.costs import macs_params
 from ofa_bench.data import DataSpec
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.evaluate import Evaluator, archive
-from ofa_bench.interfaces import Predictor
+from ofa_bench.io.cache import CACHE_FILE, MeasurementCache
 from ofa_bench.nn import ElasticMobileNetV3
+from ofa_bench.plugins.interfaces import Predictor
 from ofa_bench.train.calibrate import calibrate_bn
 
 MINI = get_space("ofa-mini")
@@ -75,9 +75,9 @@ def _one_line(exc: pytest.ExceptionInfo) -> str:
 
 def test_records_have_the_documented_columns_and_types(bench: Path) -> None:
     archs = _archs()
-    df = Evaluator(bench, device="cpu").evaluate(archs, backends=("macs", "params"))
+    df = Evaluator(bench, device="cpu").evaluate(archs, backends=("mmacs", "mparams"))
     assert list(df.columns) == [
-        "arch", "r", "accuracy", "loss", "macs", "params", "latency:macs", "latency:params",
+        "arch", "r", "accuracy", "loss", "macs", "params", "latency:mmacs", "latency:mparams",
         "wall_time", "cached", "fingerprint", "oracle", "split",
     ]  # fmt: skip
     assert [MINI.from_json(s) for s in df["arch"]] == archs
@@ -89,11 +89,11 @@ def test_records_have_the_documented_columns_and_types(bench: Path) -> None:
     assert df["loss"].nunique() == 3, "calibrated archs should differ"
     macs, params = macs_params(archs)
     assert df["macs"].tolist() == macs.tolist() and df["params"].tolist() == params.tolist()
-    np.testing.assert_allclose(df["latency:macs"], macs / 1e6)
+    np.testing.assert_allclose(df["latency:mmacs"], macs / 1e6)
     assert not df["cached"].any() and (df["wall_time"] > 0).all()
     fingerprint = Benchmark.load(bench).fingerprint
     assert set(df["fingerprint"]) == {fingerprint} and set(df["oracle"]) == {"live"}
-    assert df.attrs["units"]["latency:macs"] == "MMACs" and df.attrs["oracle"] == "live"
+    assert df.attrs["units"]["latency:mmacs"] == "MMACs" and df.attrs["oracle"] == "live"
     assert len(fingerprint) == 16 and int(fingerprint, 16) >= 0
 
 
@@ -279,7 +279,7 @@ def test_surrogate_oracle_is_labelled_and_never_loads_the_supernet(
 
 def test_archive_is_a_seeded_prefix_and_resumes(bench: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     small = archive(bench, 1, seed=4)
-    assert list(small.columns[6:8]) == ["latency:macs", "latency:params"] and small.attrs["seed"] == 4
+    assert list(small.columns[6:8]) == ["latency:mmacs", "latency:mparams"] and small.attrs["seed"] == 4
     calls = _count_measurements(monkeypatch)
     large = archive(bench, 2, seed=4)
     assert large["arch"][:1].tolist() == small["arch"].tolist()
@@ -361,14 +361,14 @@ def test_cli_evaluate_writes_records_and_a_summary(
     archs_file.write_text("".join(a.to_json() + "\n" for a in archs + archs[:1]))
     out = tmp_path / "records.jsonl"
     argv = ["evaluate", "--bench", str(bench), "--archs", str(archs_file), "--out", str(out), "--device", "cpu"]
-    code, stdout, err = _run(capsys, argv + ["--json", "--backends", "macs,params"])
+    code, stdout, err = _run(capsys, argv + ["--json", "--backends", "mmacs,mparams"])
     assert code == 0, err
     summary = json.loads(stdout)
     assert summary["count"] == 4 and summary["unique"] == 3 and summary["measured"] == 3 and summary["cached"] == 0
     assert 0 <= summary["accuracy"]["min"] <= summary["accuracy"]["median"] <= summary["accuracy"]["max"] <= 1
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [MINI.from_dict({k: r[k] for k in "ks e d r".split()}) for r in records] == archs + archs[:1]
-    assert {"accuracy", "loss", "macs", "params", "latency:macs", "latency:params", "cached"} <= set(records[0])
+    assert {"accuracy", "loss", "macs", "params", "latency:mmacs", "latency:mparams", "cached"} <= set(records[0])
     code, stdout, _ = _run(capsys, argv[:-2] + ["--out", str(tmp_path / "r.csv")])
     assert code == 0 and "cached hits" in stdout and "3" in stdout
     table = pd.read_csv(tmp_path / "r.csv")
@@ -382,7 +382,7 @@ def test_cli_archive(bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert code == 0
     lines = [json.loads(line) for line in stdout.splitlines()]
     assert [MINI.from_dict({k: r[k] for k in "ks e d r".split()}) for r in lines] == MINI.sample(2, 2)
-    assert "latency:params" in lines[0] and json.loads(err)["count"] == 2
+    assert "latency:mparams" in lines[0] and json.loads(err)["count"] == 2
     code, stdout, _ = _run(capsys, argv + ["--quiet"])
     assert code == 0 and "Archive of 2 archs" in stdout
 
@@ -391,7 +391,7 @@ def test_cli_archive(bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     "argv, message",
     [
         (["evaluate", "--bench", "{missing}", "--archs", "-"], "not found"),
-        (["archive", "--bench", "{bench}", "-n", "1", "--backends", "macs,warp"], "unknown hardware backend 'warp'"),
+        (["archive", "--bench", "{bench}", "-n", "1", "--backends", "mmacs,warp"], "unknown hardware backend 'warp'"),
         (["archive", "--bench", "{corrupt}", "-n", "1"], "corrupted"),
     ],
 )

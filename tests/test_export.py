@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ofa_bench import get_space
-from ofa_bench.export import export_onnx, onnx_max_abs_diff
+from ofa_bench.io.export import export_onnx, onnx_max_abs_diff
 from ofa_bench.nn import ElasticMobileNetV3
 from ofa_bench.space import Arch
 

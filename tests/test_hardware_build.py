@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from ofa_bench_hardware.layer_grid import layer_grid
 from ofa_bench_hardware.runners import TorchCPU
-from ofa_bench import registry
+
 from ofa_bench.costs import layers
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.plugins import registry
 from ofa_bench.space import get_space
 
 MINI = get_space("ofa-mini")
@@ -122,7 +122,7 @@ def test_a_runner_by_name_is_created_once_with_the_table_statistic(
 def test_build_errors(tmp_path: Path) -> None:
     lut = registry.get("hardware", "lut")
     with pytest.raises(OfaBenchError, match="cannot time single layers"):
-        lut.build(MINI, "macs", tmp_path / "t.yaml")
+        lut.build(MINI, "mmacs", tmp_path / "t.yaml")
     with pytest.raises(OfaBenchError, match="unknown hardware backend 'tpu'; known: .*torch-cpu"):
         lut.build(MINI, "tpu", tmp_path / "t.yaml")
     with pytest.raises(OfaBenchError, match="does not exist"):

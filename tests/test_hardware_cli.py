@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from scipy.stats import kendalltau
 
-from ofa_bench import cli, registry
+from ofa_bench import cli
+from ofa_bench.cli import arguments
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.plugins import registry
 
 QUICK = ["--repeats", "2", "--warmup", "1", "--rounds", "1"]
 
@@ -42,15 +44,15 @@ def test_build_lut_reports_json(table: Path, capsys: pytest.CaptureFixture[str],
 
 
 def test_build_lut_picks_backends_by_capability(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from ofa_bench import registry
-    from ofa_bench.interfaces import BuildableBackend
+    from ofa_bench.plugins import registry
+    from ofa_bench.plugins.interfaces import BuildableBackend
 
     assert isinstance(registry.get("hardware", "lut"), BuildableBackend)
-    assert not isinstance(registry.get("hardware", "macs"), BuildableBackend)
+    assert not isinstance(registry.get("hardware", "mmacs"), BuildableBackend)
     code, _, err = run(capsys, "hardware", "build-lut", "--space", "ofa-mini", "--runner", "torch-cpu",
-                       "--backend", "macs", "--out", str(tmp_path / "t.yaml"))  # fmt: skip
+                       "--backend", "mmacs", "--out", str(tmp_path / "t.yaml"))  # fmt: skip
     assert code == 2 and len(err.strip().splitlines()) == 1
-    assert "'macs' cannot be built" in err and "buildable: lut" in err
+    assert "'mmacs' cannot be built" in err and "buildable: lut" in err
     assert not (tmp_path / "t.yaml").exists()
 
 
@@ -123,7 +125,7 @@ def test_unavailable_runner(table: Path, capsys, monkeypatch: pytest.MonkeyPatch
 def test_list(capsys) -> None:
     code, out, _ = run(capsys, "--json", "hardware", "list")
     entries = {e["name"]: e for e in json.loads(out)}
-    assert code == 0 and entries["torch-cpu"]["available"] is True and entries["macs"]["units"] == "MMACs"
+    assert code == 0 and entries["torch-cpu"]["available"] is True and entries["mmacs"]["units"] == "MMACs"
     assert "needs a table" in entries["lut"]["note"]
 
 
@@ -135,7 +137,7 @@ def test_parse_spec() -> None:
     assert registry.parse_spec("torch-cpu:threads=2:channels_last=false:x=0.5") == (
         "torch-cpu", {"threads": 2, "channels_last": False, "x": 0.5}
     )  # fmt: skip
-    assert registry.parse_spec("macs") == ("macs", {})
+    assert registry.parse_spec("mmacs") == ("mmacs", {})
     # Suite files write parameters comma-separated; both read the same.
     assert registry.parse_spec("lut:table=t.yaml,threads=2") == registry.parse_spec("lut:table=t.yaml:threads=2")
     for bad in ("", ":a=1", "lut:table", "lut:=x"):
@@ -156,16 +158,16 @@ def test_specs_create_backends(table: Path) -> None:
 
 
 def test_cli_backends_option_takes_specs(table: Path) -> None:
-    assert cli._backends(f"macs, lut:table={table}") == ("macs", f"lut:table={table}")
-    assert cli._backends("torch-cpu:threads=1,repeats=3,macs") == ("torch-cpu:threads=1:repeats=3", "macs")
+    assert arguments.backends(f"mmacs, lut:table={table}") == ("mmacs", f"lut:table={table}")
+    assert arguments.backends("torch-cpu:threads=1,repeats=3,mmacs") == ("torch-cpu:threads=1:repeats=3", "mmacs")
     with pytest.raises(argparse.ArgumentTypeError, match="unknown hardware backend 'gpu'; known: "):
-        cli._backends("macs,gpu:x=1")
+        arguments.backends("mmacs,gpu:x=1")
 
 
 def test_evaluator_takes_backend_specs(table: Path, tmp_path: Path) -> None:
     import torch
 
-    from ofa_bench.benchmark import Benchmark
+    from ofa_bench.benchmark.trained import Benchmark
     from ofa_bench.data import DataSpec
     from ofa_bench.evaluate import Evaluator
     from ofa_bench.nn import ElasticMobileNetV3
@@ -177,7 +179,7 @@ def test_evaluator_takes_backend_specs(table: Path, tmp_path: Path) -> None:
                      {"seed": 0}, calibration_batch_size=32)  # fmt: skip
     archs = space.sample(2, rng=0)
     with Evaluator(tmp_path / "bench", device="cpu", cache=False) as evaluator:
-        df = evaluator.evaluate(archs, backends=("macs", f"lut:table={table}"))
+        df = evaluator.evaluate(archs, backends=("mmacs", f"lut:table={table}"))
     expected = registry.create("hardware", "lut", table=table).latency(archs)
     assert list(df["latency:lut"]) == pytest.approx(list(expected))
     assert df.attrs["backends"]["latency:lut"]["runner"] == "torch-cpu"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ofa_bench import registry
-from ofa_bench.testing import HardwareBackendTests
+from ofa_bench.plugins import registry
+from ofa_bench.plugins.testing import HardwareBackendTests
 
 pytestmark = pytest.mark.skipif(
     "example-macs-ms" not in registry.names("hardware"),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from ofa_bench_hardware.linear import DEFAULT_FIT, LinearMacsLatency
-from ofa_bench import registry
+
 from ofa_bench.costs import macs_params
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.plugins import registry
+from ofa_bench.plugins.testing import HardwareBackendTests
 from ofa_bench.space import get_space
-from ofa_bench.testing import HardwareBackendTests
 
 MINI = get_space("ofa-mini")
 

@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from ofa_bench_hardware.layer_grid import layer_grid
 from ofa_bench_hardware.layer_modules import input_shape, layer_module
 from ofa_bench_hardware.lut import LookupTableBackend
 from ofa_bench_hardware.lut_format import load_table, save_table
-from ofa_bench import registry
+
 from ofa_bench.costs import LayerShape, layers, macs_params
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.plugins import registry
+from ofa_bench.plugins.testing import HardwareBackendTests
 from ofa_bench.space import get_space
-from ofa_bench.testing import HardwareBackendTests
 
 MINI = get_space("ofa-mini")
 

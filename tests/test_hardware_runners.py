@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from ofa_bench_hardware import timing
 from ofa_bench_hardware.runners import OnnxRuntimeCPU, TorchCPU, TorchCUDA
-from ofa_bench import registry
+
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.plugins import registry
+from ofa_bench.plugins.testing import HardwareBackendTests
 from ofa_bench.space import get_space
-from ofa_bench.testing import HardwareBackendTests
 
 MINI = get_space("ofa-mini")
 FAST = {"repeats": 6, "warmup": 2, "rounds": 2}

@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from scipy.stats import rankdata
 from harness_support import harness_bench, suite_dict  # noqa: F401 - harness_bench is a fixture
+from scipy.stats import rankdata
 
 from ofa_bench import cli
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.harness import load_suite
-from ofa_bench.harness.checks import evaluate_checks
+from ofa_bench.suite import load_suite
+from ofa_bench.suite.checks import evaluate_checks
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -68,7 +68,7 @@ def test_checks_that_hold_exit_0_and_a_failing_one_exits_1_naming_it(
 
 
 def test_a_beats_check_is_the_harness_test_against_random(suite_run: Path) -> None:
-    from ofa_bench.harness.checks import Check
+    from ofa_bench.suite.checks import Check
 
     gate = evaluate_checks(suite_run, checks=[Check(strategy="evolution", beats="random", metric="igd")])
     (outcome,) = gate.checks

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from harness_support import harness_bench, logs_of, suite_dict  # noqa: F401 - harness_bench is a fixture
 
-from ofa_bench.harness import load_suite, run_suite
+from ofa_bench.suite import load_suite, run_suite
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")]
 

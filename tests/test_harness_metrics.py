@@ -11,17 +11,17 @@ import pandas as pd
 import pytest
 from scipy.stats import mannwhitneyu
 
-from ofa_bench.harness import metrics
-from ofa_bench.harness.metrics import Normalisation
-from ofa_bench.harness.runlog import read_log
-from ofa_bench.interfaces import Constraint, Objective
+from ofa_bench import metrics
+from ofa_bench.metrics import Normalisation
+from ofa_bench.plugins.interfaces import Constraint, Objective
+from ofa_bench.search.runlog import read_log
 
-OBJECTIVES = (Objective("accuracy", "max"), Objective("latency:macs", "min"))
-NORM = Normalisation(OBJECTIVES, (), {"accuracy": (0.0, 1.0), "latency:macs": (0.0, 10.0)}, 1.1)
+OBJECTIVES = (Objective("accuracy", "max"), Objective("latency:mmacs", "min"))
+NORM = Normalisation(OBJECTIVES, (), {"accuracy": (0.0, 1.0), "latency:mmacs": (0.0, 10.0)}, 1.1)
 
 
 def _records(accuracy: list[float], latency: list[float]) -> pd.DataFrame:
-    return pd.DataFrame({"n": np.arange(1, len(accuracy) + 1), "accuracy": accuracy, "latency:macs": latency})
+    return pd.DataFrame({"n": np.arange(1, len(accuracy) + 1), "accuracy": accuracy, "latency:mmacs": latency})
 
 
 def _write_log(directory: Path, accuracy: list[float], latency: list[float]) -> Path:
@@ -31,7 +31,7 @@ def _write_log(directory: Path, accuracy: list[float], latency: list[float]) -> 
     for i, (a, t) in enumerate(zip(accuracy, latency)):
         lines.append(json.dumps({
             "n": i + 1, "batch": i // 2 + 1, "arch": {"ks": [3], "e": [3], "d": [2], "r": 32},
-            "record": {"accuracy": a, "latency:macs": t},
+            "record": {"accuracy": a, "latency:mmacs": t},
             "time": {"eval_s": 0.5, "strategy_s": 0.1, "elapsed_s": 0.6 * (i + 1), "cpu_s": 0.4 * (i + 1)},
         }))  # fmt: skip
     (directory / "log.jsonl").write_text("\n".join(lines) + "\n")
@@ -43,7 +43,7 @@ def test_normalisation_maps_best_bound_to_zero_and_back() -> None:
     df = _records([1.0, 0.0, 0.5], [0.0, 10.0, 5.0])
     points = NORM.points(df)
     np.testing.assert_allclose(points, [[0, 0], [1, 1], [0.5, 0.5]])
-    np.testing.assert_allclose(NORM.raw(points), df[["accuracy", "latency:macs"]].to_numpy())
+    np.testing.assert_allclose(NORM.raw(points), df[["accuracy", "latency:mmacs"]].to_numpy())
     assert Normalisation.from_dict(json.loads(json.dumps(NORM.to_dict()))) == NORM
 
 
@@ -82,7 +82,7 @@ def test_hypervolume_of_three_objectives_by_hand() -> None:
 
 def test_constraints_and_missing_values_exclude_points() -> None:
     df = _records([0.9, 0.5, math.nan], [9.0, 2.0, 1.0])
-    constrained = Normalisation(OBJECTIVES, (Constraint("latency:macs", 5.0),), NORM.bounds, 1.1)
+    constrained = Normalisation(OBJECTIVES, (Constraint("latency:mmacs", 5.0),), NORM.bounds, 1.1)
     assert constrained.feasible_mask(df).tolist() == [False, True, False]
     only = _records([0.5], [2.0])
     assert metrics.run_hypervolume(df, constrained) == pytest.approx(metrics.run_hypervolume(only, NORM))
@@ -135,9 +135,9 @@ def test_evals_to_target_is_the_first_evaluation_reaching_the_share() -> None:
 
 def test_best_under_limit() -> None:
     df = _records([0.5, 0.8, 0.6, 0.9], [5, 8, 2, 10])
-    best = metrics.best_under_limit(df, "latency:macs", [1, 2, 5, 9, 10])
+    best = metrics.best_under_limit(df, "latency:mmacs", [1, 2, 5, 9, 10])
     np.testing.assert_allclose(best, [np.nan, 0.6, 0.6, 0.8, 0.9])
-    constrained = metrics.best_under_limit(df, "latency:macs", [10], constraints=[Constraint("latency:macs", 6)])
+    constrained = metrics.best_under_limit(df, "latency:mmacs", [10], constraints=[Constraint("latency:mmacs", 6)])
     assert constrained.tolist() == [0.6]
 
 

@@ -15,8 +15,9 @@ from harness_support import harness_bench, logs_of, suite_dict  # noqa: F401 - h
 
 from ofa_bench import cli
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.harness import collect_results, load_suite, run_suite, write_report
-from ofa_bench.harness.runlog import RunLog
+from ofa_bench.report import write_report
+from ofa_bench.search.runlog import RunLog
+from ofa_bench.suite import collect_results, load_suite, run_suite
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -45,12 +46,12 @@ def test_a_suite_runs_every_unit_and_writes_results(harness_bench: Path, tmp_pat
     assert document["baseline"] == "random" and len(document["runs"]) == 4
     # The fixed normalisation: bounds are fixed before any run, from the reference sample.
     state = json.loads((tmp_path / "suite.json").read_text())
-    low, high = state["normalisation"]["bounds"]["latency:macs"]
+    low, high = state["normalisation"]["bounds"]["latency:mmacs"]
     assert 0 < low < high
     # Every run log holds the budget, in order, with the documented columns.
     log = RunLog.open(tmp_path / "units" / "random-s0")
     assert [e["n"] for e in log.entries] == list(range(1, 31))
-    assert {"accuracy", "latency:macs"} <= set(log.entries[0]["record"])
+    assert {"accuracy", "latency:mmacs"} <= set(log.entries[0]["record"])
     assert log.meta["fingerprint"] == state["fingerprint"] and log.meta["oracle"] == "surrogate:GBDTPredictor"
 
 
@@ -60,12 +61,12 @@ def test_points_beyond_the_best_bound_are_clipped_to_the_box(harness_bench: Path
     suite = suite_dict(harness_bench, seeds=1, hv={"bounds": {"accuracy": [0.0, 0.01]}})
     results = run_suite(load_suite(suite), tmp_path)
     state = json.loads((tmp_path / "suite.json").read_text())
-    low, high = state["normalisation"]["bounds"]["latency:macs"]
+    low, high = state["normalisation"]["bounds"]["latency:mmacs"]
     ref = results.norm.reference
     for key, hv in zip(results.runs["strategy"] + "-s0", results.runs["hv"]):
         entries = RunLog.open(tmp_path / "units" / key).entries
         assert min(e["record"]["accuracy"] for e in entries) > 0.01
-        lowest = min((e["record"]["latency:macs"] - low) / (high - low) for e in entries)
+        lowest = min((e["record"]["latency:mmacs"] - low) / (high - low) for e in entries)
         assert hv == pytest.approx(ref * (ref - max(lowest, 0.0)))
         assert hv <= ref**2
 
@@ -196,7 +197,7 @@ def test_live_oracle_measures_on_the_supernet(harness_bench: Path, tmp_path: Pat
 def test_engines_without_their_package_say_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from ofa_bench.harness.engines import map_unordered
+    from ofa_bench.search.engines import map_unordered
 
     monkeypatch.setitem(sys.modules, "ray", None)  # None in sys.modules makes the import fail
     with pytest.raises(OfaBenchError, match=r"engine.kind: ray needs the 'ray' package here; pip install"):
@@ -210,7 +211,7 @@ def test_dask_engine_leaves_the_environment_as_it_was() -> None:
     pytest.importorskip("dask.distributed")
     import os
 
-    from ofa_bench.harness.engines import map_unordered
+    from ofa_bench.search.engines import map_unordered
 
     before = dict(os.environ)
     assert sorted(map_unordered(abs, [1, -2], "dask", jobs=1)) == [1, 2]

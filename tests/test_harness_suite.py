@@ -8,15 +8,16 @@ from typing import Any
 import pytest
 import yaml
 
-from ofa_bench import cli, registry
+from ofa_bench import cli
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.harness.suite import BackendSpec, load_suite
-from ofa_bench.interfaces import Objective
+from ofa_bench.plugins import registry
+from ofa_bench.plugins.interfaces import Objective
+from ofa_bench.suite.config import BackendSpec, load_suite
 
 BASE: dict[str, Any] = {
     "name": "t",
     "benchmark": {"dir": "bench"},
-    "objectives": ["accuracy", "latency:macs"],
+    "objectives": ["accuracy", "latency:mmacs"],
     "strategies": ["random"],
     "budget": {"evaluations": 10},
 }
@@ -38,9 +39,9 @@ def test_a_minimal_suite_takes_its_defaults() -> None:
     assert suite.seeds == [0, 1, 2]
     assert suite.engine.kind == "joblib"
     assert suite.oracle.mode == "live"
-    assert suite.objective_list == (Objective("accuracy", "max"), Objective("latency:macs", "min"))
+    assert suite.objective_list == (Objective("accuracy", "max"), Objective("latency:mmacs", "min"))
     # No backends listed: those the objectives name.
-    assert [b.name for b in suite.backend_list] == ["macs"]
+    assert [b.name for b in suite.backend_list] == ["mmacs"]
     assert suite.strategies[0].key == "random"
 
 
@@ -64,11 +65,11 @@ def test_unknown_strategy_names_the_entry_and_lists_the_known(tmp_path: Path) ->
         ({"oracle": {"mode": "magic"}}, "oracle.mode: Input should be 'live', 'surrogate' or 'shipped'"),
         ({"oracle": {"mode": "surrogate", "predictor": "crystal"}}, "oracle.predictor: unknown predictor 'crystal'"),
         ({"objectives": ["accuracy", "latency:nope"]}, "objectives[1]: unknown hardware backend 'nope'"),
-        ({"objectives": ["accuracy", "latency:lut"], "backends": ["macs"]}, "objectives[1]: latency:lut needs backend"),
+        ({"objectives": ["accuracy", "latency:lut"], "backends": ["mmacs"]}, "objectives[1]: latency:lut needs backend"),
         ({"objectives": ["accuracy", "flops"]}, "objectives[1]: unknown column 'flops'"),
         ({"objectives": []}, "objectives: List should have at least 1 item"),
         ({"constraints": ["macs < 5"]}, "constraints[0]: constraint 'macs < 5' must read <column><=<number>"),
-        ({"backends": ["macs:speed=3"]}, "backends[0]: params do not fit hardware 'macs'"),
+        ({"backends": ["mmacs:speed=3"]}, "backends[0]: params do not fit hardware 'mmacs'"),
         ({"strategies": [{"name": "random", "params": {"zz": 1}}]}, "strategies[0]: params do not fit strategy"),
         ({"strategies": ["random", "random"]}, "strategies[1]: 'random' is used twice"),
         ({"seeds": 0}, "seeds: a count of seeds must be >= 1"),
@@ -106,20 +107,20 @@ def test_seed_count_backend_text_and_labels() -> None:
         {
             **BASE,
             "seeds": 4,
-            "backends": ["macs", {"name": "params"}],
-            "objectives": ["accuracy", "min:latency:macs", "max:params"],
+            "backends": ["mmacs", {"name": "mparams"}],
+            "objectives": ["accuracy", "min:latency:mmacs", "max:params"],
             "strategies": ["random", {"name": "random", "label": "random-again"}],
         }
     )
     assert suite.seeds == [0, 1, 2, 3]
-    assert [str(b) for b in suite.backend_list] == ["macs", "params"]
-    assert suite.objective_list[1:] == (Objective("latency:macs", "min"), Objective("params", "max"))
+    assert [str(b) for b in suite.backend_list] == ["mmacs", "mparams"]
+    assert suite.objective_list[1:] == (Objective("latency:mmacs", "min"), Objective("params", "max"))
     assert [s.key for s in suite.strategies] == ["random", "random-again"]
 
 
 def test_backend_text_parses_typed_parameters() -> None:
-    spec = BackendSpec.model_validate("macs")
-    assert (spec.name, spec.params) == ("macs", {})
+    spec = BackendSpec.model_validate("mmacs")
+    assert (spec.name, spec.params) == ("mmacs", {})
     with pytest.raises(ValueError, match="'oops' is not key=value"):
         BackendSpec.model_validate("macs:oops")
 

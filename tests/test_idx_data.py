@@ -20,8 +20,7 @@ import numpy as np
 import pytest
 
 from ofa_bench import cli
-from ofa_bench.data import DataSpec, load_data
-from ofa_bench.data import idx_files
+from ofa_bench.data import DataSpec, idx_files, load_data
 from ofa_bench.data.fetch import fetch
 from ofa_bench.data.idx import read_idx, sha256_of
 from ofa_bench.data.idx_files import FASHION_MNIST, IdxDataset, read_splits

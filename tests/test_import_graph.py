@@ -1,9 +1,10 @@
 """The import graph of ofa_bench and the built-in plug-ins, read from the source with ``ast``.
 
 Every ``import`` counts: module level, inside functions and under ``TYPE_CHECKING``, since each
-of them is a dependency a reader has to follow. The graph must have no circles, plug-ins must not
-reach into the harness, and no plug-in package may use another one's private modules or names
-(docs/architecture.md).
+of them is a dependency a reader has to follow. The graph must have no circles; imports run one way
+through the layers drawn in docs/architecture.md (a module imports only its own layer and those
+below); plug-ins stay out of everything above the public core; no plug-in package uses another
+one's private modules or names; and no module is longer than 450 lines.
 """
 
 from __future__ import annotations
@@ -15,13 +16,30 @@ from pathlib import Path
 
 import pytest
 
-#: The package every plug-in must stay out of: it runs suites, plug-ins are run by it.
-HARNESS = "ofa_bench.harness"
 #: Top-level import names of the built-in plug-in packages.
 PLUGIN_PACKAGES = ("ofa_bench_strategies", "ofa_bench_predictors", "ofa_bench_hardware")
-#: The deprecated import names of the plug-in packages (thin packages that alias the new ones).
-OLD_NAMES = ("strategies", "predictors", "hardware")
-ROOTS = ("ofa_bench", *PLUGIN_PACKAGES, *OLD_NAMES)
+ROOTS = ("ofa_bench", *PLUGIN_PACKAGES)
+#: The layers of docs/architecture.md, bottom first: a module (or package) and the layer it is in.
+#: A module belongs to its longest listed prefix. ``ofa_bench`` itself, the public facade, is above all.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("ofa_bench.errors", "ofa_bench.version", "ofa_bench.io.atomic", "ofa_bench.io.untrusted", "ofa_bench.io.cache",
+     "ofa_bench.io.json_diff"),
+    ("ofa_bench.space",),
+    ("ofa_bench.costs", "ofa_bench.nn", "ofa_bench.data", "ofa_bench.io.export"),
+    ("ofa_bench.plugins", "ofa_bench.objectives", "ofa_bench.io.predictor_files"),
+    ("ofa_bench.io.jsonl", "ofa_bench.metrics"),
+    ("ofa_bench.search", "ofa_bench.plugins.testing", *PLUGIN_PACKAGES),
+    ("ofa_bench.benchmark", "ofa_bench.train"),
+    ("ofa_bench.evaluate",),
+    ("ofa_bench.suite", "ofa_bench.predictor_eval"),
+    ("ofa_bench.report",),
+    ("ofa_bench.demo",),
+    ("ofa_bench.cli",),
+    ("ofa_bench",),
+)
+#: What a plug-in package may import of the core: the public layers a third party builds on.
+PLUGIN_MAY_IMPORT = 4
+MAX_LINES = 450
 
 Graph = dict[str, dict[str, set[str]]]  # module -> imported module -> names taken from it
 
@@ -39,11 +57,7 @@ def _module_files(root_dirs: Mapping[str, Path]) -> dict[str, Path]:
     """Dotted module name of every ``.py`` file below each root's folder."""
     modules = {}
     for root, folder in root_dirs.items():
-        # A root may hold another one's folder (strategies/ofa_bench_strategies): that is the other's.
-        nested = [other for other in root_dirs.values() if other != folder and other.is_relative_to(folder)]
         for path in sorted(folder.rglob("*.py")):
-            if any(path.is_relative_to(other) for other in nested):
-                continue
             parts = path.relative_to(folder).with_suffix("").parts
             if parts[-1] == "__init__":
                 parts = parts[:-1]
@@ -133,15 +147,37 @@ def _top(module: str) -> str:
     return module.partition(".")[0]
 
 
-def plugin_imports_of_harness(graph: Graph, plugins: Iterable[str]) -> list[str]:
-    """``module -> target`` for every import of the harness by a plug-in package."""
+def layer_of(module: str) -> int:
+    """The index in :data:`LAYERS` of the longest prefix of ``module`` listed there."""
+    best, found = -1, None
+    for index, members in enumerate(LAYERS):
+        for prefix in members:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+                best, found = len(prefix), index
+    if found is None:
+        raise AssertionError(f"{module} is in no layer of LAYERS: add it where docs/architecture.md draws it")
+    return found
+
+
+def upward_imports(graph: Graph) -> list[str]:
+    """``module (layer) -> target (layer)`` for every import of a higher layer."""
+    return [
+        f"{module} ({layer_of(module)}) -> {target} ({layer_of(target)})"
+        for module, targets in sorted(graph.items())
+        for target in sorted(targets)
+        if layer_of(target) > layer_of(module)
+    ]
+
+
+def plugin_imports_beyond_the_public_core(graph: Graph, plugins: Iterable[str]) -> list[str]:
+    """``module -> target`` for every import by a plug-in package of a core layer above the public ones."""
     plugins = set(plugins)
     return [
         f"{module} -> {target}"
         for module, targets in sorted(graph.items())
         if _top(module) in plugins
         for target in sorted(targets)
-        if target == HARNESS or target.startswith(HARNESS + ".")
+        if _top(target) == "ofa_bench" and layer_of(target) > PLUGIN_MAY_IMPORT
     ]
 
 
@@ -168,7 +204,7 @@ def graph() -> Graph:
 def test_graph_covers_the_core_and_every_plugin_package(graph: Graph) -> None:
     tops = {_top(m) for m in graph}
     assert tops == set(ROOTS)
-    assert "ofa_bench._space.arch" in graph and "ofa_bench.space" in graph["ofa_bench.objectives"]
+    assert "ofa_bench.space.arch" in graph and "ofa_bench.space" in graph["ofa_bench.objectives"]
     assert "ofa_bench_strategies.nsga2" in graph and not [m for m in graph if ".ofa_bench_" in m]
 
 
@@ -178,22 +214,45 @@ def test_no_import_circles(graph: Graph) -> None:
     assert circles(graph) == [], "modules that import each other, directly or through others"
 
 
+def test_imports_run_one_way_through_the_layers(graph: Graph) -> None:
+    assert upward_imports(graph) == []
+
+
+def test_nothing_imports_the_public_facade(graph: Graph) -> None:
+    """``ofa_bench/__init__`` re-exports for users; a module of ours importing it would depend on everything."""
+    assert [m for m, targets in graph.items() if "ofa_bench" in targets and m != "ofa_bench"] == []
+
+
+def test_the_cli_imports_its_commands_and_no_command_imports_the_cli(graph: Graph) -> None:
+    commands = [m for m in graph if m.startswith("ofa_bench.cli.commands.")]
+    assert commands and set(commands) <= set(graph["ofa_bench.cli"]) | {"ofa_bench.cli.commands"}
+    assert [m for m in commands if "ofa_bench.cli" in graph[m]] == []
+
+
 def test_space_and_its_implementation_modules_import_one_way(graph: Graph) -> None:
-    assert "ofa_bench._space.arch" in graph["ofa_bench.space"]
-    assert not [m for m in graph if m.startswith("ofa_bench._space") and "ofa_bench.space" in graph[m]]
+    assert "ofa_bench.space.search_space" in graph["ofa_bench.space"]
+    assert not [m for m in graph if m.startswith("ofa_bench.space.") and "ofa_bench.space" in graph[m]]
 
 
-def test_plugins_never_import_the_harness(graph: Graph) -> None:
-    assert plugin_imports_of_harness(graph, PLUGIN_PACKAGES) == []
+def test_plugins_use_only_the_public_core(graph: Graph) -> None:
+    assert plugin_imports_beyond_the_public_core(graph, PLUGIN_PACKAGES) == []
 
 
 def test_plugins_never_import_each_others_private_names(graph: Graph) -> None:
     assert private_cross_plugin_imports(graph, PLUGIN_PACKAGES) == []
 
 
-def test_nothing_imports_the_deprecated_plugin_names(graph: Graph) -> None:
-    users = [m for m, ts in graph.items() if _top(m) not in OLD_NAMES and any(_top(t) in OLD_NAMES for t in ts)]
-    assert users == []
+def test_no_module_is_longer_than_450_lines() -> None:
+    files = _module_files(_root_dirs(ROOTS))
+    long = {name: n for name, path in files.items() if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def test_the_plugin_folders_are_the_packages() -> None:
+    """strategies/, predictors/ and hardware/ hold their modules directly: no second folder inside."""
+    dirs = _root_dirs(PLUGIN_PACKAGES)
+    assert {d.name for d in dirs.values()} == {"strategies", "predictors", "hardware"}
+    assert [sub for d in dirs.values() for sub in d.iterdir() if sub.is_dir() and sub.name != "__pycache__"] == []
 
 
 # ----- the checks themselves fail on what they forbid ---------------------------------------------
@@ -222,9 +281,9 @@ def test_a_circle_is_found_whichever_kind_of_import_closes_it(tmp_path: Path) ->
     assert circles(build_graph({"core": core})) == [["core.a", "core.b", "core.c"]]
 
 
-def test_harness_and_private_imports_by_plugins_are_found(tmp_path: Path) -> None:
+def test_upward_plugin_and_private_imports_are_found(tmp_path: Path) -> None:
     dirs = {
-        "ofa_bench": _package(tmp_path, "ofa_bench", {"harness.py": "", "space.py": ""}),
+        "ofa_bench": _package(tmp_path, "ofa_bench", {"suite.py": "", "space.py": "", "errors.py": "import ofa_bench.suite\n"}),
         "plug_a": _package(tmp_path, "plug_a", {"_impl.py": "_SECRET = 1\n", "public.py": "_helper = 2\n"}),
         "plug_b": _package(
             tmp_path,
@@ -232,12 +291,15 @@ def test_harness_and_private_imports_by_plugins_are_found(tmp_path: Path) -> Non
             {
                 "uses.py": "from plug_a._impl import _SECRET\nfrom plug_a.public import _helper\n"
                 "from plug_a import public\nfrom ofa_bench.space import x\n",
-                "runs.py": "def go():\n    import ofa_bench.harness\n",
+                "runs.py": "def go():\n    import ofa_bench.suite\n",
             },
         ),
     }
     graph = build_graph(dirs)
-    assert plugin_imports_of_harness(graph, ["plug_a", "plug_b"]) == ["plug_b.runs -> ofa_bench.harness"]
+    assert upward_imports({"ofa_bench.errors": graph["ofa_bench.errors"]}) == [
+        "ofa_bench.errors (0) -> ofa_bench.suite (8)"
+    ]
+    assert plugin_imports_beyond_the_public_core(graph, ["plug_a", "plug_b"]) == ["plug_b.runs -> ofa_bench.suite"]
     assert private_cross_plugin_imports(graph, ["plug_a", "plug_b"]) == [
         "plug_b.uses -> plug_a._impl (_impl, _SECRET)",
         "plug_b.uses -> plug_a.public (_helper)",

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from ofa_bench_testplugin import ConstantBackend
 
-from ofa_bench.interfaces import Constraint, HardwareBackend, Objective, Predictor, Strategy
+from ofa_bench.plugins.interfaces import Constraint, HardwareBackend, Objective, Predictor, Strategy
+from ofa_bench.plugins.testing import HardwareBackendTests
 from ofa_bench.space import Arch, get_space
-from ofa_bench.testing import HardwareBackendTests
 
 
 class MeanPredictor(Predictor):
@@ -90,9 +90,9 @@ def test_fit_predict_and_default_predict_std() -> None:
 
 def test_strategy_setup_stores_state_and_seeds_rng() -> None:
     space = get_space("ofa-mini")
-    objectives = [Objective("accuracy", "max"), Objective("latency:macs")]
+    objectives = [Objective("accuracy", "max"), Objective("latency:mmacs")]
     first, second = FirstStrategy(), FirstStrategy()
-    first.setup(space, objectives, [Constraint("latency:macs", 100.0)], seed=1)
+    first.setup(space, objectives, [Constraint("latency:mmacs", 100.0)], seed=1)
     second.setup(space, objectives, seed=1)
     assert first.objectives == tuple(objectives) and second.constraints == ()
     assert first.told == 0
@@ -127,7 +127,7 @@ class TestConstantBackend(HardwareBackendTests):
 
 def test_plain_strategy_is_asked_in_batches_of_ten() -> None:
     """A plug-in that says nothing about batches is not asked one arch at a time."""
-    from ofa_bench.harness.loop import run_search
+    from ofa_bench.search.loop import run_search
 
     strategy = FirstStrategy()
     assert strategy.preferred_batch_size() == 10

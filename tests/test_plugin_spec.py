@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ofa_bench import registry
 from ofa_bench.errors import OfaBenchError, PluginError, yaml_problem
-from ofa_bench.harness.suite import BackendSpec, load_suite
-from ofa_bench.interfaces import HardwareBackend
+from ofa_bench.plugins import registry
+from ofa_bench.plugins.interfaces import HardwareBackend
+from ofa_bench.suite.config import BackendSpec, load_suite
 
 PROBE = "spec-probe"
 
@@ -48,10 +48,10 @@ def _suite_file(tmp_path: Path, spec: str) -> Path:
     path.write_text(
         "name: t\n"
         "benchmark: {dir: bench}\n"
-        "objectives: [accuracy, latency:macs]\n"
+        "objectives: [accuracy, latency:mmacs]\n"
         "strategies: [random]\n"
         "budget: {evaluations: 10}\n"
-        f"backends:\n  - macs\n  - {json.dumps(spec)}\n"
+        f"backends:\n  - mmacs\n  - {json.dumps(spec)}\n"
     )
     return path
 

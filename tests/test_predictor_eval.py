@@ -8,22 +8,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import kendalltau
 import torch
+from scipy.stats import kendalltau
 
 from ofa_bench import cli
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.predictor_eval import (
-    evaluate_predictors,
-    read_archive,
-    score,
-    split,
-    summarise,
-    top_precision,
-    write_results,
-)
+from ofa_bench.metrics.predictors import score, top_precision
+from ofa_bench.plugins.testing.predictors import synthetic_targets
+from ofa_bench.predictor_eval import evaluate_predictors, read_archive, split, summarise
+from ofa_bench.report.predictors import write_results
 from ofa_bench.space import get_space
-from ofa_bench.testing.predictors import synthetic_targets
 
 MINI = get_space("ofa-mini")
 W10 = get_space("ofa-mbv3-w1.0")
@@ -263,11 +257,11 @@ def test_cli_fit_then_predict_with_std(jsonl: Path, tmp_path: Path, capsys, meas
 @pytest.mark.slow
 @pytest.mark.usefixtures("one_thread")
 def test_remeasure_reproduces_the_evaluator_and_another_subset_differs(tmp_path: Path) -> None:
-    from ofa_bench.benchmark import Benchmark
+    from ofa_bench.benchmark.noise import noise_ceiling, remeasure
+    from ofa_bench.benchmark.trained import Benchmark
     from ofa_bench.data import DataSpec
     from ofa_bench.evaluate import Evaluator
     from ofa_bench.nn import ElasticMobileNetV3
-    from ofa_bench.predictor_eval import noise_ceiling, remeasure
 
     torch.manual_seed(0)
     bench = Benchmark.create(tmp_path / "b", ElasticMobileNetV3(MINI), DataSpec(calib_size=64), {}, 32)
@@ -291,7 +285,7 @@ def test_remeasure_reproduces_the_evaluator_and_another_subset_differs(tmp_path:
 
 
 def test_noise_ceiling_of_a_noise_free_measurement_is_one() -> None:
-    from ofa_bench.predictor_eval import Remeasurement, noise_ceiling
+    from ofa_bench.benchmark.noise import Remeasurement, noise_ceiling
 
     accuracy = np.linspace(0.5, 0.9, 20)
     ceiling = noise_ceiling(accuracy, Remeasurement(accuracy, np.stack([accuracy, accuracy], axis=1), 1))

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ofa_bench import registry
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.predictor_io import FORMAT, VERSION, load_predictor, save_predictor
+from ofa_bench.io.predictor_files import FORMAT, VERSION, load_predictor, save_predictor
+from ofa_bench.plugins import registry
+from ofa_bench.plugins.testing.predictors import synthetic_targets
 from ofa_bench.space import get_space
-from ofa_bench.testing.predictors import synthetic_targets
 
 MINI = get_space("ofa-mini")
 

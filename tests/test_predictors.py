@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from ofa_bench import registry
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.interfaces import Predictor
+from ofa_bench.plugins import registry
+from ofa_bench.plugins.interfaces import Predictor
+from ofa_bench.plugins.testing import PredictorTests
+from ofa_bench.plugins.testing.predictors import synthetic_targets
 from ofa_bench.space import get_space
-from ofa_bench.testing import PredictorTests
-from ofa_bench.testing.predictors import synthetic_targets
 
 # Small settings so the kit runs in seconds; the defaults are exercised by the evaluation harness.
 FAST: dict[str, dict] = {
@@ -194,7 +194,7 @@ def test_mlp_int8_prediction_does_not_depend_on_the_batch(mlp_pair) -> None:
 def test_mlp_int8_survives_pickling_and_saving(mlp_pair, tmp_path) -> None:
     import pickle
 
-    from ofa_bench.predictor_io import load_predictor
+    from ofa_bench.io.predictor_files import load_predictor
 
     int8, _ = mlp_pair
     array = MINI.sample_array(200, rng=13)

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ofa_bench import registry
 from ofa_bench.errors import PluginError
-from ofa_bench.interfaces import HardwareBackend
+from ofa_bench.plugins import registry
+from ofa_bench.plugins.interfaces import HardwareBackend
 
 
 class FakeBackend(HardwareBackend):

@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 import torch
 
-from ofa_bench import cli, get_space, registry
-from ofa_bench.benchmark import Benchmark
+from ofa_bench import cli, get_space
+from ofa_bench.benchmark.trained import Benchmark
 from ofa_bench.data import DataSpec
-from ofa_bench.harness.runlog import LOG_FILE, META_FILE
 from ofa_bench.nn import ElasticMobileNetV3
 from ofa_bench.objectives import minimum_of
+from ofa_bench.plugins import registry
+from ofa_bench.search.runlog import LOG_FILE, META_FILE
 
 MINI = get_space("ofa-mini")
 
@@ -57,12 +58,12 @@ def test_search_writes_the_log_and_the_pareto_set(bench: Path, tmp_path: Path, c
     assert all(e["time"]["eval_s"] > 0 for e in entries)
     meta = json.loads((out / META_FILE).read_text())
     assert meta["status"] == "done" and meta["fingerprint"] == Benchmark.load(bench).fingerprint
-    assert meta["backends"] == ["macs"]
+    assert meta["backends"] == ["mmacs"]
     pareto = [json.loads(line) for line in (out / "pareto.jsonl").read_text().splitlines()]
     table = pd.read_csv(out / "pareto.csv")
     assert len(pareto) == len(table) == summary["pareto"] >= 1
     logged = {json.dumps(e["arch"], separators=(",", ":")) for e in entries}
-    assert set(table["arch"]) <= logged and {"accuracy", "latency:macs"} <= set(pareto[0])
+    assert set(table["arch"]) <= logged and {"accuracy", "latency:mmacs"} <= set(pareto[0])
 
     # Rerunning with the same --out resumes: a finished run measures nothing and says the same.
     code, again, _ = _run(capsys, _search(bench, out, "--json", "--constraint", "macs<=4e6", "--batch-size", "4"))
@@ -72,7 +73,7 @@ def test_search_writes_the_log_and_the_pareto_set(bench: Path, tmp_path: Path, c
 
 def test_search_table_and_strategy_params(bench: Path, tmp_path: Path, capsys) -> None:
     argv = _search(bench, tmp_path / "evo", "--param", "population_size=4", "--objectives", "accuracy,params")
-    argv[argv.index("random")] = "evolution"
+    argv[argv.index("random")] = "ofa-evolution"
     code, stdout, err = _run(capsys, argv)
     assert code == 0, err
     assert "evolution search, seed 3" in stdout and "best accuracy" in stdout and "Pareto set" in stdout
@@ -119,6 +120,6 @@ def test_bad_input_is_one_line(bench: Path, tmp_path: Path, capsys, extra: list[
 
 
 def test_infeasible_constraint_reports_the_minimum(bench: Path, tmp_path: Path, capsys) -> None:
-    low = minimum_of(MINI, "latency:params")
-    code, _, err = _run(capsys, _search(bench, tmp_path / "run", "--constraint", f"latency:params<={low / 2}"))
-    assert code == 2 and f"latency:params={low:g}" in err and f"an upper bound >= {low:g}" in err
+    low = minimum_of(MINI, "latency:mparams")
+    code, _, err = _run(capsys, _search(bench, tmp_path / "run", "--constraint", f"latency:mparams<={low / 2}"))
+    assert code == 2 and f"latency:mparams={low:g}" in err and f"an upper bound >= {low:g}" in err

@@ -9,10 +9,6 @@ import numpy as np
 import pytest
 
 from ofa_bench.errors import OfaBenchError, PluginError
-from ofa_bench.harness.loop import run_search
-from ofa_bench.harness.runlog import LOG_FILE, META_FILE, TIME_KEYS, RunLog, read_log
-from ofa_bench.harness.predictor_evaluate import PredictorEvaluate
-from ofa_bench.interfaces import Constraint, Objective, Strategy
 from ofa_bench.objectives import (
     analytic_columns,
     backends_for,
@@ -21,11 +17,15 @@ from ofa_bench.objectives import (
     parse_constraint,
     parse_objectives,
 )
+from ofa_bench.plugins.interfaces import Constraint, Objective, Strategy
+from ofa_bench.plugins.testing.strategies import synthetic_records
+from ofa_bench.search.loop import run_search
+from ofa_bench.search.predictor_evaluate import PredictorEvaluate
+from ofa_bench.search.runlog import LOG_FILE, META_FILE, TIME_KEYS, RunLog, read_log
 from ofa_bench.space import get_space
-from ofa_bench.testing.strategies import synthetic_records
 
 MINI = get_space("ofa-mini")
-OBJ = "accuracy,latency:macs"
+OBJ = "accuracy,latency:mmacs"
 
 
 class Crash(Exception):
@@ -57,8 +57,8 @@ def _lines(directory: Path) -> list[dict]:
     return entries
 
 
-def _run(run_dir=None, strategy="evolution", budget=30, evaluate=evaluate, **kw):
-    params = kw.pop("strategy_params", {"population_size": 8} if strategy == "evolution" else None)
+def _run(run_dir=None, strategy="ofa-evolution", budget=30, evaluate=evaluate, **kw):
+    params = kw.pop("strategy_params", {"population_size": 8} if strategy == "ofa-evolution" else None)
     return run_search(
         strategy, MINI, OBJ, ["macs<=3e6"], evaluate, budget, 1, batch_size=kw.pop("batch_size", 4),
         strategy_params=params, run_dir=run_dir, **kw,
@@ -87,11 +87,11 @@ def test_parse_objectives_and_constraints() -> None:
 
 def test_analytic_columns_match_the_cost_model() -> None:
     array = MINI.sample_array(50, 3)
-    fast = analytic_columns(MINI, array, ["macs", "latency:params", "accuracy"], validate=False)
-    checked = analytic_columns(MINI, array, ["macs", "latency:params"])
-    assert set(fast) == {"macs", "latency:params"}
+    fast = analytic_columns(MINI, array, ["macs", "latency:mparams", "accuracy"], validate=False)
+    checked = analytic_columns(MINI, array, ["macs", "latency:mparams"])
+    assert set(fast) == {"macs", "latency:mparams"}
     np.testing.assert_array_equal(fast["macs"], checked["macs"])
-    np.testing.assert_allclose(fast["latency:params"], checked["latency:params"])
+    np.testing.assert_allclose(fast["latency:mparams"], checked["latency:mparams"])
     smallest = analytic_columns(MINI, MINI.to_array([MINI.smallest(r=min(MINI.resolutions))]), ["macs"])["macs"][0]
     assert minimum_of(MINI, "macs") == smallest and (analytic_columns(MINI, array, ["macs"])["macs"] >= smallest).all()
     assert minimum_of(MINI, "latency:lut") is None
@@ -112,9 +112,9 @@ def test_budget_is_spent_exactly_and_logged_in_order(tmp_path: Path) -> None:
     assert [e["n"] for e in entries] == list(range(1, 31))
     assert [e["batch"] for e in entries] == [1 + i // 4 for i in range(30)]
     assert [MINI.from_dict(e["arch"]) for e in entries] == result.archs
-    assert set(entries[0]["record"]) >= {"accuracy", "loss", "macs", "params", "latency:macs"}
+    assert set(entries[0]["record"]) >= {"accuracy", "loss", "macs", "params", "latency:mmacs"}
     meta = json.loads((tmp_path / "run" / META_FILE).read_text())
-    assert meta["status"] == "done" and meta["strategy"] == "evolution" and meta["seed"] == 1
+    assert meta["status"] == "done" and meta["strategy"] == "ofa-evolution" and meta["seed"] == 1
     assert meta["strategy_params"]["population_size"] == 8 and meta["constraints"] == ["macs<=3e+06"]
     df = read_log(tmp_path / "run")
     assert list(df.columns[:3]) == ["n", "batch", "arch"] and list(df.columns[-4:]) == list(TIME_KEYS)
@@ -127,10 +127,10 @@ def test_runs_are_deterministic_for_a_seed(tmp_path: Path) -> None:
     assert _lines(tmp_path / "a") == _lines(tmp_path / "b")
 
 
-@pytest.mark.parametrize("strategy", ["evolution", "nsga2", "local-search"])
+@pytest.mark.parametrize("strategy", ["ofa-evolution", "nsga2", "local-search"])
 @pytest.mark.parametrize("crash_after", [9, 12])  # mid-batch, and at a batch boundary
 def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path: Path, strategy: str, crash_after: int) -> None:
-    params = {"evolution": {"population_size": 8}, "nsga2": {"pop_size": 8}, "local-search": {"n_initial": 4}}[strategy]
+    params = {"ofa-evolution": {"population_size": 8}, "nsga2": {"pop_size": 8}, "local-search": {"n_initial": 4}}[strategy]
     _run(tmp_path / "whole", strategy, strategy_params=params)
     with pytest.raises(Crash):
         _run(tmp_path / "cut", strategy, strategy_params=params, evaluate=crashing(crash_after))
@@ -172,7 +172,7 @@ def test_a_finished_run_is_not_evaluated_again(tmp_path: Path) -> None:
 def test_resume_refuses_another_run_in_the_directory(tmp_path: Path) -> None:
     _run(tmp_path / "run", budget=8)
     with pytest.raises(OfaBenchError, match="holds another run .seed") as exc:
-        run_search("evolution", MINI, OBJ, ["macs<=3e6"], evaluate, 8, 2, batch_size=4,
+        run_search("ofa-evolution", MINI, OBJ, ["macs<=3e6"], evaluate, 8, 2, batch_size=4,
                    strategy_params={"population_size": 8}, run_dir=tmp_path / "run")  # fmt: skip
     assert "\n" not in str(exc.value)
     with pytest.raises(OfaBenchError, match="strategy_params"):
@@ -189,7 +189,7 @@ def test_a_larger_budget_continues_a_finished_run(tmp_path: Path) -> None:
 def test_pareto_set_is_the_feasible_non_dominated_set() -> None:
     result = _run(budget=40, strategy="random", strategy_params={})
     pareto = result.pareto()
-    macs, acc, lat = (result.records[c] for c in ("macs", "accuracy", "latency:macs"))
+    macs, acc, lat = (result.records[c] for c in ("macs", "accuracy", "latency:mmacs"))
     feasible = macs <= 3e6
     expected = set()
     for i in np.flatnonzero(feasible):
@@ -218,14 +218,14 @@ def test_surrogate_evaluate_runs_on_arrays_and_archs() -> None:
         def predict(self, archs):
             return np.asarray([sum(a.ks) for a in archs], dtype=float)
 
-    from ofa_bench.interfaces import Predictor
+    from ofa_bench.plugins.interfaces import Predictor
 
     Predictor.register(Sum)  # an archs-only predictor: given archs, never arrays
     evaluate_fn = PredictorEvaluate(MINI, Sum())
     archs = MINI.sample(5, 0)
     records = evaluate_fn(archs)
     assert [r["accuracy"] for r in records] == [sum(a.ks) for a in archs]
-    assert records[0]["latency:macs"] == pytest.approx(records[0]["macs"] / 1e6)
+    assert records[0]["latency:mmacs"] == pytest.approx(records[0]["macs"] / 1e6)
     result = run_search("random", MINI, OBJ, [], evaluate_fn, 10, 0)
     assert len(result) == 10 and evaluate_fn.label == "surrogate:Sum"
 

@@ -18,21 +18,23 @@ import pandas as pd
 import pytest
 import torch
 
-from ofa_bench import cli, registry
-from ofa_bench.benchmark import Benchmark
-from ofa_bench.data import DataSpec
-from ofa_bench.errors import OfaBenchError
-from ofa_bench.evaluate import Evaluator
-from ofa_bench.harness import load_suite, run_suite, write_report
-from ofa_bench.nn import ElasticMobileNetV3
-from ofa_bench.space import get_space
-from ofa_bench.zoo.surrogate import (
+from ofa_bench import cli
+from ofa_bench.benchmark.surrogate import (
     SURROGATE_DIR,
     SURROGATE_FILE,
     load_surrogate,
     save_surrogate,
     surrogate_info,
 )
+from ofa_bench.benchmark.trained import Benchmark
+from ofa_bench.data import DataSpec
+from ofa_bench.errors import OfaBenchError
+from ofa_bench.evaluate import Evaluator
+from ofa_bench.nn import ElasticMobileNetV3
+from ofa_bench.plugins import registry
+from ofa_bench.report import write_report
+from ofa_bench.space import get_space
+from ofa_bench.suite import load_suite, run_suite
 from tests.harness_support import logs_of
 from tests.test_idx_data import write_idx_folder
 
@@ -90,7 +92,7 @@ def _suite(bench: Path, **changes: Any) -> dict[str, Any]:
         "name": "shipped",
         "benchmark": str(bench),  # the shorthand for {dir: ...}
         "oracle": {"mode": "shipped"},
-        "objectives": ["accuracy", "latency:macs"],
+        "objectives": ["accuracy", "latency:mmacs"],
         "strategies": ["random", {"name": "regularized-evolution", "params": {"population_size": 8, "sample_size": 3}}],
         "budget": {"evaluations": 16},
         "batch_size": 8,

@@ -444,7 +444,7 @@ def test_array_round_trip(space):
     archs = space.sample(50, rng=0) + [space.largest(), space.smallest()]
     array = space.to_array(archs)
     assert array.dtype == np.int64 and array.shape == (52, 46)
-    np.testing.assert_array_equal(array[-1], [3] * 20 + [3] * 20 + [2] * 5 + [224])
+    np.testing.assert_array_equal(array[-1], [3] * 20 + [3] * 20 + [2] * 5 + [128])  # smallest: at the lowest resolution
     assert space.from_array(array) == archs
     assert space.to_array([]).shape == (0, 46)
     assert space.from_array(np.empty((0, 46), dtype=np.int64)) == []

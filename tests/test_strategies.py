@@ -11,13 +11,13 @@ import warnings
 import numpy as np
 import pytest
 
-from ofa_bench import registry
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.interfaces import Constraint, Objective, Predictor, Strategy
 from ofa_bench.objectives import analytic_columns
+from ofa_bench.plugins import registry
+from ofa_bench.plugins.interfaces import Constraint, Objective, Predictor, Strategy
+from ofa_bench.plugins.testing import StrategyTests
+from ofa_bench.plugins.testing.strategies import MULTI, SINGLE, drive, synthetic_records
 from ofa_bench.space import get_space
-from ofa_bench.testing import StrategyTests
-from ofa_bench.testing.strategies import MULTI, SINGLE, drive, synthetic_records
 
 MINI = get_space("ofa-mini")
 
@@ -41,7 +41,6 @@ class LeastSquares(Predictor):
 
 SMALL = {
     "random": {},
-    "evolution": {"population_size": 8},
     "ofa-evolution": {"population_size": 8},
     "regularized-evolution": {"population_size": 8, "sample_size": 3},
     "pareto-evolution": {"population_size": 8},
@@ -75,7 +74,7 @@ def test_every_declared_strategy_is_covered() -> None:
     declared = {ep.name for ep in ours if ep.value.startswith("ofa_bench_strategies.")}
     assert declared == set(SMALL)
     for name in SMALL:
-        assert registry.get("strategy", name).name in (name, "ofa-evolution")  # evolution: deprecated alias
+        assert registry.get("strategy", name).name == name
 
 
 @pytest.mark.parametrize("name", ["ofa-evolution", "regularized-evolution", "nsga2", "surrogate"])
@@ -121,7 +120,7 @@ def test_pareto_evolution_keeps_the_front() -> None:
     archs = strategy.ask(20)
     records = synthetic_records(MINI, archs)
     strategy.tell(archs, records)
-    F = np.array([[-r["accuracy"], r["latency:macs"]] for r in records])
+    F = np.array([[-r["accuracy"], r["latency:mmacs"]] for r in records])
     front = {archs[i] for i in range(20) if not any((F[j] <= F[i]).all() and (F[j] < F[i]).any() for j in range(20))}
     parents = set(strategy.ask(20))
     assert parents <= {archs[i] for i in range(20)}
@@ -182,10 +181,9 @@ def test_tpe_sampler_proposes_what_optunas_tpe_proposes(directions: list[str]) -
     enqueued trial and a single-choice parameter.
     """
     import optuna
-    from optuna.distributions import CategoricalDistribution
-
     from ofa_bench_strategies._tpe_sampler import CategoricalParzenEstimator, FixedSpaceTPE
     from ofa_bench_strategies._tpe_trials import ask
+    from optuna.distributions import CategoricalDistribution
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = {f"b{i}": CategoricalDistribution([f"{k}x{e}" for k in (3, 5, 7) for e in (3, 4, 6)]) for i in range(6)}
@@ -278,12 +276,6 @@ def test_surrogate_with_the_default_gbdt_predictor() -> None:
     strategy = registry.create("strategy", "surrogate", n_initial=10, batch=5, generations=2, pop_size=10)
     batches = drive(strategy, MINI, 20)
     assert sum(len(b) for b in batches) == 20 and type(strategy.models_["accuracy"]).name == "gbdt"
-
-
-def test_evolution_is_a_deprecated_alias_of_ofa_evolution() -> None:
-    with pytest.warns(DeprecationWarning, match="ofa-evolution"):
-        strategy = registry.create("strategy", "evolution")
-    assert isinstance(strategy, registry.get("strategy", "ofa-evolution"))
 
 
 def test_regularized_evolution_ages_out_and_picks_parents_by_pareto_rank() -> None:

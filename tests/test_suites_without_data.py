@@ -16,9 +16,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ofa_bench import registry
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.harness import load_suite, run_suite, write_report
+from ofa_bench.plugins import registry
+from ofa_bench.report import write_report
+from ofa_bench.suite import load_suite, run_suite
 
 CI_SUITE = Path(__file__).resolve().parents[1] / "benchmarks" / "ci.yaml"
 #: The small form: fewer evaluations, seeds and reference archs, run in this process.

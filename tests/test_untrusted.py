@@ -24,17 +24,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from ofa_bench_hardware.lut_format import load_table
 
 from ofa_bench import cli
 from ofa_bench.errors import OfaBenchError, PluginError
-from ofa_bench.harness.loop import run_search
-from ofa_bench.harness.suite import load_suite
-from ofa_bench.interfaces import Strategy
-from ofa_bench.jsonl import read_archs
-from ofa_bench.space import get_space
-from ofa_bench.testing.strategies import synthetic_records
-from ofa_bench.train.schedule import load_schedule
-from ofa_bench.untrusted import (
+from ofa_bench.io.jsonl import read_archs
+from ofa_bench.io.untrusted import (
     MAX_ALIAS_NODES,
     MAX_SEEDS,
     PREDICTOR_LIMITS,
@@ -47,7 +42,12 @@ from ofa_bench.untrusted import (
     parse_json,
     parse_yaml,
 )
-from ofa_bench_hardware.lut_format import load_table
+from ofa_bench.plugins.interfaces import Strategy
+from ofa_bench.plugins.testing.strategies import synthetic_records
+from ofa_bench.search.loop import run_search
+from ofa_bench.space import get_space
+from ofa_bench.suite.config import load_suite
+from ofa_bench.train.schedule import load_schedule
 
 REPO = Path(__file__).resolve().parents[1]
 MINI = get_space("ofa-mini")
@@ -65,7 +65,7 @@ def _suite(**changes: object) -> dict:
     suite = {
         "name": "t",
         "benchmark": {"dir": "no-such-benchmark"},
-        "objectives": ["accuracy", "latency:macs"],
+        "objectives": ["accuracy", "latency:mmacs"],
         "strategies": ["random"],
         "budget": {"evaluations": 10},
         "seeds": 1,
@@ -152,7 +152,7 @@ def _refused(result: dict, *words: str, imports_torch: bool = False) -> str:
 def test_alias_bomb_in_a_suite_is_refused_in_bounded_memory(tmp_path: Path, levels: int, where: str) -> None:
     path = tmp_path / "bomb.yaml"
     path.write_text(_laughs(levels) + where)
-    result = _child(f"from ofa_bench.harness.suite import load_suite\nload_suite({str(path)!r})")
+    result = _child(f"from ofa_bench.suite.config import load_suite\nload_suite({str(path)!r})")
     _refused(result, "bomb.yaml", "alias", f"{MAX_ALIAS_NODES:,}")
 
 
@@ -315,14 +315,14 @@ def zip_bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_zip_bomb_predictor_file_is_refused_before_inflating(zip_bomb: Path) -> None:
-    result = _child(f"from ofa_bench.predictor_io import load_predictor\nload_predictor({str(zip_bomb)!r})")
+    result = _child(f"from ofa_bench.io.predictor_files import load_predictor\nload_predictor({str(zip_bomb)!r})")
     _refused(result, "predictor.json", "1,073,741,824", f"{PREDICTOR_LIMITS.member_bytes:,}")
 
 
 def test_zip_bomb_checkpoint_is_refused_before_torch_reads_it(zip_bomb: Path) -> None:
     # The same 1 GiB member, under a checkpoint limit lowered to 512 MiB (the real one is 2 GiB).
     setup = """
-        from ofa_bench.untrusted import zipped
+        from ofa_bench.io.untrusted import zipped
         zipped.CHECKPOINT_LIMITS = zipped.ZipLimits(members=10, member_bytes=2**29, total_bytes=2**30)
         """
     code = f"""
@@ -416,7 +416,7 @@ class _DictStrategy(Strategy):
 
 def test_a_strategy_whose_ask_returns_dicts_is_named() -> None:
     with pytest.raises(PluginError) as info:
-        run_search(_DictStrategy(), MINI, "accuracy,latency:macs", [], lambda a: synthetic_records(MINI, a), 4, 0)
+        run_search(_DictStrategy(), MINI, "accuracy,latency:mmacs", [], lambda a: synthetic_records(MINI, a), 4, 0)
     message = _one_line(str(info.value))
     assert "strategy 'dict-proposer'" in message and "got a dict" in message and "ask(" in message
 
@@ -512,8 +512,8 @@ def test_json_reader_bounds() -> None:
 
 
 def test_a_skops_member_is_a_zip_checked_like_the_file(tmp_path: Path) -> None:
-    from ofa_bench.predictor_io import dumps_predictor, loads_predictor
-    from ofa_bench.registry import create
+    from ofa_bench.io.predictor_files import dumps_predictor, loads_predictor
+    from ofa_bench.plugins.registry import create
 
     predictor = create("predictor", "gbdt", n_estimators=3, min_samples_leaf=2)
     data = dumps_predictor(predictor.fit(MINI.sample(20, 0), np.linspace(0.5, 0.9, 20)))

@@ -24,14 +24,14 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from ofa_bench_hardware.lut_format import load_table, save_table
+
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.harness.suite import load_suite
-from ofa_bench.jsonl import read_arch, read_archs
-from ofa_bench.predictor_io import dumps_predictor, loads_predictor
-from ofa_bench.registry import create
+from ofa_bench.io.jsonl import read_arch, read_archs
+from ofa_bench.io.predictor_files import dumps_predictor, loads_predictor
+from ofa_bench.plugins.registry import create
 from ofa_bench.space import get_space
+from ofa_bench.suite.config import load_suite
 from ofa_bench.train.schedule import default_schedule, load_schedule
 
 # Hypothesis keeps caches in ./.hypothesis unless told otherwise (read when first needed, so setting
@@ -39,7 +39,7 @@ from ofa_bench.train.schedule import default_schedule, load_schedule
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "ofa-bench-hypothesis"))
 
 MINI = get_space("ofa-mini")
-SUITE_FILE = Path(__file__).resolve().parents[1] / "ofa_bench" / "harness" / "default_suite.yaml"
+SUITE_FILE = Path(__file__).resolve().parents[1] / "ofa_bench" / "suite" / "default_suite.yaml"
 
 _BASE = {"arch": 150, "suite": 100, "schedule": 150, "lut": 150, "predictor": 100}
 _SCALE = 20 if os.environ.get("OFA_BENCH_FUZZ") == "long" else 1
@@ -196,7 +196,7 @@ def _write(path: Path, text: str) -> None:
 
 _SUITES = [
     yaml.safe_load(SUITE_FILE.read_text(encoding="utf-8")),
-    {"name": "t", "benchmark": {"dir": "b"}, "objectives": ["accuracy", "latency:macs"],
+    {"name": "t", "benchmark": {"dir": "b"}, "objectives": ["accuracy", "latency:mmacs"],
      "strategies": ["random", {"name": "random", "label": "r2", "params": {}}], "budget": {"evaluations": 10},
      "seeds": [0, 1], "engine": {"kind": "serial", "jobs": 2}, "reference": {"random_sample": 10}},
 ]  # fmt: skip

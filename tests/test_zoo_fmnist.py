@@ -11,7 +11,8 @@ import json
 import pytest
 import torch
 
-from ofa_bench import cli, zoo
+from ofa_bench import cli
+from ofa_bench.benchmark import zoo
 from ofa_bench.data.idx_files import FASHION_MNIST, find_root
 from ofa_bench.errors import OfaBenchError
 

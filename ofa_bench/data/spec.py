@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.untrusted.limits import excerpt
+from ofa_bench.io.untrusted.limits import excerpt
 
 __all__ = ["DATASETS", "DataSpec"]
 

@@ -70,7 +70,7 @@ def load_ofa_weights(net: ElasticMobileNetV3, source: str | Path | Mapping[str, 
         path = Path(source)
         if not path.is_file():
             raise OfaBenchError(f"OFA weights file {str(path)!r} not found")
-        from ofa_bench.untrusted import load_torch
+        from ofa_bench.io.untrusted import load_torch
 
         source = load_torch(path, f"OFA weights file {str(path)!r}", " cannot be read")
     if isinstance(source, Mapping) and "state_dict" in source:

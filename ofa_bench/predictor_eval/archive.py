@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from ofa_bench.errors import OfaBenchError, SpaceError
-from ofa_bench.jsonl import read_text
+from ofa_bench.io.jsonl import read_text
+from ofa_bench.io.untrusted import excerpt, parse_json
 from ofa_bench.space import SearchSpace, get_space, preset_names
-from ofa_bench.untrusted import excerpt, parse_json
 
 __all__ = ["ARCH_FIELDS", "Archive", "read_archive"]
 

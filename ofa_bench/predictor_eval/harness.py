@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ofa_bench import registry
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.metrics.predictors import METRICS, score
+from ofa_bench.plugins import registry
 from ofa_bench.predictor_eval.archive import Archive
-from ofa_bench.predictor_eval.metrics import METRICS, score
 
 __all__ = ["Split", "check_predictors", "evaluate_predictors", "split", "summarise"]
 

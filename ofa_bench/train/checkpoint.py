@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 
-from ofa_bench.atomic import atomic_path
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.untrusted import load_torch
+from ofa_bench.io.atomic import atomic_path
+from ofa_bench.io.untrusted import load_torch
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
 

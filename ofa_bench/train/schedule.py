@@ -15,8 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.io.untrusted import MAX_BATCH, MAX_EPOCHS, excerpt, read_yaml
 from ofa_bench.space import SearchSpace
-from ofa_bench.untrusted import MAX_BATCH, MAX_EPOCHS, excerpt, read_yaml
 
 __all__ = ["Phase", "Schedule", "default_schedule", "load_schedule", "no_ps_schedule", "shipped_schedules"]
 

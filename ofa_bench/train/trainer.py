@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from ofa_bench.benchmark import Benchmark
+from ofa_bench.benchmark.trained import Benchmark
 from ofa_bench.data import DataSpec, ImageData, load_data
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.nn import ElasticMobileNetV3, resolve_device

@@ -1,7 +1,7 @@
 """An example ofa-bench hardware backend: a device that does a fixed number of MACs per second.
 
 ``latency_ms = overhead_ms + MACs / (gmacs_per_s * 1e9) * 1e3``. Crude, but it shows everything a
-backend needs: subclass :class:`ofa_bench.interfaces.HardwareBackend`, set ``name``, implement
+backend needs: subclass :class:`ofa_bench.plugins.interfaces.HardwareBackend`, set ``name``, implement
 ``latency`` (a batch in, one float64 millisecond value per arch out) and ``describe``, and declare
 the class under the ``ofa_bench.hardware`` entry-point group in ``pyproject.toml``.
 """
@@ -15,7 +15,7 @@ import numpy as np
 
 from ofa_bench.costs import macs_params
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.interfaces import HardwareBackend
+from ofa_bench.plugins.interfaces import HardwareBackend
 from ofa_bench.space import Arch
 
 __all__ = ["ThroughputLatency"]

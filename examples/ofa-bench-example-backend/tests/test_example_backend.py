@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ofa_bench import registry
+from ofa_bench.plugins import registry
+from ofa_bench.plugins.testing import HardwareBackendTests
 from ofa_bench.space import get_space
-from ofa_bench.testing import HardwareBackendTests
 
 
 class TestExampleBackend(HardwareBackendTests):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ofa_bench.interfaces import HardwareBackend
+from ofa_bench.plugins.interfaces import HardwareBackend
 
 if TYPE_CHECKING:
     from ofa_bench.space import Arch

@@ -1,0 +1,153 @@
+"""The ``ofa-bench`` command: one subcommand per job.
+
+Conventions shared by every subcommand: archs go in and out as JSON lines in OFA's dict form, and
+``-`` means stdin or stdout; figures print as a table, or as one JSON value with ``--json``; long
+work shows a progress bar unless ``--quiet`` or stdout is not a terminal; bad input exits with
+status 2 and one line on stderr (``--debug`` shows the traceback instead).
+
+This module builds the parser from the command modules in :mod:`ofa_bench.cli.commands` (each
+parses its options, calls the library and prints) and runs it; their shared argument types are
+:mod:`ofa_bench.cli.arguments`, their output :mod:`ofa_bench.cli.output`, their progress bars
+:mod:`ofa_bench.cli.progress`. Command modules never import this one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from ofa_bench.cli.commands import (
+    archs,
+    build_archive,
+    catalog,
+    data,
+    demo,
+    evaluate,
+    gate,
+    hardware,
+    harness,
+    predictors,
+    search,
+    train,
+)
+from ofa_bench.cli.output import PROG, print_error
+from ofa_bench.errors import OfaBenchError
+
+__all__ = ["build_parser", "main"]
+
+#: Modules that add subcommands, in help order: each defines ``add_commands(command, group)``.
+_COMMAND_MODULES = (archs, catalog, demo, train, evaluate, data, hardware, predictors, search, harness, gate, build_archive)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other error of the CLI."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix(PROG).strip()
+        where = f"{command}: " if command else ""
+        hint = f"see '{self.prog} --help'"
+        print_error(f"{where}{message}; {hint}")
+        raise SystemExit(2)
+
+
+# ----- parser and entry point -------------------------------------------------------------------
+
+
+def _global_flags(default: Any) -> argparse.ArgumentParser:
+    # Subcommands use SUPPRESS so a flag given before the subcommand is not reset by its default.
+    parent = _Parser(add_help=False)
+    flags = parent.add_argument_group("global options")
+    flags.add_argument(
+        "--json", action="store_true", default=default, help="print figures as one JSON value instead of a table"
+    )
+    flags.add_argument("--quiet", action="store_true", default=default, help="no progress bars or notes")
+    flags.add_argument("--debug", action="store_true", default=default, help="show tracebacks on errors")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``ofa-bench`` argument parser with all subcommands."""
+    description = "Compare NAS search strategies, accuracy predictors and latency models on one OFA supernet."
+    parser = _Parser(prog=PROG, description=description, parents=[_global_flags(False)])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = [_global_flags(argparse.SUPPRESS)]
+
+    def command(name: str, run: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, parents=common)
+        p.set_defaults(run=run)
+        return p
+
+    def group(name: str, help: str) -> Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]:
+        """A subcommand with its own subcommands (``ofa-bench hardware build-lut``); returns their factory."""
+        p = sub.add_parser(name, help=help, description=help, parents=common)
+        nested = p.add_subparsers(dest=f"{name}_command", required=True, metavar="COMMAND")
+
+        def nested_command(
+            sub_name: str, run: Callable[[argparse.Namespace], int], sub_help: str
+        ) -> argparse.ArgumentParser:
+            q = nested.add_parser(sub_name, help=sub_help, description=sub_help, parents=common)
+            q.set_defaults(run=run)
+            return q
+
+        return nested_command
+
+    # Every subcommand lives in its own module; each adds its subcommands through these two factories.
+    for module in _COMMAND_MODULES:
+        module.add_commands(command, group)
+    return parser
+
+
+def _silence_stdout() -> None:
+    # After a closed pipe, the interpreter's final flush of stdout would print another error.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``ofa-bench`` command.
+
+    Args:
+        argv: Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns:
+        Exit status: 0 on success, 2 for bad input or usage, 1 for an internal error, 130 when
+        interrupted.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed as one line
+        return exc.code if isinstance(exc.code, int) else 2
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for commands that record their command line
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # the reader stopped early, e.g. `ofa-bench sample ... | head`
+        _silence_stdout()
+        return 141
+    except OfaBenchError as exc:
+        if args.debug:
+            raise
+        print_error(exc)
+        return 2
+    except OSError as exc:
+        if args.debug:
+            raise
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print_error(f"cannot access{where}: {exc.strerror or exc}")
+        return 2
+    except Exception as exc:
+        if args.debug:
+            raise
+        print_error(f"internal error: {type(exc).__name__}: {exc}; rerun with --debug")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""A vectorised evaluation by a fitted predictor: its accuracy plus analytic costs, per batch array.
+
+:class:`PredictorEvaluate` answers whole batch arrays at once, with no cache and no
+:class:`~ofa_bench.space.Arch` objects, so a search against a predictor (the search-cost
+benchmark, quick strategy comparisons) costs what the strategy and the predictor cost. Runs that
+should be recorded against a benchmark use :class:`ofa_bench.evaluate.Evaluator` with ``oracle=``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ofa_bench.errors import OfaBenchError
+from ofa_bench.objectives import ANALYTIC_COLUMNS, analytic_columns
+from ofa_bench.plugins.interfaces import Predictor
+from ofa_bench.space import Arch, SearchSpace
+
+__all__ = ["PredictorEvaluate"]
+
+
+class PredictorEvaluate:
+    """Records of ``accuracy`` (from a fitted predictor) and every analytic column, per batch.
+
+    Args:
+        space: The search space.
+        predictor: A fitted predictor of accuracy. Predictors that take batch arrays (the
+            built-ins do) are given arrays; others are given archs.
+        column: The record column the predictor fills.
+    """
+
+    def __init__(self, space: SearchSpace, predictor: Predictor, column: str = "accuracy") -> None:
+        self.space = space
+        self.predictor = predictor
+        self.column = column
+        self._takes_arrays: bool | None = None
+
+    @property
+    def label(self) -> str:
+        """The oracle label, as the evaluator writes it: the predictor's own, else ``surrogate:<predictor class>``."""
+        return getattr(self.predictor, "oracle_label", None) or f"surrogate:{type(self.predictor).__name__}"
+
+    def predict(self, array: np.ndarray) -> np.ndarray:
+        """The predictor's values for a batch array."""
+        if self._takes_arrays is None:
+            try:
+                values = self._check(self.predictor.predict(array), len(array))
+                self._takes_arrays = True
+                return values
+            except Exception:  # noqa: BLE001 - a predictor written for archs only; archs it gets
+                self._takes_arrays = False
+        if self._takes_arrays:
+            return self._check(self.predictor.predict(array), len(array))
+        return self._check(self.predictor.predict(self.space.from_array(array)), len(array))
+
+    def _check(self, values: object, n: int) -> np.ndarray:
+        out = np.asarray(values, dtype=np.float64).reshape(-1)
+        if out.shape != (n,):
+            raise OfaBenchError(f"{type(self.predictor).__name__}.predict returned {out.size} values for {n} archs")
+        return out
+
+    def evaluate_array(self, array: np.ndarray) -> dict[str, np.ndarray]:
+        """Records of a batch array, column-wise."""
+        records = {self.column: self.predict(array)}
+        records.update(analytic_columns(self.space, array, ANALYTIC_COLUMNS, validate=False))
+        return records
+
+    def __call__(self, archs: Sequence[Arch]) -> list[dict[str, float]]:
+        """Records of archs, one dict per arch (the :data:`~ofa_bench.search.loop.EvaluateFn` form)."""
+        columns = self.evaluate_array(self.space.to_array(archs))
+        names = list(columns)
+        return [dict(zip(names, row)) for row in np.column_stack([columns[c] for c in names]).tolist()]

@@ -1,4 +1,0 @@
-"""Built-in search strategies, declared under the ``ofa_bench.strategies`` entry-point group.
-
-Reach them through :mod:`ofa_bench.registry` (``create("strategy", "random")``), not by import.
-"""
