@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ofa_bench.errors import OfaBenchError
+from ofa_bench.space import as_batch
 
 if TYPE_CHECKING:
     from ofa_bench.space import Arch, SearchSpace
@@ -30,23 +30,21 @@ def arch_array(archs: Sequence[Arch] | np.ndarray, space: SearchSpace | None) ->
     Returns:
         ``(array, space)``; ``space`` is ``None`` only for an empty list given without a space.
     """
-    if isinstance(archs, np.ndarray):
-        if space is None:
-            raise OfaBenchError("a batch array of archs needs space= (the search space its columns belong to)")
-        return space.normalise(space.validate_array(archs)), space
-    archs = list(archs)
-    if not archs:
-        return np.zeros((0, space.n_columns if space is not None else 0), dtype=np.int64), space
-    space = space if space is not None else archs[0].space
-    return space.to_array(archs), space
+    given_array = isinstance(archs, np.ndarray)
+    if not given_array:
+        archs = list(archs)
+        if not archs:
+            return np.zeros((0, space.n_columns if space is not None else 0), dtype=np.int64), space
+        space = space if space is not None else archs[0].space
+    array = as_batch(archs, space)  # an array without a space is refused, naming space=
+    return (space.normalise(array) if given_array else array), space
 
 
 def arch_list(archs: Sequence[Arch] | np.ndarray, space: SearchSpace | None) -> list[Arch]:
     """Return a batch as a list of archs (an array needs ``space``)."""
     if isinstance(archs, np.ndarray):
-        if space is None:
-            raise OfaBenchError("a batch array of archs needs space= (the search space its columns belong to)")
-        return space.from_array(archs)
+        array = as_batch(archs, space)  # an array without a space is refused, naming space=
+        return space.from_array(array)
     archs = list(archs)
     if space is not None and archs:
         space.to_array(archs)  # raises, naming both spaces, when an arch is of another space

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ofa_bench.space import Arch, SearchSpace, make_divisible
+from ofa_bench.space import Arch, SearchSpace, as_batch, make_divisible
 
 __all__ = ["LayerShape", "array_costs", "layers", "macs_params", "block_plan", "BlockPlan"]
 
@@ -256,17 +256,12 @@ def macs_params(archs: Sequence[Arch] | np.ndarray, space: SearchSpace | None = 
         archs: Archs of one space, or an ``(n, n_columns)`` array of choice values.
         space: Required when ``archs`` is an array; inferred from the first arch otherwise.
     """
-    if isinstance(archs, np.ndarray):
-        if space is None:
-            raise TypeError("macs_params(array) needs space=")
-        array = space.validate_array(archs)
-    else:
+    if not isinstance(archs, np.ndarray):
         archs = list(archs)
         if not archs:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         space = space or archs[0].space
-        array = space.to_array(archs)
-    return array_costs(space, array)
+    return array_costs(space, as_batch(archs, space))
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.stats import kendalltau
 from sklearn.base import clone
 from sklearn.model_selection import KFold
 
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.metrics.ranking import kendall_tau
 from ofa_bench.plugins import registry
 from ofa_bench.plugins.interfaces import Predictor
 from ofa_bench.plugins.predictor_base import ArchRegressor
@@ -127,8 +127,7 @@ def _predict(member: Predictor, array: np.ndarray, space: SearchSpace) -> np.nda
 
 
 def _tau(y: np.ndarray, pred: np.ndarray) -> float:
-    tau = kendalltau(y, pred).statistic
-    return 0.0 if not np.isfinite(tau) else float(tau)  # constant predictions rank nothing
+    return kendall_tau(y, pred, undefined=0.0)  # constant predictions rank nothing
 
 
 def _weights(tau: np.ndarray, mode: str) -> np.ndarray:

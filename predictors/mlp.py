@@ -302,6 +302,6 @@ def _mlp(n_in: int, hidden: int, n_layers: int) -> nn.Sequential:
 
 
 def _kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import kendalltau
+    from ofa_bench.metrics.ranking import kendall_tau
 
-    return float(kendalltau(a, b).statistic)
+    return kendall_tau(a, b)

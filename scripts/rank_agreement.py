@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kendalltau
 
 from ofa_bench.io.atomic import write_text_atomic
+from ofa_bench.metrics.ranking import kendall_tau
 from ofa_bench.suite import load_suite, run_suite
 from ofa_bench.suite.results import collect_results
 
@@ -74,7 +74,7 @@ def main() -> int:
         "suite": _shown(args.suite),
         "strategies": strategies,
         "median_hv": {s: {"live": a, "shipped": b} for s, a, b in zip(strategies, live, shipped)},
-        "kendall_tau": float(kendalltau(live, shipped).statistic),
+        "kendall_tau": kendall_tau(live, shipped),
         "seed_bootstrap": bootstrap_taus(per_seed["live"][strategies], per_seed["shipped"][strategies]),
         "beats_random_holm": verdicts,
         "versus_random": versus,
@@ -115,8 +115,8 @@ def bootstrap_taus(live: pd.DataFrame, shipped: pd.DataFrame, n: int = 2000, see
         rows = rng.integers(0, values.shape[0], size=values.shape)
         return np.median(np.take_along_axis(values, rows, axis=0), axis=0)
 
-    cross = np.array([kendalltau(resample(live), resample(shipped)).statistic for _ in range(n)])
-    self_ = np.array([kendalltau(resample(live), resample(live)).statistic for _ in range(n)])
+    cross = np.array([kendall_tau(resample(live), resample(shipped)) for _ in range(n)])
+    self_ = np.array([kendall_tau(resample(live), resample(live)) for _ in range(n)])
 
     def summary(taus: np.ndarray) -> dict:
         taus = np.nan_to_num(taus)  # a resample with tied medians throughout has no ranking: tau 0

@@ -8,6 +8,7 @@ import torch
 from hooks import count_macs, count_macs_grouped, count_params, leaf_macs
 
 from ofa_bench.costs import LayerShape, block_plan, layers, macs_params
+from ofa_bench.errors import SpaceError
 from ofa_bench.nn import ElasticMobileNetV3
 from ofa_bench.space import SearchSpace, get_space, preset_names
 
@@ -257,13 +258,13 @@ def test_macs_params_on_empty_input():
 
 def test_macs_params_rejects_bad_input():
     space = get_space("ofa-mini")
-    with pytest.raises(TypeError, match="needs space="):
+    with pytest.raises(SpaceError, match="needs space="):
         macs_params(space.to_array(space.sample(2, rng=0)))
     bad = space.to_array(space.sample(2, rng=0))
     bad[1, 0] = 4
     with pytest.raises(ValueError, match=r"ks\[0\]=.*4"):
         macs_params(bad, space)
-    with pytest.raises(ValueError, match="arch of space 'ofa-mbv3-w1.0'"):
+    with pytest.raises(SpaceError, match="arch 0 is of space 'ofa-mbv3-w1.0'; expected an arch of 'ofa-mini'"):
         macs_params([get_space("ofa-mbv3-w1.0").largest()], space)
 
 

@@ -459,9 +459,9 @@ def test_from_array_normalises(space):
 
 def test_to_array_rejects_archs_of_another_space(space):
     other = get_space("ofa-mbv3-w1.2").largest()
-    with _raises("arch of space 'ofa-mbv3-w1.2' given where 'ofa-mbv3-w1.0' is expected"):
+    with _raises("arch 1 is of space 'ofa-mbv3-w1.2'; expected an arch of 'ofa-mbv3-w1.0'"):
         space.to_array([space.largest(), other])
-    with _raises("arch of space 'ofa-mbv3-w1.2'"):
+    with _raises("arch 0 is of space 'ofa-mbv3-w1.2'"):
         space.encode_onehot([other])
 
 

@@ -418,7 +418,7 @@ def test_a_strategy_whose_ask_returns_dicts_is_named() -> None:
     with pytest.raises(PluginError) as info:
         run_search(_DictStrategy(), MINI, "accuracy,latency:mmacs", [], lambda a: synthetic_records(MINI, a), 4, 0)
     message = _one_line(str(info.value))
-    assert "strategy 'dict-proposer'" in message and "got a dict" in message and "ask(" in message
+    assert "strategy 'dict-proposer'" in message and "arch 0 is a dict" in message and "ask(" in message
 
 
 # ----- 5. numbers that make no sense ---------------------------------------------------------------

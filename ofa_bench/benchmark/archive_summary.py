@@ -23,7 +23,7 @@ def summarise_archive(table: pd.DataFrame, noise: pd.DataFrame) -> dict[str, Any
     whole validation split (from the halves: ``sd(a - b) / 2``), and ``sd``, the standard deviation
     of one measurement combining both, which a noisy surrogate oracle draws from.
     """
-    from scipy.stats import kendalltau
+    from ofa_bench.metrics.ranking import kendall_tau
 
     out: dict[str, Any] = {"archs": len(table), "sources": table["source"].value_counts().sort_index().to_dict()}
     random = table[table["source"] == "random"]
@@ -45,7 +45,7 @@ def summarise_archive(table: pd.DataFrame, noise: pd.DataFrame) -> dict[str, Any
         reliability = max(0.0, 2 * r / (1 + r)) if r > -1 else 0.0
         out["split_half"] = {
             "archs": len(random),
-            "kendall_tau": float(kendalltau(a, b).statistic),
+            "kendall_tau": kendall_tau(a, b),
             "pearson_r": r,
             "reliability": reliability,
             "tau_ceiling": float(2 / math.pi * math.asin(math.sqrt(reliability))),
@@ -65,7 +65,7 @@ def summarise_archive(table: pd.DataFrame, noise: pd.DataFrame) -> dict[str, Any
             "per_arch_sd_max": float(np.nanmax(per_arch)),
             "calibration_sd": calibration_sd,
             "calibration_kendall_tau": [
-                float(kendalltau(wide["own"], wide[c]).statistic) for c in wide.columns if c != "own"
+                kendall_tau(wide["own"], wide[c]) for c in wide.columns if c != "own"
             ],
             "sampling_sd": sampling_sd,
             "sd": float(math.sqrt(calibration_sd**2 + sampling_sd**2)),

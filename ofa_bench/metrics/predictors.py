@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from scipy.stats import ConstantInputWarning, kendalltau, spearmanr
+
+from ofa_bench.metrics.ranking import kendall_tau, spearman_rho
 
 __all__ = ["METRICS", "score", "top_precision"]
 
@@ -47,13 +46,9 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, higher_is_better: bool = True)
     y_true = np.asarray(y_true, dtype=np.float64)
     y_pred = np.asarray(y_pred, dtype=np.float64)
     error = y_pred - y_true
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConstantInputWarning)  # handled below: no ranking, no correlation
-        tau = kendalltau(y_true, y_pred).statistic
-        rho = spearmanr(y_true, y_pred).statistic
     return {
-        "kendall_tau": float(tau) if np.isfinite(tau) else 0.0,
-        "spearman_rho": float(rho) if np.isfinite(rho) else 0.0,
+        "kendall_tau": kendall_tau(y_true, y_pred, undefined=0.0),
+        "spearman_rho": spearman_rho(y_true, y_pred, undefined=0.0),
         "rmse": float(np.sqrt(np.mean(error**2))),
         "mae": float(np.mean(np.abs(error))),
         "top_precision": top_precision(y_true, y_pred, 0.1, higher_is_better),

@@ -12,7 +12,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from ofa_bench.errors import OfaBenchError, SpaceError
+from ofa_bench.errors import OfaBenchError
 from ofa_bench.space import Arch, SearchSpace, get_space
 
 __all__ = ["ENCODERS", "Encoder", "as_array", "check_encoder", "encode", "fit_space", "onehot_codes", "onehot_table"]
@@ -88,14 +88,7 @@ def as_array(archs: Sequence[Arch] | np.ndarray, space: SearchSpace) -> np.ndarr
         SpaceError: An arch of another space, or an array of the wrong shape or with choices the
             space does not allow.
     """
-    if isinstance(archs, np.ndarray):
-        return space.validate_array(archs)
-    for i, arch in enumerate(archs):
-        if not isinstance(arch, Arch):
-            raise OfaBenchError(f"arch {i} is a {type(arch).__name__}; expected an Arch or a batch array")
-        if arch.space is not space and arch.space != space:
-            raise SpaceError(f"arch {i} is of space {arch.space.name!r}; this predictor was fitted on {space.name!r}")
-    return space.to_array(archs)
+    return space.as_batch(archs)
 
 
 def onehot_codes(array: np.ndarray, space: SearchSpace) -> np.ndarray:

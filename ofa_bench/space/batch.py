@@ -21,18 +21,28 @@ __all__ = ["BatchOps", "as_batch"]
 def as_batch(archs: Sequence[Arch] | np.ndarray, space: BatchOps | None = None) -> np.ndarray:
     """``archs`` (a list of :class:`Arch` or an array of choice values) as a checked int64 batch.
 
+    Every part of ofa-bench that takes "archs or a batch array" converts through here, so the same
+    input gives the same answer and the same error everywhere.
+
     Args:
         archs: The archs, or an ``(n, n_columns)`` array.
         space: Their search space; taken from the first arch when not given (an array needs it).
 
+    Returns:
+        ``(n, space.n_columns)`` int64; ``(0, 0)`` for an empty list without a space.
+
     Raises:
-        SpaceError: No space to check an array against, or what :meth:`BatchOps.as_batch` refuses.
+        SpaceError: An array without a space, or what :meth:`BatchOps.as_batch` refuses.
     """
     if space is None:
-        first = next(iter(archs), None) if not isinstance(archs, np.ndarray) else None
-        if not isinstance(first, Arch):
-            raise SpaceError("as_batch needs the search space for an array (or an empty list): pass space=")
-        space = first.space
+        if isinstance(archs, np.ndarray):
+            raise SpaceError("a batch array of archs needs space= (the search space its columns belong to)")
+        archs = list(archs)
+        if not archs:
+            return np.empty((0, 0), dtype=np.int64)
+        if not isinstance(archs[0], Arch):
+            raise SpaceError(f"arch 0 is a {type(archs[0]).__name__}: {excerpt(archs[0])}; expected an Arch or a batch array")
+        space = archs[0].space
     return space.as_batch(archs)
 
 
@@ -46,15 +56,19 @@ class BatchOps:
     # ----- batches -----------------------------------------------------------------------------
 
     def to_array(self, archs: Iterable[Arch]) -> np.ndarray:
-        """Stack archs of this space into an ``(n, n_columns)`` int64 array of choice values."""
-        if not isinstance(archs, Iterable):
-            raise SpaceError(f"expected a list of Arch objects; got a {type(archs).__name__}: {excerpt(archs)}")
+        """Stack archs of this space into an ``(n, n_columns)`` int64 array of choice values.
+
+        Raises:
+            SpaceError: Not a list of archs, or an arch of another space (naming its position).
+        """
+        if not isinstance(archs, Iterable) or isinstance(archs, (str, bytes, dict)):
+            raise SpaceError(f"expected a list of Arch or a batch array; got a {type(archs).__name__}: {excerpt(archs)}")
         rows = []
-        for arch in archs:
+        for i, arch in enumerate(archs):
             if not isinstance(arch, Arch):
-                raise SpaceError(f"expected Arch objects; got a {type(arch).__name__}: {excerpt(arch)}")
+                raise SpaceError(f"arch {i} is a {type(arch).__name__}: {excerpt(arch)}; expected an Arch or a batch array")
             if arch.space is not self and arch.space != self:
-                raise SpaceError(f"arch of space {arch.space.name!r} given where {self.name!r} is expected")
+                raise SpaceError(f"arch {i} is of space {arch.space.name!r}; expected an arch of {self.name!r}")
             rows.append(arch._row)
         if not rows:
             return np.empty((0, self.n_columns), dtype=np.int64)

@@ -63,9 +63,8 @@ def fit_oracle(
         The fitted predictor and a description of it and its quality, JSON-ready but for
         ``archive``: the measured archive as a table (``arch`` as OFA dict JSON, ``accuracy``).
     """
-    from scipy.stats import kendalltau
-
     from ofa_bench.evaluate import Evaluator
+    from ofa_bench.metrics.ranking import kendall_tau
     from ofa_bench.search.streams import stream_rng
 
     section = suite.oracle
@@ -92,7 +91,7 @@ def fit_oracle(
         train, test = order[:split], order[split:]
         held = _create(section.predictor, section.params).fit([archs[i] for i in train], accuracy[train])
         predicted = np.asarray(held.predict([archs[i] for i in test]), dtype=np.float64)
-        tau = kendalltau(predicted, accuracy[test]).statistic
+        tau = kendall_tau(predicted, accuracy[test])
         info["holdout"] = {
             "train": split,
             "test": len(archs) - split,

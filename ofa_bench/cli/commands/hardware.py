@@ -21,35 +21,7 @@ from ofa_bench.io.untrusted import limits
 from ofa_bench.plugins import registry
 from ofa_bench.space import SearchSpace, get_space
 
-__all__ = ["add_commands", "validation_metrics"]
-
-
-def validation_metrics(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
-    """How well predicted latencies match measured ones.
-
-    Args:
-        predicted: Predicted latency per arch (ms).
-        measured: Measured latency per arch (ms), same order.
-
-    Returns:
-        ``n``; ``rmse_ms``; ``mean_abs_rel_error``; ``within_10pct``, the share of archs predicted
-        within +-10% of the measurement (nn-Meter's figure of merit); ``kendall_tau`` of the two
-        rankings and its ``kendall_p`` value.
-    """
-    from scipy.stats import kendalltau
-
-    predicted = np.asarray(predicted, dtype=np.float64)
-    measured = np.asarray(measured, dtype=np.float64)
-    relative = np.abs(predicted - measured) / measured
-    tau = kendalltau(predicted, measured) if predicted.size > 1 else None
-    return {
-        "n": int(predicted.size),
-        "rmse_ms": float(np.sqrt(np.mean((predicted - measured) ** 2))),
-        "mean_abs_rel_error": float(relative.mean()),
-        "within_10pct": float(np.mean(relative <= 0.10)),
-        "kendall_tau": float(tau.statistic) if tau is not None else float("nan"),
-        "kendall_p": float(tau.pvalue) if tau is not None else float("nan"),
-    }
+__all__ = ["add_commands"]
 
 
 # ----- subcommands ------------------------------------------------------------------------------
@@ -185,6 +157,8 @@ def _status(show: bool, message: str) -> Iterator[None]:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from ofa_bench.metrics.latency import validation_metrics
+    from ofa_bench.report.latency_validation import measure_latencies, scatter_plot, write_validation_csv
 
     lut = registry.create("hardware", "lut", table=args.table)
     info = lut.describe()
@@ -199,16 +173,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     archs = _validation_archs(lut, space, args.n, args.seed)
     predicted = lut.latency(archs)
     with _status(_show_progress(args), f"measuring {output.count_archs(len(archs))} on {runner.name}"):
-        measured, spread = _measure(runner, archs)
+        measured, spread = measure_latencies(runner, archs)
     metrics = validation_metrics(predicted, measured)
     summary = {
         **metrics, "table": info["table"], "table_runner": info.get("runner"), "runner": runner.describe(),
         "space": space.name, "seed": args.seed, "plot": args.plot, "out": args.out,
     }  # fmt: skip
     if args.out is not None:
-        _write_csv(args.out, archs, predicted, measured, spread)
+        write_validation_csv(args.out, archs, predicted, measured, spread)
     if args.plot is not None:
-        _scatter(args.plot, predicted, measured, metrics, f"{info['runner'] or 'table'} LUT vs {runner.name}")
+        scatter_plot(args.plot, predicted, measured, metrics, f"{info['runner'] or 'table'} LUT vs {runner.name}")
     rows = [
         ["archs", metrics["n"]],
         ["Kendall tau", f"{metrics['kendall_tau']:.3f}"],
@@ -224,60 +198,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 _SETTINGS = ("statistic", "clock", "repeats", "threads", "batch_size")
-
-
-def _measure(runner: Any, archs: list) -> tuple[np.ndarray, np.ndarray]:
-    """Measured latency per arch and its interquartile range (NaN where the runner gives none)."""
-    if not callable(getattr(runner, "measure", None)):  # any backend can be compared with a table
-        return np.asarray(runner.latency(archs), dtype=np.float64), np.full(len(archs), np.nan)
-    stats = runner.measure(archs)
-    statistic = getattr(runner, "statistic", "median")
-    return np.array([s.value(statistic) for s in stats]), np.array([s.iqr_ms for s in stats])
-
-
-def _write_csv(path: str, archs: list, predicted: np.ndarray, measured: np.ndarray, spread: np.ndarray) -> None:
-    import pandas as pd
-
-    from ofa_bench.io.jsonl import write_text
-
-    frame = pd.DataFrame({
-        "arch": [a.to_json() for a in archs],
-        "predicted_ms": predicted,
-        "measured_ms": measured,
-        "measured_iqr_ms": spread,
-    })  # fmt: skip
-    write_text(path, frame.to_csv(index=False), "validation")
-
-
-def _scatter(path: str, predicted: np.ndarray, measured: np.ndarray, metrics: dict[str, float], title: str) -> None:
-    """Predicted-vs-measured scatter with the identity line and the +-10% band, written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ofa_bench.io.atomic import atomic_path
-
-    fig, ax = plt.subplots(figsize=(5, 5))
-    low, high = 0.9 * min(predicted.min(), measured.min()), 1.1 * max(predicted.max(), measured.max())
-    line = np.array([low, high])
-    ax.fill_between(line, 0.9 * line, 1.1 * line, color="tab:green", alpha=0.15, label="within ±10%")
-    ax.plot(line, line, color="tab:green", lw=1)
-    ax.scatter(measured, predicted, s=14, color="tab:blue")
-    ax.set(xlim=(low, high), ylim=(low, high), xlabel="measured latency (ms)", ylabel="predicted latency (ms)")
-    ax.set_title(
-        f"{title}\nKendall τ={metrics['kendall_tau']:.3f}, ±10%: {100 * metrics['within_10pct']:.0f}%, "
-        f"RMSE={metrics['rmse_ms']:.3g} ms", fontsize=9,
-    )  # fmt: skip
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=120)
-    except OSError as exc:
-        raise OfaBenchError(f"cannot write plot {path!r}: {exc.strerror}") from exc
-    finally:
-        plt.close(fig)
 
 
 # ----- parser -----------------------------------------------------------------------------------
