@@ -67,6 +67,8 @@ class LinearMacsLatency(HardwareBackend):
         intercept_ms: Milliseconds at zero MACs (default: :data:`DEFAULT_FIT`'s).
     """
 
+    accepts_arrays = True
+
     name = "macs-linear"
 
     def __init__(self, slope_ms_per_mmac: float | None = None, intercept_ms: float | None = None) -> None:

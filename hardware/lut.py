@@ -52,6 +52,8 @@ class LookupTableBackend(HardwareBackend):
             (e.g. OFA's one file per resolution). In a backend spec: ``lut:table=PATH``.
     """
 
+    accepts_arrays = True
+
     name = "lut"
 
     def __init__(self, table: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None) -> None:

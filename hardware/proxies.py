@@ -25,6 +25,8 @@ class _CostProxy(HardwareBackend):
     from here (:data:`ofa_bench.objectives.ANALYTIC_COLUMNS`), so searches need no evaluation for it.
     """
 
+    accepts_arrays = True
+
     units: ClassVar[str] = ""
     analytic_cost: ClassVar[str] = "macs"
     scale: ClassVar[float] = 1e-6

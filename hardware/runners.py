@@ -58,6 +58,8 @@ class Runner(HardwareBackend):
             ``"min"``, the fastest call, which varies least when other work shares the machine.
     """
 
+    accepts_arrays = True
+
     #: Library whose version is reported, e.g. ``"torch"``.
     library: ClassVar[str] = ""
 

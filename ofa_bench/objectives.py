@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,7 @@ __all__ = [
     "minimum_of",
     "non_dominated",
     "objective_matrix",
+    "objective_vector",
     "parse_constraint",
     "parse_objectives",
 ]
@@ -227,6 +229,24 @@ def objective_matrix(records: Mapping[str, np.ndarray], objectives: Sequence[Obj
         out[:, j] = -values if objective.direction == "max" else values
     out[np.isnan(out)] = np.inf
     return out
+
+
+def objective_vector(record: Mapping[str, Any], objectives: Sequence[Objective]) -> np.ndarray:
+    """One record's objectives as a vector to minimise: maximised ones negated, a failed or missing one ``+inf``.
+
+    What a strategy compares archs by, without parsing columns or directions itself::
+
+        vector = objective_vector(records[i], self.objectives)   # e.g. [-accuracy, latency]
+
+    Args:
+        record: Column name to value, as :meth:`Strategy.tell` receives it.
+        objectives: The run's objectives (``self.objectives`` after ``setup``).
+
+    Returns:
+        Float64 ``(len(objectives),)``; smaller is better in every entry.
+    """
+    values = {o.column: np.array([record.get(o.column)], dtype=np.float64) for o in objectives}
+    return objective_matrix(values, objectives, 1)[0]
 
 
 def constraint_matrix(records: Mapping[str, np.ndarray], constraints: Sequence[Constraint], n: int) -> np.ndarray:

@@ -70,6 +70,10 @@ class OFAEvolution(ArrayStrategy):
         self.resolution_mutate_prob = float(resolution_mutate_prob)
         self.dedupe = bool(dedupe)
 
+    def random_start(self, budget: int) -> int:
+        """The first population is uniform random archs."""
+        return min(self.population_size, budget)
+
     def preferred_batch_size(self) -> int:
         """One generation."""
         return self.population_size

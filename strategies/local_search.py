@@ -33,6 +33,10 @@ class LocalSearch(ArrayStrategy):
             raise OfaBenchError(f"local-search: n_initial must be >= 1; got {n_initial}")
         self.n_initial = int(n_initial)
 
+    def random_start(self, budget: int) -> int:
+        """The first ``n_initial`` archs are uniform random, before the first climb."""
+        return min(self.n_initial, budget)
+
     def _init(self) -> None:
         self._centre: int | None = None  # history index of the arch whose neighbours are queued
         self._explored: set[int] = set()  # row hashes of archs whose neighbourhood is done

@@ -64,6 +64,10 @@ class NSGA2(ArrayStrategy):
         self.crossover_prob = float(crossover_prob)
         self.dedupe = bool(dedupe)
 
+    def random_start(self, budget: int) -> int:
+        """The first population is uniform random archs."""
+        return min(self.pop_size, budget)
+
     def preferred_batch_size(self) -> int:
         """One generation."""
         return self.n_offsprings or self.pop_size

@@ -23,6 +23,10 @@ class RandomSearch(ArrayStrategy):
     def __init__(self, *, dedupe: bool = True) -> None:
         self.dedupe = bool(dedupe)
 
+    def random_start(self, budget: int) -> int:
+        """Every evaluation is a uniform random arch."""
+        return budget
+
     def preferred_batch_size(self) -> int:
         """Feedback is ignored, so any batch is as good; a large one keeps the loop vectorised."""
         return 100

@@ -42,6 +42,10 @@ class RegularizedEvolution(ArrayStrategy):
         self.sample_size = int(sample_size)
         self.mutate_prob = float(mutate_prob)
 
+    def random_start(self, budget: int) -> int:
+        """The first population is uniform random archs."""
+        return min(self.population_size, budget)
+
     def _init(self) -> None:
         pareto_tools()  # fail early when pymoo is missing
         empty = np.empty((0, self.space.n_columns), np.int64)

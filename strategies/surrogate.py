@@ -75,6 +75,10 @@ class SurrogateAssisted(ArrayStrategy):
     #: What the NSGA-II operators borrowed from :mod:`ofa_bench_strategies.nsga2` read.
     dedupe = False
 
+    def random_start(self, budget: int) -> int:
+        """The first ``n_initial`` archs are uniform random, before the first model is fitted."""
+        return min(self.n_initial, budget)
+
     def preferred_batch_size(self) -> int:
         """One iteration."""
         return self.batch
@@ -142,8 +146,8 @@ class SurrogateAssisted(ArrayStrategy):
         return True
 
     def _inputs(self, model: Predictor, X: np.ndarray) -> Any:
-        """Batch arrays for predictors that know their space, archs for the rest."""
-        return X if model.get_params(deep=False).get("space") is not None else self.space.from_array(X)
+        """Batch arrays for predictors that declare they take them, archs for the rest."""
+        return X if getattr(model, "accepts_arrays", False) else self.space.from_array(X)
 
     def predict_records(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """Predicted expensive columns and exact analytic ones for a batch array."""

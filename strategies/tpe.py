@@ -108,6 +108,10 @@ class TPE(ArrayStrategy):
         self.study_name = study_name
         self.max_rejections = int(max_rejections)
 
+    def random_start(self, budget: int) -> int:
+        """Optuna's startup trials are uniform random archs, before the Parzen estimators take over."""
+        return min(self.n_startup_trials, budget)
+
     def _init(self) -> None:
         import optuna
         from optuna.distributions import CategoricalDistribution

@@ -60,7 +60,7 @@ from ofa_bench.benchmark.archive_workers import Job, Worker, run_job
 from ofa_bench.benchmark.measure import LIVE
 from ofa_bench.benchmark.provenance import format_command, git_commit
 from ofa_bench.benchmark.trained import Benchmark
-from ofa_bench.benchmark.zoo import cache_dir, resolve_benchmark
+from ofa_bench.benchmark.zoo import cache_dir, resolve_archive, resolve_benchmark
 from ofa_bench.costs import macs_params
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.io.atomic import write_text_atomic
@@ -89,7 +89,7 @@ def reuse_archive(bench: Benchmark, directory: str | Path) -> int:
     ``archive.csv`` wrote them, to six significant digits: Fashion-MNIST's accuracies (hits out of
     10,000 images) exactly, losses rounded.
     """
-    folder = Path(directory)
+    folder = resolve_archive(directory)
     try:
         info = json.loads((folder / "archive.json").read_text())
         table = pd.read_csv(folder / "archive.csv")

@@ -267,6 +267,8 @@ class ShippedSurrogate(Predictor):
             clipped to [0, 1].
     """
 
+    accepts_arrays = True
+
     name = ""  # not a registered plug-in: made by load_surrogate only, never saved
 
     def __init__(

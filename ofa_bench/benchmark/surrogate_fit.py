@@ -213,7 +213,8 @@ def ship_surrogate(
 
     Args:
         bench_ref: The benchmark directory or a shipped benchmark's name.
-        archive_dir: A ``build-archive`` output folder of that benchmark (``archive.csv``, ``archive.json``).
+        archive_dir: A ``build-archive`` output folder of that benchmark (``archive.csv``, ``archive.json``),
+            or ``shipped:<name>``.
         candidates, holdout, folds, seed, progress: See :func:`fit_shipped_surrogate`.
         command: The command line recorded with the surrogate.
 
@@ -225,10 +226,10 @@ def ship_surrogate(
     """
     from ofa_bench.benchmark.surrogate import SURROGATE_DIR, save_surrogate
     from ofa_bench.benchmark.trained import Benchmark
-    from ofa_bench.benchmark.zoo import resolve_benchmark
+    from ofa_bench.benchmark.zoo import resolve_archive, resolve_benchmark
     from ofa_bench.io.untrusted import read_json
 
-    folder = Path(archive_dir)
+    folder = resolve_archive(archive_dir)
     csv, meta = folder / "archive.csv", folder / "archive.json"
     if not csv.is_file() or not meta.is_file():
         raise OfaBenchError(f"--archive {str(folder)!r}: no archive.csv and archive.json there; make them with build-archive")

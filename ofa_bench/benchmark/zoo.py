@@ -21,7 +21,16 @@ from typing import Any
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.io.untrusted import read_json
 
-__all__ = ["PROVENANCE_FILE", "ZOO_DIR", "cache_dir", "provenance", "resolve_benchmark", "shipped_benchmarks"]
+__all__ = [
+    "PROVENANCE_FILE",
+    "SHIPPED_ARCHIVE",
+    "ZOO_DIR",
+    "cache_dir",
+    "provenance",
+    "resolve_archive",
+    "resolve_benchmark",
+    "shipped_benchmarks",
+]
 
 #: The folder of the shipped benchmarks.
 ZOO_DIR = Path(__file__).resolve().parent / "shipped"
@@ -55,6 +64,31 @@ def resolve_benchmark(ref: str | os.PathLike[str]) -> Path:
             f"unknown benchmark {text!r}: no such directory and no shipped benchmark of that name; shipped: {shipped}"
         )
     return path
+
+
+#: The prefix naming a shipped benchmark's measured archive: ``shipped:fmnist``.
+SHIPPED_ARCHIVE = "shipped:"
+
+
+def resolve_archive(ref: str | os.PathLike[str]) -> Path:
+    """The archive folder a reference means: ``shipped:<name>`` for a shipped benchmark's, else a path.
+
+    A suite names a shipped benchmark ``shipped:fmnist``; an archive is named the same way wherever
+    one is read (``predictors evaluate --archive``, ``fit-surrogate --archive``, ``build-archive --reuse``).
+
+    Raises:
+        OfaBenchError: An unknown shipped name, or a shipped benchmark without an archive.
+    """
+    text = os.fspath(ref)
+    if not text.startswith(SHIPPED_ARCHIVE):
+        return Path(ref)
+    name = text[len(SHIPPED_ARCHIVE) :]
+    if name not in shipped_benchmarks():
+        raise OfaBenchError(f"{text!r}: no shipped benchmark {name!r}; shipped: {', '.join(shipped_benchmarks()) or 'none'}")
+    folder = ZOO_DIR / name / "archive"
+    if not (folder / "archive.csv").is_file():
+        raise OfaBenchError(f"{text!r}: the shipped benchmark {name!r} ships no measured archive")
+    return folder
 
 
 def is_shipped(directory: str | Path) -> bool:

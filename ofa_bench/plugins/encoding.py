@@ -70,8 +70,8 @@ def fit_space(archs: Sequence[Arch] | np.ndarray, space: str | SearchSpace | Non
         return get_space(space)
     if isinstance(archs, np.ndarray):
         raise OfaBenchError(
-            "fit got a batch array but no search space; pass a list of Arch, or create the predictor "
-            "with space='<preset>'"
+            "fit got a batch array but no search space; pass space=, e.g. fit(array, y, space='ofa-mini'), "
+            "or a list of Arch"
         )
     if len(archs) == 0:
         raise OfaBenchError("fit needs at least one arch; got none")

@@ -143,6 +143,16 @@ class Strategy(abc.ABC):
         rows = [{c: float(v[i]) for c, v in records.items()} for i in range(len(array))]
         self.tell(self.space.from_array(array), rows)
 
+    def random_start(self, budget: int) -> int | None:
+        """How many of a run's first evaluations are uniform random archs, for the report.
+
+        A strategy that starts from random archs before it models or selects (a first population,
+        startup trials) says how many here, given the run's budget; the report lists it beside
+        every strategy so readers see how much of each budget went to chance. ``None`` (the
+        default) means not declared, shown as "–".
+        """
+        return None
+
     def preferred_batch_size(self) -> int:
         """How many archs the strategy likes to be asked for at once; a loop's default batch size.
 
@@ -167,10 +177,15 @@ class Predictor(abc.ABC):
 
     The constructor takes keyword parameters, stores each under its own name and does no work;
     :meth:`fit` returns ``self`` and names learned state with a trailing underscore.
-    :meth:`get_params` and :meth:`set_params` come from the constructor signature.
+    :meth:`get_params` and :meth:`set_params` come from the constructor signature. A predictor
+    whose :meth:`predict` also takes an ``(n, space.n_columns)`` batch array of the space it was
+    fitted on declares ``accepts_arrays = True`` (:class:`~ofa_bench.plugins.ArchRegressor` does);
+    searches then hand it populations without building :class:`Arch` objects.
     """
 
     name: ClassVar[str] = ""
+    #: Whether :meth:`predict` (and :meth:`predict_std`) take a batch array as well as a list of archs.
+    accepts_arrays: ClassVar[bool] = False
 
     @abc.abstractmethod
     def fit(self, archs: Sequence[Arch], y: ArrayLike) -> Self:
@@ -280,9 +295,14 @@ class HardwareBackend(abc.ABC):
     """A source of latency for archs: analytic proxy, lookup table or on-device runner.
 
     Subclasses set the class attribute ``name`` and implement :meth:`latency` and :meth:`describe`.
+    A backend that also takes a batch as an ``(n, space.n_columns)`` array of choice values (how
+    strategies hold populations), called ``latency(array, space=space)``, declares it with
+    ``accepts_arrays = True``; the harness then never builds :class:`Arch` objects for it.
     """
 
     name: ClassVar[str] = ""
+    #: Whether :meth:`latency` takes ``(array, space=space)`` as well as a list of archs.
+    accepts_arrays: ClassVar[bool] = False
 
     @abc.abstractmethod
     def latency(self, archs: Sequence[Arch]) -> np.ndarray:

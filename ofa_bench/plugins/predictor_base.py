@@ -54,24 +54,27 @@ class ArchRegressor(Predictor, abc.ABC):
     ``n_features_in_`` when it encodes).
     """
 
+    accepts_arrays = True
+
     #: Fully qualified types skops may rebuild when loading this predictor's sklearn models.
     trusted_types: ClassVar[tuple[str, ...]] = ()
 
     encoder: Any
     space: str | SearchSpace | None
 
-    def fit(self, archs: Sequence[Arch] | np.ndarray, y: ArrayLike) -> Self:
+    def fit(self, archs: Sequence[Arch] | np.ndarray, y: ArrayLike, space: str | SearchSpace | None = None) -> Self:
         """Learn from measured archs.
 
         Args:
-            archs: Training archs, or a batch array of choice values (then the ``space``
-                parameter names the space).
+            archs: Training archs, or an ``(n, space.n_columns)`` batch array of choice values.
             y: One target value per arch.
+            space: The search space of a batch array (a preset name or a space); by default the
+                predictor's own ``space`` parameter, else the space of the archs.
 
         Returns:
             ``self``.
         """
-        space = fit_space(archs, self.space)
+        space = fit_space(archs, space if space is not None else self.space)
         array = as_array(archs, space)
         targets = check_targets(y, array.shape[0])
         if array.shape[0] < 2:

@@ -60,7 +60,8 @@ def read_archive(path: str | Path, target: str = "accuracy", space: str | Search
     """Read measured archs and their targets; the search space is inferred unless given.
 
     Args:
-        path: CSV, JSON or JSON-lines file (see the module docstring).
+        path: CSV, JSON or JSON-lines file (see the module docstring), an archive folder (its
+            ``archive.csv``), or ``shipped:<name>``, a shipped benchmark's archive.
         target: Column holding the value to predict.
         space: Preset the archs must belong to; inferred when ``None`` (the first preset, in name
             order, that fits every arch).
@@ -72,8 +73,11 @@ def read_archive(path: str | Path, target: str = "accuracy", space: str | Search
         OfaBenchError: One line naming the problem: an unreadable or malformed file, missing
             columns, a target that is not a number (with its line), archs of another space.
     """
-    source = str(path)
-    where = f"archive {source!r}"
+    from ofa_bench.benchmark.zoo import resolve_archive
+
+    folder = resolve_archive(path)
+    source = str(folder / "archive.csv" if folder.is_dir() else folder)
+    where = f"archive {str(path)!r}"
     rows = _rows(source, where)
     if not rows:
         raise OfaBenchError(f"{where} holds no rows")

@@ -61,20 +61,21 @@ def split(n: int, test_size: int, train_sizes: Sequence[int], test_seed: int = 0
     return Split(test=np.sort(order[:test_size]), pool=np.sort(order[test_size:]))
 
 
-def check_predictors(names: Sequence[str]) -> list[str]:
-    """The names, checked to be registered accuracy predictors.
+def check_predictors(specs: Sequence[str]) -> list[str]:
+    """The predictor specs (``name`` or ``name:key=value[:key=value]``), checked against the registry.
 
     Raises:
-        OfaBenchError: An unknown name (listing the known ones), or none at all.
+        OfaBenchError: A malformed spec, an unknown name (listing the known ones), or none at all.
     """
     known = registry.names("predictor")
-    names = [n.strip() for n in names if n.strip()]
-    if not names:
+    specs = [s.strip() for s in specs if s.strip()]
+    if not specs:
         raise OfaBenchError(f"no predictors given; known: {', '.join(known)}")
-    for name in names:
+    for spec in specs:
+        name, _ = registry.parse_spec(spec)
         if name not in known:
             raise OfaBenchError(f"unknown accuracy predictor {name!r}; known: {', '.join(known) or 'none'}")
-    return names
+    return specs
 
 
 def evaluate_predictors(
@@ -106,7 +107,7 @@ def evaluate_predictors(
         One row per run: ``predictor``, ``train_size``, ``seed``, the :data:`METRICS` and
         ``fit_seconds``, ``predict_seconds``.
     """
-    names = check_predictors(predictors)
+    names = check_predictors(predictors)  # specs; each is its own row label
     sizes = sorted(set(int(s) for s in train_sizes))
     parts = split(len(archive), test_size, sizes, test_seed)
     x_test, y_test = archive.array[parts.test], archive.y[parts.test]
@@ -115,7 +116,8 @@ def evaluate_predictors(
         for size in sizes:
             for seed in seeds:
                 train = parts.train(size, seed)
-                predictor = registry.create("predictor", name, **(params or {}).get(name, {}))
+                base, spec_params = registry.parse_spec(name)
+                predictor = registry.create("predictor", base, **{**(params or {}).get(base, {}), **spec_params})
                 if "seed" in predictor.get_params(deep=False):
                     predictor.set_params(seed=seed)
                 archs = archive.space.from_array(archive.array[train])

@@ -34,7 +34,6 @@ class PredictorEvaluate:
         self.space = space
         self.predictor = predictor
         self.column = column
-        self._takes_arrays: bool | None = None
 
     @property
     def label(self) -> str:
@@ -43,16 +42,9 @@ class PredictorEvaluate:
 
     def predict(self, array: np.ndarray) -> np.ndarray:
         """The predictor's values for a batch array."""
-        if self._takes_arrays is None:
-            try:
-                values = self._check(self.predictor.predict(array), len(array))
-                self._takes_arrays = True
-                return values
-            except Exception:  # noqa: BLE001 - a predictor written for archs only; archs it gets
-                self._takes_arrays = False
-        if self._takes_arrays:
-            return self._check(self.predictor.predict(array), len(array))
-        return self._check(self.predictor.predict(self.space.from_array(array)), len(array))
+        # A predictor that declares it takes batch arrays gets the array; any other gets archs.
+        batch = array if getattr(self.predictor, "accepts_arrays", False) else self.space.from_array(array)
+        return self._check(self.predictor.predict(batch), len(array))
 
     def _check(self, values: object, n: int) -> np.ndarray:
         out = np.asarray(values, dtype=np.float64).reshape(-1)

@@ -11,7 +11,8 @@ path, e.g. ``suite.yaml: strategies[1].name: unknown strategy 'foo'; known: nsga
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -293,7 +294,7 @@ def load_suite(
         The validated suite.
 
     Raises:
-        OfaBenchError: One line naming the file and the field path of the first problem.
+        OfaBenchError: One line naming the file and the field path of every problem (the first five).
     """
     if isinstance(source, Mapping):
         where = where or "suite"
@@ -315,9 +316,7 @@ def load_suite(
     try:
         return Suite.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise OfaBenchError(f"{where}: {_message(errors[0])}{more}") from None
+        raise OfaBenchError(f"{where}: {_messages(exc.errors())}") from None
 
 
 def _set(data: dict[str, Any], key: str, value: Any, where: str) -> None:
@@ -332,8 +331,11 @@ def _set(data: dict[str, Any], key: str, value: Any, where: str) -> None:
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
+    """``a.b[2].c``; a key that is not a plain name (a typo with spaces, a newline) is quoted and bounded."""
     text = ""
     for part in loc:
+        if not isinstance(part, int) and not re.fullmatch(r"[\w.:-]{1,64}", str(part)):
+            part = excerpt(str(part))
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
 
@@ -356,8 +358,33 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
 _MAX_MESSAGE = 200
 
 
-def _message(error: Mapping[str, Any]) -> str:
-    """One pydantic error as ``path: what is wrong``."""
+#: Length of the part of an error line that lists problems; beyond it, a count of the rest.
+_MAX_LINE = 200
+
+
+def _messages(errors: Sequence[Mapping[str, Any]]) -> str:
+    """Every problem of a validation on one line, each with its own path.
+
+    A typo in two places is two problems, named both. When the full messages (with the fields each
+    section allows) do not fit in :data:`_MAX_LINE` characters, the allowed fields are left out so
+    every problem is still named; what still does not fit is counted, never dropped silently.
+    """
+    full = [_message(e) for e in errors]
+    compact = [_message(e, allowed=False) for e in errors]
+    for lines in (full, compact):
+        if len("; ".join(lines)) <= _MAX_LINE:
+            return "; ".join(lines)
+    shown = compact[:1]
+    for line in compact[1:]:
+        if len("; ".join([*shown, line])) > _MAX_LINE:
+            break
+        shown.append(line)
+    rest = len(compact) - len(shown)
+    return "; ".join(shown) + f"; and {rest} more problem{'s' if rest > 1 else ''}"
+
+
+def _message(error: Mapping[str, Any], allowed: bool = True) -> str:
+    """One pydantic error as ``path: what is wrong`` (with the fields its section allows, unless not ``allowed``)."""
     loc = tuple(error["loc"])
     kind = error["type"]
     if kind == "value_error":
@@ -365,9 +392,9 @@ def _message(error: Mapping[str, Any]) -> str:
     elif kind == "missing":
         message = "missing required field"
     elif kind == "extra_forbidden":
-        model = _model_at(loc[:-1])
-        allowed = f"; allowed: {', '.join(model.model_fields)}" if model is not None else ""
-        message = f"unknown field{allowed}"
+        model = _model_at(loc[:-1]) if allowed else None
+        fields = f"; allowed: {', '.join(model.model_fields)}" if model is not None else ""
+        message = f"unknown field{fields}"
     else:
         message = f"{error['msg']}; got {excerpt(error.get('input'))}"
     if len(message) > _MAX_MESSAGE:  # a validator's own message may quote a whole list

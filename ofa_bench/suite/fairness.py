@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ofa_bench.errors import PluginError
+from ofa_bench.errors import OfaBenchError, PluginError
 from ofa_bench.plugins import registry
 
 __all__ = [
@@ -139,22 +139,13 @@ def _clashes(
 def strategy_profile(name: str, params: Mapping[str, Any], budget: int) -> dict[str, Any]:
     """A strategy's random start (evaluations of uniform random archs before it models or selects) and parameters.
 
-    The random start is read from the strategy's parameters (given or default): ``n_initial``,
-    ``n_startup_trials``, ``pop_size`` or ``population_size``; random search is all random.
+    The random start is what the strategy declares (:meth:`~ofa_bench.plugins.interfaces.Strategy.random_start`,
+    given the run's budget); ``None`` when it declares none or cannot be created with ``params``.
     """
     try:
         cls = registry.get("strategy", name)
-    except PluginError:
+        strategy = registry.create("strategy", name, **dict(params))
+    except (PluginError, OfaBenchError):
         return {"random_start": None, "params": dict(params)}
-    settings = {**_defaults(cls), **dict(params)}
-    start: int | None = None
-    if name == "random":
-        start = budget
-    else:
-        for key in ("n_initial", "n_startup_trials", "sample_size_initial", "pop_size", "population_size"):
-            if isinstance(settings.get(key), int) and not isinstance(settings.get(key), bool):
-                start = settings[key]
-                break
-    if start is not None:
-        start = min(int(start), budget)
-    return {"random_start": start, "params": settings}
+    start = strategy.random_start(budget)
+    return {"random_start": None if start is None else min(int(start), budget), "params": {**_defaults(cls), **dict(params)}}

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ofa_bench.cli import arguments, output
+from ofa_bench.cli import arguments, output, progress
 
 __all__ = ["add_commands"]
 
@@ -65,17 +65,11 @@ def _cmd_build_archive(args: argparse.Namespace) -> int:
         noise_repeats=args.noise_repeats, seed=args.seed,
         long_runs=tuple(s.strip() for s in args.long_runs.split(",") if s.strip()), long_budget=args.long_budget,
     )  # fmt: skip
-    show = not args.quiet and sys.stderr.isatty()
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("measuring jobs"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(file=sys.stderr), transient=True, disable=not show) as bar:
-        task = bar.add_task("archive", total=None)
+    with progress.counting_bar(args, "measuring jobs") as update:
         table = build_archive(
             args.bench, args.out, plan, engine=args.engine, jobs=args.jobs, threads=args.threads,
             device=args.device, address=args.address, chunk=args.chunk,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            progress=update,
             command=format_command(args.argv), reuse=args.reuse,
         )  # fmt: skip
     info = table.attrs
@@ -104,7 +98,9 @@ def add_fit_command(command: Callable[..., argparse.ArgumentParser]) -> None:
         "choose, validate and fit the surrogate a benchmark ships, from its measured archive (build-archive)",
     )
     p.add_argument("--bench", required=True, help="benchmark directory or shipped name; the surrogate goes into it")
-    p.add_argument("--archive", required=True, metavar="DIR", help="a build-archive output folder")
+    p.add_argument(
+        "--archive", required=True, metavar="DIR", help="a build-archive output folder, or shipped:NAME (e.g. shipped:fmnist)"
+    )
     p.add_argument("--candidates", default=",".join(CANDIDATES), help=f"candidates (default: {','.join(CANDIDATES)})")
     p.add_argument("--holdout", type=arguments.int_at_least(10, 10_000_000), default=300, help="held-out archs (300)")
     p.add_argument("--folds", type=arguments.int_at_least(2, 100), default=5, help="cross-validation folds (5)")

@@ -7,8 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ofa_bench.cli import arguments, output
-from ofa_bench.cli.commands.train import _training_progress
+from ofa_bench.cli import arguments, output, progress
 from ofa_bench.io.untrusted import limits
 from ofa_bench.space import get_space
 
@@ -47,22 +46,13 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.progress import Progress
-
     from ofa_bench.demo import UNTRAINED_NOTE, demo_benchmark, run_demo
 
     bench = None
     if not args.untrained:
-        with _training_progress(args, None) as on_epoch_step:
+        with progress.training_bar(args, None) as on_epoch_step:
             bench = demo_benchmark(args.out, args.space, args.seed, args.train_scale, on_epoch_step, args.device)
-    show = not args.quiet and sys.stdout.isatty() and sys.stderr.isatty()
-    with Progress(console=Console(file=sys.stderr), transient=True, disable=not show) as progress:
-        task = progress.add_task("demo", total=args.n + 1)
-
-        def on_step(done: int, total: int, what: str) -> None:
-            progress.update(task, completed=done, total=total, description=what)
-
+    with progress.counting_bar(args, "demo") as on_step:
         result = run_demo(args.space, args.n, args.seed, args.out, on_step=on_step, device=args.device, bench=bench)
     weights = UNTRAINED_NOTE if bench is None else f"trained benchmark {result.benchmark} (fingerprint {bench.fingerprint})"
     if not args.json:
@@ -85,17 +75,14 @@ def _demo_suite(args: argparse.Namespace) -> dict[str, Any]:
     """Run the default suite for the demo; print its summary unless --json; return its JSON summary."""
     from rich.markup import escape
 
-    from ofa_bench.cli.commands.harness import _progress
     from ofa_bench.demo import run_demo_suite
     from ofa_bench.report.suite_report import summary_table, verdict
 
-    show = not args.quiet and sys.stderr.isatty()
+    show = progress.shown(args)
     if show:
         print("profiling layers for the ofa-fmnist CPU latency table (once), then the default suite", file=sys.stderr)
-    with _progress(args) as progress:
-        outcome = run_demo_suite(
-            args.out, budget=args.budget, seeds=args.seeds, progress=progress, show_lut_progress=show
-        )
+    with progress.stage_bars(args, progress.SUITE_STAGES) as update:
+        outcome = run_demo_suite(args.out, budget=args.budget, seeds=args.seeds, progress=update, show_lut_progress=show)
     results, benchmark = outcome.results, outcome.suite.benchmark
     oracle = results.state.get("oracle") or {}
     summary = {

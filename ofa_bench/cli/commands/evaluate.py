@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ofa_bench.cli import arguments, output
+from ofa_bench.cli import arguments, output, progress
 from ofa_bench.io.jsonl import read_archs, write_text
 from ofa_bench.io.untrusted import limits
 
@@ -51,7 +51,7 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
 def _evaluator(args: argparse.Namespace) -> Any:
     from ofa_bench.evaluate import Evaluator
 
-    show = not args.quiet and sys.stderr.isatty()
+    show = progress.shown(args)
     return Evaluator(args.bench, device=args.device, cache=not args.no_cache, progress=show, split=args.split)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ofa_bench.cli import arguments, output
+from ofa_bench.cli import arguments, output, progress
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.io.untrusted import limits
 from ofa_bench.plugins import registry
@@ -25,10 +25,6 @@ __all__ = ["add_commands"]
 
 
 # ----- subcommands ------------------------------------------------------------------------------
-
-
-def _show_progress(args: argparse.Namespace) -> bool:
-    return not args.quiet and sys.stderr.isatty()
 
 
 def _runner_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -92,7 +88,7 @@ def _cmd_build_lut(args: argparse.Namespace) -> int:
         )
     start = time.perf_counter()
     backend = backend_class.build(
-        args.space, args.runner, args.out, progress=_show_progress(args), calibration_archs=args.calibration,
+        args.space, args.runner, args.out, progress=progress.shown(args), calibration_archs=args.calibration,
         seed=args.seed, **_runner_params(args),
     )  # fmt: skip
     info = backend.describe()
@@ -110,7 +106,7 @@ def _cmd_fit_linear(args: argparse.Namespace) -> int:
 
     runner = _create_runner(args.runner, _runner_params(args), {"cache_size": args.n})
     archs = args.space.sample(args.n, args.seed)
-    with _status(_show_progress(args), f"measuring {output.count_archs(len(archs))} on {runner.name}"):
+    with _status(progress.shown(args), f"measuring {output.count_archs(len(archs))} on {runner.name}"):
         measured = runner.latency(archs)
     info = runner.describe()
     source = (
@@ -172,7 +168,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     runner = _create_runner(args.runner, _runner_params(args), defaults)
     archs = _validation_archs(lut, space, args.n, args.seed)
     predicted = lut.latency(archs)
-    with _status(_show_progress(args), f"measuring {output.count_archs(len(archs))} on {runner.name}"):
+    with _status(progress.shown(args), f"measuring {output.count_archs(len(archs))} on {runner.name}"):
         measured, spread = measure_latencies(runner, archs)
     metrics = validation_metrics(predicted, measured)
     summary = {

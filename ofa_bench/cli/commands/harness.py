@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ofa_bench.cli import arguments, output
+from ofa_bench.cli import arguments, output, progress
 from ofa_bench.cli.commands import gate
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.io.untrusted import excerpt, limits, parse_yaml
 
 __all__ = ["add_commands"]
-
-_STAGES = {
-    "benchmark": "training the benchmark (epochs)",
-    "archive": "measuring the oracle's archive",
-    "reference": "evaluating the reference sample",
-    "runs": "runs",
-}
-
 
 def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callable[..., Any]) -> None:
     """Add the ``run`` and ``report`` subcommands."""
@@ -58,24 +48,6 @@ def _overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-@contextlib.contextmanager
-def _progress(args: argparse.Namespace) -> Iterator[Callable[[str, int, int], None]]:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    show = not args.quiet and sys.stderr.isatty()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(file=sys.stderr), disable=not show) as progress:
-        tasks: dict[str, Any] = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(_STAGES.get(stage, stage), total=total)
-            progress.update(tasks[stage], completed=done, total=total)
-
-        yield update
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     from ofa_bench.report.suite_report import write_report
     from ofa_bench.suite.config import load_suite
@@ -93,8 +65,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise OfaBenchError("--baseline and --junit gate a run: add --check")
     if args.check:
         gate.preflight(args.baseline, suite)  # bad gate input fails before the runs, not after
-    with _progress(args) as progress:
-        results = run_suite(suite, out, jobs=args.jobs, progress=progress)
+    with progress.stage_bars(args, progress.SUITE_STAGES) as update:
+        results = run_suite(suite, out, jobs=args.jobs, progress=update)
     report = None if args.no_report else write_report(out, results)
     if not args.check:
         return _print(args, results, report)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from ofa_bench.cli import arguments, output
+from ofa_bench.cli import arguments, output, progress
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.io.untrusted import limits
 from ofa_bench.plugins import registry
@@ -25,13 +22,13 @@ _METRIC_LABELS = {
 }
 
 
-def _names(value: str) -> list[str]:
-    from ofa_bench.predictor_eval import check_predictors
 
-    try:
-        return check_predictors(value.split(","))
-    except OfaBenchError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+
+def _one_spec(value: str) -> str:
+    specs = arguments.plugin_specs("predictor")(value)
+    if len(specs) != 1:
+        raise argparse.ArgumentTypeError(f"one predictor spec, not {len(specs)}: {value!r}")
+    return specs[0]
 
 
 def _sizes(value: str) -> list[int]:
@@ -48,23 +45,6 @@ def _sizes(value: str) -> list[int]:
     return sizes
 
 
-@contextmanager
-def _progress(args: argparse.Namespace, description: str) -> Iterator[Callable[[int, int, str], None]]:
-    """A progress bar on stderr (a terminal, no --quiet); yields ``update(done, total, what)``."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    show = not args.quiet and sys.stderr.isatty()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(file=sys.stderr), transient=True, disable=not show) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int, what: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"{description}: {what}")
-
-        yield update
-
-
 def _cell(row: Any, metric: str) -> str:
     digits = 4 if metric in ("rmse", "mae") else 3  # errors of accuracies are a few thousandths
     return f"{row[f'{metric}_median']:.{digits}f}±{row[f'{metric}_iqr']:.{digits}f}"
@@ -78,7 +58,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     archive = pe.read_archive(args.archive, args.target, args.space)
     seeds = list(range(args.seeds))
     parts = pe.split(len(archive), args.test_size, args.train_sizes, args.test_seed)  # fail before any work
-    with _progress(args, "fitting") as update:
+    with progress.counting_bar(args, "fitting") as update:
         runs = pe.evaluate_predictors(
             archive, args.predictors, args.train_sizes, seeds, args.test_size, args.test_seed,
             not args.lower_is_better, on_run=update,
@@ -87,7 +67,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     ceiling, lines = None, None
     if args.noise_ceiling is not None:
         test_archs = archive.space.from_array(archive.array[parts.test])
-        with _progress(args, "re-measuring the test archs") as update:
+        with progress.counting_bar(args, "re-measuring the test archs") as update:
             done = iter(range(1, len(test_archs) + 1))
             again = remeasure(
                 args.noise_ceiling, test_archs, args.calibration_seed, args.device,
@@ -138,7 +118,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from ofa_bench.predictor_eval import read_archive
 
     archive = read_archive(args.archive, args.target, args.space)
-    predictor = registry.create("predictor", args.predictor)
+    predictor = registry.create_from_spec("predictor", args.predictor)
     if args.seed is not None and "seed" in predictor.get_params(deep=False):
         predictor.set_params(seed=args.seed)
     predictor.fit(archive.space.from_array(archive.array), archive.y)
@@ -180,12 +160,18 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def add_commands(command: Any, group: Any) -> None:
     """Add ``ofa-bench predictors evaluate``, ``fit`` and ``predict``."""
     sub = group("predictors", "evaluate accuracy predictors on an archive of measured archs; fit and use one")
-    archive_help = "measured archs: JSON lines or .csv as 'ofa-bench archive --out' writes, or .json/.csv of OFA dicts"
+    archive_help = (
+        "measured archs: JSON lines or .csv as 'ofa-bench archive --out' writes, .json/.csv of OFA dicts, "
+        "a build-archive folder, or shipped:NAME (a shipped benchmark's archive, e.g. shipped:fmnist)"
+    )
     space_help = "search-space preset of the archs (default: inferred)"
 
     p = sub("evaluate", _cmd_evaluate, "fit predictors at several train sizes and seeds; score on a fixed held-out set")
     p.add_argument("--archive", required=True, metavar="FILE", help=archive_help)
-    p.add_argument("--predictors", type=_names, default="mlp,gbdt,gp", metavar="A,B", help="default mlp,gbdt,gp")
+    p.add_argument(
+        "--predictors", type=arguments.plugin_specs("predictor"), default="mlp,gbdt,gp", metavar="SPECS",
+        help="comma-separated predictor specs, name or name:key=value, e.g. 'gbdt,rf:n_estimators=200' (default mlp,gbdt,gp)",
+    )
     p.add_argument(
         "--train-sizes", type=_sizes, default="25,50,100,200,400", metavar="N,M", help="default 25,50,100,200,400"
     )
@@ -215,7 +201,9 @@ def add_commands(command: Any, group: Any) -> None:
 
     p = sub("fit", _cmd_fit, "fit one predictor on a whole archive and save it (no code runs when it is loaded)")
     p.add_argument("--archive", required=True, metavar="FILE", help=archive_help)
-    p.add_argument("--predictor", required=True, choices=registry.names("predictor"), help="predictor name")
+    p.add_argument(
+        "--predictor", required=True, type=_one_spec, metavar="SPEC", help="predictor name or spec, e.g. 'gp' or 'rf:n_estimators=200'"
+    )
     p.add_argument("--out", required=True, metavar="FILE", help="predictor file to write")
     p.add_argument("--target", default="accuracy", help="column to predict (default accuracy)")
     p.add_argument("--space", type=arguments.space, help=space_help)

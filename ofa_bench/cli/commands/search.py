@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ofa_bench.cli import arguments, output
+from ofa_bench.cli import arguments, output, progress
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.io.untrusted import limits
 from ofa_bench.plugins import registry
@@ -31,7 +29,10 @@ def add_commands(command: Any, group: Any) -> None:
     """Add ``ofa-bench search``."""
     p = command("search", _cmd_search, "run one search strategy on a benchmark to a budget of evaluations")
     p.add_argument("--bench", required=True, metavar="DIR", help="benchmark directory (benchmark.json + supernet.pt)")
-    p.add_argument("--strategy", required=True, metavar="NAME", help="strategy plug-in (see 'ofa-bench plugins')")
+    p.add_argument(
+        "--strategy", required=True, metavar="SPEC",
+        help="strategy name or spec, e.g. nsga2 or 'nsga2:pop_size=20' (see 'ofa-bench plugins')",
+    )
     p.add_argument(
         "--objectives", default="accuracy,latency:mmacs", metavar="A,B",
         help="record columns to optimise; accuracy is maximised, the rest minimised; max:/min: prefixes "
@@ -117,11 +118,12 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from ofa_bench.objectives import backends_for, check_satisfiable, parse_constraint, parse_objectives
     from ofa_bench.search.loop import evaluator_fn, run_search
 
-    registry.get("strategy", args.strategy)  # an unknown name fails here, listing the known ones
+    name, spec_params = registry.parse_spec(args.strategy)
+    registry.get("strategy", name)  # an unknown name fails here, listing the known ones
     objectives = parse_objectives(args.objectives)
     constraints = tuple(parse_constraint(c) for c in args.constraint)
     check_columns([("objective", o.column) for o in objectives] + [("constraint", c.column) for c in constraints])
-    params = parse_params(args.param)
+    params = {**spec_params, **parse_params(args.param)}
     columns = [o.column for o in objectives] + [c.column for c in constraints]
     backends = tuple(dict.fromkeys([*backends_for(columns), *args.backends]))
     oracle = _oracle(args.oracle, args.bench)
@@ -138,11 +140,11 @@ def _cmd_search(args: argparse.Namespace) -> int:
             "backends": list(backends),
         }
         start = time.perf_counter()
-        with _progress(args, f"{args.strategy} search") as progress:
+        with progress.counting_bar(args, f"{name} search") as update:
             result = run_search(
-                args.strategy, evaluator.space, objectives, constraints, evaluator_fn(evaluator, backends),
+                name, evaluator.space, objectives, constraints, evaluator_fn(evaluator, backends),
                 args.budget, args.seed, batch_size=args.batch_size, strategy_params=params, run_dir=out,
-                progress=progress, meta=meta,
+                progress=update, meta=meta,
             )  # fmt: skip
         seconds = time.perf_counter() - start
     pareto = result.pareto()
@@ -163,34 +165,6 @@ def _oracle(text: str, bench: str) -> Any:
     from ofa_bench.io.predictor_files import load_predictor
 
     return load_predictor(path)
-
-
-@contextmanager
-def _progress(args: argparse.Namespace, description: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar over evaluations on stderr (a terminal and no --quiet), else nothing."""
-    if args.quiet or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()
-    )
-    with Progress(*columns, console=Console(file=sys.stderr), transient=True) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
 
 
 def _write_pareto(out: Path, pareto: Any) -> None:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
-from ofa_bench.cli import arguments, output
+from ofa_bench.cli import arguments, output, progress
 from ofa_bench.data.spec import DATASETS
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.io.untrusted import limits
@@ -68,27 +66,6 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
 
 
 @contextlib.contextmanager
-def _training_progress(args: argparse.Namespace, epochs: int | None) -> Any:
-    """A progress bar over training epochs (rank 0, a terminal, no --quiet); yields the trainer's on_step."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    rank0 = int(os.environ.get("RANK", "0")) == 0
-    show = rank0 and not args.quiet and sys.stderr.isatty()
-    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[stats]}"), TimeElapsedColumn()]
-    with Progress(*columns, console=Console(file=sys.stderr), disable=not show) as progress:
-        task = progress.add_task("training", total=epochs, stats="")
-        done: set[tuple[str, int]] = set()
-
-        def on_step(phase: str, epoch: int, step: int, steps: int, loss: float, accuracy: float) -> None:
-            if step == steps:
-                done.add((phase, epoch))
-            stats = f"step {step}/{steps} loss {loss:.3f} acc {accuracy:.1%}"
-            progress.update(task, completed=len(done), description=f"training: {phase} epoch {epoch + 1}", stats=stats)
-
-        yield on_step
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     from ofa_bench.data import DataSpec
     from ofa_bench.evaluate import Evaluator
@@ -115,7 +92,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if val_fraction is None:
         val_fraction = 1 / 6 if args.data in ("fashion-mnist", "idx") else DataSpec.val_fraction
     data = DataSpec(dataset=args.data, root=args.data_root, val_fraction=val_fraction)
-    with _training_progress(args, schedule.total_epochs) as on_step:
+    with progress.training_bar(args, schedule.total_epochs) as on_step:
         trainer = Trainer(space, args.out, schedule, data, args.seed, args.device, on_step)
         bench = trainer.fit(resume=args.resume)
     if bench is None:  # a data-parallel rank other than 0: rank 0 reports
