@@ -189,10 +189,10 @@ BAD_INPUTS = {
         None,
         ["--arch file 'arch.json' not found"],
     ),
-    "export to missing directory": (
-        ["export", "--space", "ofa-mini", "--arch", "smallest", "--out", "no/such/dir/m.onnx"],
+    "export under a file that is not a folder": (
+        ["export", "--space", "ofa-mini", "--arch", "smallest", "--out", "/dev/null/m.onnx"],
         None,
-        ["cannot write ONNX file 'no/such/dir/m.onnx'"],
+        ["cannot write ONNX file '/dev/null/m.onnx'"],
     ),
 }
 
@@ -404,3 +404,9 @@ def test_demo_trains_once_then_reuses_the_benchmark(capsys: pytest.CaptureFixtur
     second = json.loads(out)
     assert (tmp_path / "bench" / "supernet.pt").stat().st_mtime_ns == weights_mtime  # reused, not retrained
     assert [r["accuracy"] for r in second["records"]] == [r["accuracy"] for r in first["records"]]
+
+def test_outputs_create_their_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "new" / "nested" / "m.onnx"
+    code, _, err = _run(capsys, ["export", "--space", "ofa-mini", "--arch", "smallest", "--out", str(out)])
+    assert code == 0, err
+    assert out.stat().st_size > 0

@@ -157,3 +157,18 @@ def test_fronts_are_remeasured_on_the_held_out_half_of_digits(harness_bench: Pat
     assert results.runs["hv_test"].notna().all() and results.verdict_metric == "hv_test"
     text = write_report(tmp_path, results).markdown.read_text()
     assert "valid half b (verdict)" in text and "re-measured" in text
+
+
+def test_leakage_compares_archs_not_their_text() -> None:
+    """The archive's OFA dict (spaces, its own key order) and the log's compact JSON are one arch."""
+    from ofa_bench.suite.leakage import arch_key, oracle_overlap
+
+    archive_style = '{"r": 28, "d": [2, 3], "e": [3, 4], "ks": [3, 5]}'
+    log_style = '{"ks":[3,5],"e":[3,4],"d":[2,3],"r":28}'
+    assert archive_style != log_style and arch_key(archive_style) == arch_key(log_style)
+    assert arch_key('{"ks":[3,5],"e":[3,4],"d":[2,3],"r":24}') != arch_key(log_style)
+    fitted = {arch_key(archive_style)}
+    # Three evaluations, two of them of the fitted arch (a repeat counts: each was answered from training data).
+    evaluated = [log_style, '{"ks":[7,7],"e":[6,6],"d":[4,4],"r":28}', log_style]
+    assert oracle_overlap(evaluated, fitted) == 2
+    assert oracle_overlap([], fitted) == 0 and oracle_overlap(evaluated, set()) == 0

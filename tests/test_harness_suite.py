@@ -148,3 +148,14 @@ def test_cli_run_with_a_bad_suite_exits_2_with_one_line(tmp_path: Path, capsys: 
     assert "strategies[1].name: unknown strategy 'foo'" in err
     assert cli.main(["run", str(path), "--set", "nonsense"]) == 2
     assert "--set 'nonsense': must read KEY=VALUE" in capsys.readouterr().err
+
+
+def test_a_suite_with_typos_in_several_places_names_each() -> None:
+    suite = {"name": "x", "benchmark": {"dir": "out/bench"}, "objectives": ["accuracy"],
+             "strategies": [{"name": "random", "lable": "r"}, {"name": "nsga2", "parms": {}}],
+             "budget": {"evaluations": 5}}  # fmt: skip
+    with pytest.raises(OfaBenchError) as info:
+        load_suite(suite)
+    message = str(info.value)
+    assert "strategies[0].lable: unknown field" in message and "strategies[1].parms: unknown field" in message
+    assert "more" not in message and "\n" not in message

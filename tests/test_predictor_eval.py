@@ -292,3 +292,23 @@ def test_noise_ceiling_of_a_noise_free_measurement_is_one() -> None:
     assert ceiling["calibration"]["kendall_tau"] == pytest.approx(1.0)
     assert ceiling["split_half"]["reliability"] == pytest.approx(1.0)
     assert ceiling["split_half"]["tau_ceiling"] == pytest.approx(1.0)
+
+
+def test_predictors_take_specs_and_each_spec_is_its_own_row(jsonl: Path, tmp_path: Path, capsys) -> None:
+    argv = ["--json", "predictors", "evaluate", "--archive", str(jsonl), "--predictors", "rf:n_estimators=5,rf",
+            "--train-sizes", "10", "--seeds", "1", "--test-size", "40"]  # fmt: skip
+    assert cli.main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert [row["predictor"] for row in summary] == ["rf:n_estimators=5", "rf"]
+    assert cli.main(["predictors", "evaluate", "--archive", str(jsonl), "--predictors", "knn:k=3"]) == 2
+    assert "unknown accuracy predictor 'knn'" in capsys.readouterr().err
+
+
+def test_a_shipped_archive_is_named_like_a_shipped_benchmark(capsys) -> None:
+    argv = ["--json", "predictors", "evaluate", "--archive", "shipped:fmnist", "--predictors", "gbdt",
+            "--train-sizes", "50", "--seeds", "1", "--test-size", "100"]  # fmt: skip
+    assert cli.main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["archs"] == 1000 and report["space"] == "ofa-fmnist"
+    assert cli.main(["predictors", "evaluate", "--archive", "shipped:nope", "--predictors", "gbdt"]) == 2
+    assert "no shipped benchmark 'nope'; shipped: fmnist" in capsys.readouterr().err

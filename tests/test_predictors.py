@@ -233,3 +233,42 @@ def test_mlp_state_from_before_int8_predicts_in_float32_and_int8_needs_its_scale
     broken = {**int8.state_dict(), "act_scales": None}
     with pytest.raises(OfaBenchError, match="act_scales must hold 2 values for int8; got none"):
         registry.create("predictor", "mlp", **MLP_FAST).load_state_dict(broken, MINI)
+
+
+def test_fit_takes_a_batch_array_with_its_space() -> None:
+    archs = MINI.sample(40, rng=0)
+    y = np.linspace(0.5, 0.9, 40)
+    from_list = registry.create("predictor", "gbdt", n_estimators=10).fit(archs, y)
+    from_array = registry.create("predictor", "gbdt", n_estimators=10).fit(MINI.to_array(archs), y, space="ofa-mini")
+    np.testing.assert_array_equal(from_array.predict(archs), from_list.predict(archs))
+    with pytest.raises(OfaBenchError, match=r"batch array but no search space; pass space="):
+        registry.create("predictor", "gbdt").fit(MINI.to_array(archs), y)
+
+
+def test_a_plugin_under_test_is_found_by_name_only_while_registered() -> None:
+    from ofa_bench.plugins.predictor_base import ArchRegressor
+
+    class Constant(ArchRegressor):
+        name = "constant-under-test"
+
+        def __init__(self, *, encoder="onehot", space=None):
+            self.encoder, self.space = encoder, space
+
+        def _fit(self, X, y):
+            self.value_ = float(np.mean(y))
+
+        def _predict(self, X):
+            return np.full(len(X), self.value_)
+
+        def _state(self):
+            return {"value": self.value_}
+
+        def _load_state(self, state):
+            self.value_ = float(state["value"])
+
+    assert "constant-under-test" not in registry.names("predictor")
+    with registry.registered_while("predictor", "constant-under-test", Constant):
+        assert registry.get("predictor", "constant-under-test") is Constant
+    assert "constant-under-test" not in registry.names("predictor")
+    with registry.registered_while("predictor", "gbdt", Constant):  # a known name is left as it is
+        assert registry.get("predictor", "gbdt") is not Constant

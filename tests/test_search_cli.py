@@ -123,3 +123,16 @@ def test_infeasible_constraint_reports_the_minimum(bench: Path, tmp_path: Path, 
     low = minimum_of(MINI, "latency:mparams")
     code, _, err = _run(capsys, _search(bench, tmp_path / "run", "--constraint", f"latency:mparams<={low / 2}"))
     assert code == 2 and f"latency:mparams={low:g}" in err and f"an upper bound >= {low:g}" in err
+
+
+def test_strategy_takes_a_spec_like_every_plugin_kind(bench: Path, tmp_path: Path, capsys) -> None:
+    """``--strategy name:key=value`` (the syntax of --backends and --predictors); --param still adds and wins."""
+    argv = _search(bench, tmp_path / "evo", "--objectives", "accuracy", "--param", "mutate_prob=0.3")
+    argv[argv.index("random")] = "ofa-evolution:population_size=4:mutate_prob=0.2"
+    code, _, err = _run(capsys, argv)
+    assert code == 0, err
+    meta = json.loads((tmp_path / "evo" / META_FILE).read_text())
+    assert meta["strategy"] == "ofa-evolution"
+    assert meta["strategy_params"]["population_size"] == 4 and meta["strategy_params"]["mutate_prob"] == 0.3
+    code, _, err = _run(capsys, [*argv[:-2], "--strategy", "ofa-evolution:population_sz=4"])
+    assert code == 2 and "population_sz" in err and len(err.strip().splitlines()) == 1

@@ -292,3 +292,13 @@ def test_regularized_evolution_ages_out_and_picks_parents_by_pareto_rank() -> No
     X = strategy._population[0]
     assert len(X) == 10  # the four oldest left the queue
     assert MINI.to_array(children).tolist() == X[-4:].tolist()
+
+
+def test_objective_vector_is_a_minimisation_vector_by_hand() -> None:
+    from ofa_bench.objectives import objective_vector, parse_objectives
+
+    objectives = parse_objectives("accuracy,latency:lut,max:latency:mmacs")
+    np.testing.assert_array_equal(objective_vector({"accuracy": 0.9, "latency:lut": 3.0, "latency:mmacs": 2.0}, objectives),
+                                  [-0.9, 3.0, -2.0])  # fmt: skip
+    failed = objective_vector({"accuracy": None, "latency:lut": float("nan")}, objectives)
+    assert np.isinf(failed).all() and (failed > 0).all()  # failed or missing: the worst

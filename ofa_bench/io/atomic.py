@@ -23,12 +23,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     within one file system. On error the temporary file is removed and ``path`` is left as it was.
 
     Args:
-        path: Final location; its directory must exist.
+        path: Final location; missing parent directories are created.
 
     Yields:
         A path in the same directory to write the complete content to.
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -54,7 +55,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically.
 
     Args:
-        path: Final location; its directory must exist.
+        path: Final location; missing parent directories are created.
         text: Complete file content.
 
     Returns:

@@ -17,10 +17,12 @@ and one that fails to import is reported with its package name without breaking 
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import importlib
 import inspect
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -42,6 +44,7 @@ __all__ = [
     "parse_spec",
     "refresh",
     "register",
+    "registered_while",
 ]
 
 
@@ -355,6 +358,24 @@ def register(kind: str, name: str, obj: type) -> None:
         PluginError: The kind is unknown or ``obj`` has the wrong base class.
     """
     _registry(kind).register(name, obj)
+
+
+@contextlib.contextmanager
+def registered_while(kind: str, name: str, obj: type) -> Iterator[None]:
+    """Within the block, ``name`` creates ``obj`` unless the name is known already (installed or registered).
+
+    For a plug-in under test before its package is installed: its conformance kit saves and loads
+    it by name, as every saved predictor file names its class.
+    """
+    registry = _registry(kind)
+    if name in registry.names():
+        yield
+        return
+    registry.register(name, obj)
+    try:
+        yield
+    finally:
+        registry._registered.pop(name, None)
 
 
 def describe(kind: str) -> list[PluginInfo]:

@@ -28,6 +28,7 @@ from ofa_bench.errors import OfaBenchError
 from ofa_bench.io.atomic import write_text_atomic
 from ofa_bench.plugins import registry
 from ofa_bench.plugins.interfaces import Predictor
+from ofa_bench.suite.leakage import ARCHIVE_FILE
 
 if TYPE_CHECKING:
     from ofa_bench.suite.config import Suite
@@ -39,7 +40,6 @@ ORACLE_FILE = "oracle.predictor"
 #: Its description (predictor, archive, held-out quality), written after it.
 ORACLE_INFO_FILE = "oracle.json"
 #: The measured archive it was fitted on: ``arch`` (OFA dict, JSON) and ``accuracy``.
-ARCHIVE_FILE = "oracle_archive.csv"
 
 #: Called as ``progress(stage, done, total)``; stages: ``benchmark``, ``archive``, ``reference``, ``runs``.
 Progress = Callable[[str, int, int], None]

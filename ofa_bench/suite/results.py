@@ -29,6 +29,7 @@ from ofa_bench.metrics.normalise import Normalisation
 from ofa_bench.plugins.interfaces import Objective
 from ofa_bench.search.runlog import LOG_FILE, META_FILE, RunLog, entries_frame
 from ofa_bench.suite.holdout import HOLDOUT_FILE, heldout_hypervolume
+from ofa_bench.suite.leakage import archive_keys, oracle_overlap
 
 __all__ = [
     "RESULT_FILES",
@@ -144,7 +145,7 @@ def collect_results(out_dir: str | Path) -> SuiteResults:
             logs[unit["key"]] = entries_frame(log.entries)
             status[unit["key"]] = str(log.meta.get("stopped") or log.meta.get("status", "running"))
     front, reference_hv = _fixed_front(state, out, norm)
-    overlap = _archive_keys(out)
+    overlap = archive_keys(out)
     holdout = pd.read_csv(out / HOLDOUT_FILE) if (out / HOLDOUT_FILE).exists() else None
     curves = {key: metrics.anytime_hypervolume(df, norm) for key, df in logs.items()}
     target = target_objective(state)
@@ -163,7 +164,7 @@ def collect_results(out_dir: str | Path) -> SuiteResults:
         row["igd"] = metrics.igd(df, norm, front)
         row["evals_to_target"] = metrics.evals_to_target(curve, reference_hv, state.get("target_fraction", 0.95))
         if overlap is not None:
-            row["oracle_overlap"] = int(sum(_arch_key(a) in overlap for a in df["arch"]))
+            row["oracle_overlap"] = oracle_overlap(df["arch"], overlap)
         if holdout is not None:
             row["hv_test"] = heldout_hypervolume(df, holdout[holdout["key"] == key], norm)
         for column, levels in state.get("limits", {}).items():
@@ -224,18 +225,6 @@ def _fixed_front(state: dict[str, Any], out: Path, norm: Normalisation) -> tuple
     reference = pd.read_csv(out / "reference.csv") if (out / "reference.csv").exists() else pd.DataFrame()
     front = metrics.reference_front([reference], norm) if len(reference) else np.zeros((0, m))
     return front, metrics.hypervolume(front, norm.reference_point) if len(front) else 0.0
-
-
-def _arch_key(text: str) -> str:
-    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
-
-
-def _archive_keys(out: Path) -> set[str] | None:
-    """The archs the surrogate oracle was fitted on (``oracle_archive.csv``), or ``None`` without one."""
-    path = out / "oracle_archive.csv"
-    if not path.exists():
-        return None
-    return {_arch_key(text) for text in pd.read_csv(path)["arch"]}
 
 
 def write_results(results: SuiteResults) -> list[Path]:

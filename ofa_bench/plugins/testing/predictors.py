@@ -15,6 +15,7 @@ little noise, so a predictor that learns anything ranks held-out archs well.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -232,7 +233,19 @@ class PredictorTests(ConformanceTests):
         copy = pickle.loads(pickle.dumps(fitted))
         np.testing.assert_allclose(copy.predict(test), fitted.predict(test), rtol=self.rtol)
 
-    def test_save_load_round_trip(self, fitted: Predictor, data: tuple, tmp_path: Path) -> None:
+    @pytest.fixture
+    def findable(self, fitted: Predictor) -> Iterator[None]:
+        """The predictor's class is found by its name while a check runs, installed or not.
+
+        A saved predictor names its class and is loaded through the registry; a plug-in tested
+        before its package is installed is registered in this process for the check.
+        """
+        from ofa_bench.plugins import registry
+
+        with registry.registered_while("predictor", type(fitted).name, type(fitted)):
+            yield
+
+    def test_save_load_round_trip(self, fitted: Predictor, data: tuple, tmp_path: Path, findable: None) -> None:
         """A saved and loaded predictor has the same class, parameters and predictions."""
         from ofa_bench.io.predictor_files import load_predictor, save_predictor
 
@@ -245,7 +258,7 @@ class PredictorTests(ConformanceTests):
         if type(fitted).predict_std is not Predictor.predict_std:
             np.testing.assert_allclose(loaded.predict_std(test), fitted.predict_std(test), rtol=1e-6, atol=1e-12)
 
-    def test_truncated_file_is_one_line_error(self, fitted: Predictor, tmp_path: Path) -> None:
+    def test_truncated_file_is_one_line_error(self, fitted: Predictor, tmp_path: Path, findable: None) -> None:
         """A truncated predictor file fails to load with a one-line :class:`OfaBenchError`."""
         from ofa_bench.io.predictor_files import load_predictor, save_predictor
 

@@ -228,6 +228,12 @@ class StrategyTests(ConformanceTests):
         if self.optimises:
             assert later_half(up) > later_half(down), "maximising and minimising accuracy proposed alike"
 
+    def test_random_start_is_declared_within_the_budget(self, strategy: Strategy) -> None:
+        """``random_start(budget)`` is ``None`` (not declared) or a count between 0 and the budget."""
+        for budget in (1, self.budget, 10_000):
+            start = strategy.random_start(budget)
+            assert start is None or (isinstance(start, (int, np.integer)) and 0 <= start <= budget), start
+
     def test_array_path_matches_arch_path(self, fresh: Callable[[], Strategy], space: SearchSpace) -> None:
         """``ask_array``/``tell_array`` (what the search loop calls) agree with ``ask``/``tell``."""
         by_arch = drive(fresh(), space, self.budget // 2, seed=7)
