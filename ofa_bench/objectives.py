@@ -168,10 +168,16 @@ def _float(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def backends_for(columns: Iterable[str]) -> tuple[str, ...]:
-    """Hardware backend names that ``latency:<name>`` columns need, in first-seen order."""
+def backends_for(columns: Iterable[str], specs: Iterable[str] = ()) -> tuple[str, ...]:
+    """The hardware backends that ``latency:<name>`` columns need, in first-seen order, then ``specs``.
+
+    A column whose backend is among ``specs`` (``lut:table=t.yaml`` for ``latency:lut``) is measured
+    by that spec, with its parameters, once; only the other columns' backends are added by name.
+    """
+    specs = tuple(specs)
+    configured = {s.partition(":")[0].strip() for s in specs}
     names = [c.partition(":")[2] for c in columns if c.startswith("latency:")]
-    return tuple(dict.fromkeys(n for n in names if n))
+    return tuple(dict.fromkeys([*(n for n in names if n and n not in configured), *specs]))
 
 
 # ----- batches ------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -11,7 +10,7 @@ from sklearn.ensemble import RandomForestRegressor
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.plugins.encoding import Encoder
 from ofa_bench.plugins.predictor_base import ArchRegressor
-from ofa_bench.space import Arch, SearchSpace
+from ofa_bench.space import SearchSpace
 
 __all__ = ["RandomForestPredictor"]
 
@@ -61,19 +60,8 @@ class RandomForestPredictor(ArchRegressor):
     def _predict(self, X: np.ndarray) -> np.ndarray:
         return self.model_.predict(X)
 
-    def predict_std(self, archs: Sequence[Arch] | np.ndarray) -> np.ndarray:
-        """Standard deviation of the trees' predictions for each arch.
-
-        Args:
-            archs: Archs of the fitted space, or a batch array of them.
-
-        Returns:
-            Float64 array of shape ``(n,)``, >= 0.
-        """
-        return self._per_arch(archs, self._tree_spread)
-
-    def _tree_spread(self, array: np.ndarray) -> np.ndarray:
-        X = self._encoded(array)
+    def _predict_std(self, X: np.ndarray) -> np.ndarray:
+        """Standard deviation of the trees' predictions for each arch."""
         return np.stack([tree.predict(X) for tree in self.model_.estimators_]).std(axis=0)
 
     def _state(self) -> dict[str, Any]:

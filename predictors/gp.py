@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -12,7 +11,7 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, DotProduct, Ke
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.plugins.encoding import Encoder
 from ofa_bench.plugins.predictor_base import ArchRegressor
-from ofa_bench.space import Arch, SearchSpace
+from ofa_bench.space import SearchSpace
 
 __all__ = ["KERNELS", "GPPredictor"]
 
@@ -87,19 +86,9 @@ class GPPredictor(ArchRegressor):
     def _predict(self, X: np.ndarray) -> np.ndarray:
         return self.model_.predict(X.astype(np.float64))
 
-    def predict_std(self, archs: Sequence[Arch] | np.ndarray) -> np.ndarray:
-        """Posterior standard deviation of each prediction (noise included), in target units.
-
-        Args:
-            archs: Archs of the fitted space, or a batch array of them.
-
-        Returns:
-            Float64 array of shape ``(n,)``, >= 0.
-        """
-        return self._per_arch(archs, self._posterior_std)
-
-    def _posterior_std(self, array: np.ndarray) -> np.ndarray:
-        _, std = self.model_.predict(self._encoded(array).astype(np.float64), return_std=True)
+    def _predict_std(self, X: np.ndarray) -> np.ndarray:
+        """Posterior standard deviation of each prediction (noise included), in target units."""
+        _, std = self.model_.predict(X.astype(np.float64), return_std=True)
         return std
 
     def _state(self) -> dict[str, Any]:

@@ -225,3 +225,36 @@ def test_refresh_forgets_removed_distributions(broken_dist: Path) -> None:
     assert "broken" in registry.names("hardware")  # the scan is cached until refresh
     registry.refresh()
     assert "broken" not in registry.names("hardware")
+
+
+def test_a_value_a_plugin_refuses_is_a_one_line_plugin_error(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    """A constructor raising ValueError on a user's value is bad input (exit 2), not an internal error."""
+    from ofa_bench import cli
+    from ofa_bench.errors import PluginError
+    from ofa_bench.space import get_space
+    from ofa_bench.plugins import HardwareBackend
+    from ofa_bench.plugins import registry as plugins
+
+    class Picky(HardwareBackend):
+        name = "picky-under-test"
+
+        def __init__(self, *, rate: float = 1.0) -> None:
+            if rate <= 0:
+                raise ValueError(f"rate must be > 0; got {rate}")
+            self.rate = rate
+
+        def latency(self, archs):
+            return np.ones(len(archs)) / self.rate
+
+        def describe(self):
+            return {"name": self.name, "device": "none", "version": "0", "units": "ms"}
+
+    with plugins.registered_while("hardware", "picky-under-test", Picky):
+        with pytest.raises(PluginError) as info:
+            plugins.create_from_spec("hardware", "picky-under-test:rate=0")
+        assert str(info.value) == "hardware backend 'picky-under-test' refused rate=0: rate must be > 0; got 0"
+        archs = tmp_path / "archs.jsonl"
+        archs.write_text(get_space("ofa-fmnist").smallest().to_json() + "\n")
+        argv = ["evaluate", "--bench", "fmnist", "--archs", str(archs), "--backends", "picky-under-test:rate=0"]
+        code = cli.main(argv)
+    assert code == 2 and "refused rate=0" in capsys.readouterr().err

@@ -255,3 +255,11 @@ def test_a_strategy_breaking_the_protocol_is_named() -> None:
 
     with pytest.raises(PluginError, match="strategy 'short' proposed 3 archs when asked for 4"):
         run_search(Short(), MINI, OBJ, [], evaluate, 8, 0, batch_size=4)
+
+
+def test_a_configured_backend_measures_its_column_once() -> None:
+    """``latency:lut`` with a ``lut:table=...`` spec is measured by that spec only, not also by a default ``lut``."""
+    columns = ["accuracy", "latency:lut", "latency:mmacs"]
+    assert backends_for(columns, ["lut:table=t.yaml"]) == ("mmacs", "lut:table=t.yaml")
+    assert backends_for(columns) == ("lut", "mmacs")
+    assert backends_for(columns, ["mparams"]) == ("lut", "mmacs", "mparams")

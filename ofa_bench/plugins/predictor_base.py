@@ -94,6 +94,20 @@ class ArchRegressor(Predictor, abc.ABC):
         """
         return self._per_arch(archs, self._predict_array)
 
+    def predict_std(self, archs: Sequence[Arch] | np.ndarray) -> np.ndarray:
+        """The standard deviation of each prediction, from :meth:`_predict_std` on encoded features.
+
+        Raises:
+            NotImplementedError: The subclass gives no uncertainty (it does not override ``_predict_std``).
+        """
+        if type(self)._predict_std is ArchRegressor._predict_std:
+            raise NotImplementedError(f"{type(self).__name__} does not estimate uncertainty")
+        return self._per_arch(archs, lambda array: self._predict_std(self._encoded(array)))
+
+    def _predict_std(self, X: np.ndarray) -> np.ndarray:
+        """Optional: the ``(n,)`` standard deviation of each prediction, for encoded features ``X``."""
+        raise NotImplementedError
+
     def save(self, path: str | Path) -> Path:
         """Save the fitted predictor to a file (see :func:`ofa_bench.io.predictor_files.save_predictor`)."""
         from ofa_bench.io.predictor_files import save_predictor

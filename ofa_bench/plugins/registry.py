@@ -186,7 +186,15 @@ class Registry:
             inspect.signature(cls).bind(**params)
         except TypeError as exc:
             raise PluginError(f"cannot create {self.label} {name_or_instance!r}: {exc}") from exc
-        return cls(**params)
+        try:
+            return cls(**params)
+        except (ValueError, TypeError) as exc:
+            # Parameters come from users (specs, suite files): a plug-in refusing a value is bad
+            # input, named here, not an internal error.
+            shown = ", ".join(f"{k}={v!r}" for k, v in sorted(params.items())) or "no parameters"
+            raise PluginError(
+                f"{self.label} {name_or_instance!r} refused {shown}: {' '.join(str(exc).split()) or type(exc).__name__}"
+            ) from exc
 
     def register(self, name: str, obj: type) -> None:
         """Register a plug-in class in this process, e.g. from a notebook or a test.

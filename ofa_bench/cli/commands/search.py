@@ -28,7 +28,9 @@ PARETO_CSV = "pareto.csv"
 def add_commands(command: Any, group: Any) -> None:
     """Add ``ofa-bench search``."""
     p = command("search", _cmd_search, "run one search strategy on a benchmark to a budget of evaluations")
-    p.add_argument("--bench", required=True, metavar="DIR", help="benchmark directory (benchmark.json + supernet.pt)")
+    p.add_argument(
+        "--bench", required=True, metavar="DIR|NAME", help="benchmark directory (benchmark.json + supernet.pt) or shipped name (e.g. fmnist)"
+    )
     p.add_argument(
         "--strategy", required=True, metavar="SPEC",
         help="strategy name or spec, e.g. nsga2 or 'nsga2:pop_size=20' (see 'ofa-bench plugins')",
@@ -125,7 +127,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     check_columns([("objective", o.column) for o in objectives] + [("constraint", c.column) for c in constraints])
     params = {**spec_params, **parse_params(args.param)}
     columns = [o.column for o in objectives] + [c.column for c in constraints]
-    backends = tuple(dict.fromkeys([*backends_for(columns), *args.backends]))
+    backends = backends_for(columns, args.backends)
     oracle = _oracle(args.oracle, args.bench)
 
     from ofa_bench.evaluate import Evaluator
