@@ -186,8 +186,15 @@ def test_the_shipped_surrogate_is_chosen_and_scored_on_archs_it_never_saw() -> N
     assert again.quality["heldout"] == quality["heldout"]
     with pytest.raises(OfaBenchError, match="cannot hold out 200"):
         fit_shipped_surrogate(table, FMNIST, holdout=200)
-    with pytest.raises(OfaBenchError, match="unknown surrogate candidate 'nope'; known: gbdt"):
+    with pytest.raises(OfaBenchError, match="unknown surrogate candidate 'nope': no predictor 'nope'; known: ensemble, gbdt"):
         fit_shipped_surrogate(table, FMNIST, candidates=["nope"])
+    with pytest.raises(OfaBenchError, match="n_estimatorz"):
+        fit_shipped_surrogate(table, FMNIST, candidates=["gbdt:n_estimatorz=5"])
+    # The calibration's effect is measured on the held-out archs; a strictly increasing map keeps the ranking.
+    effect = quality["calibration"]["heldout"]["valid"]
+    assert effect["after"]["kendall_tau"] == pytest.approx(effect["before"]["kendall_tau"], abs=1e-9)
+    assert {"top_decile_residual", "kendall_tau_top_decile", "sd_ratio"} <= set(effect["before"])
+    assert (fit.calibration is not None) == quality["calibration"]["shipped"]
 
 
 def test_fit_surrogate_command_ships_it_into_the_benchmark(

@@ -313,3 +313,24 @@ def test_resuming_after_the_surrogate_changed_is_refused(plain_bench: Path, tmp_
     assert sorted(p.name for p in (plain_bench / SURROGATE_DIR).iterdir()) == [SURROGATE_FILE, "valid.predictor"]
     with pytest.raises(OfaBenchError, match="holds runs answered by oracle shipped:.*, but the benchmark's shipped"):
         run_suite(suite, tmp_path / "out")
+
+
+def test_a_calibrated_surrogate_answers_through_its_map(tmp_path: Path, bench: Path) -> None:
+    copy = tmp_path / "calibrated"
+    shutil.copytree(bench, copy, ignore=shutil.ignore_patterns("cache.sqlite*"))
+    info_file = copy / SURROGATE_DIR / SURROGATE_FILE
+    info = json.loads(info_file.read_text())
+    # y = 2 x - 0.5 on the knots, and beyond them: a map a test can check by hand.
+    info["calibration"] = {"valid": {"x": [0.0, 0.5, 1.0], "y": [-0.5, 0.5, 1.5]}}
+    info_file.write_text(json.dumps(info))
+    archs = SPACE.sample(6, rng=3)
+    raw = load_surrogate(bench).predict(archs)
+    calibrated = load_surrogate(copy)
+    np.testing.assert_allclose(calibrated.predict(archs), 2 * raw - 0.5, atol=1e-12)
+    np.testing.assert_allclose(load_surrogate(copy, "test").predict(archs), load_surrogate(bench, "test").predict(archs))
+    assert calibrated.oracle_label != load_surrogate(bench).oracle_label  # another map answers other numbers
+    for bad in ({"valid": {"x": [0.0, 1.0], "y": [1.0, 0.5]}}, {"valid": {"x": [0.0], "y": [0.0]}},
+                {"nope": {"x": [0, 1], "y": [0, 1]}}):  # fmt: skip
+        info_file.write_text(json.dumps({**info, "calibration": bad}))
+        with pytest.raises(OfaBenchError, match=r"calibration\."):
+            surrogate_info(copy)

@@ -10,9 +10,12 @@ A benchmark directory may hold ``surrogate/surrogate.json`` and one predictor fi
      "kendall_tau": <held-out Kendall tau on validation accuracy>,
      "quality": {...}, "noise": {"sd": <sd of one live measurement of validation accuracy>, ...},
      "archive": {"file": "../archive.csv" or null, "n": <archs>},
+     "calibration": {"valid": {"x": [...], "y": [...]}, "test": {...}},   (optional)
      "command": "<the command that made it>"}
 
-``valid`` answers a suite's searches (``oracle: {mode: shipped}``), ``test`` re-measures their
+``calibration`` (optional) holds, per target, the knots of a strictly increasing quantile map
+(:mod:`ofa_bench.metrics.calibration`) applied to the predictor's output: it undoes the shrinkage of
+a regression model toward the mean without changing any ranking. ``valid`` answers a suite's searches (``oracle: {mode: shipped}``), ``test`` re-measures their
 final fronts for the verdict. :func:`load_surrogate` returns a :class:`ShippedSurrogate`, whose
 :attr:`~ShippedSurrogate.oracle_label` (``shipped:<surrogate fingerprint>``) names it in records
 and caches, so its answers never mix with the supernet's or another surrogate's.
@@ -33,6 +36,7 @@ import numpy as np
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.io.atomic import atomic_path, write_text_atomic
 from ofa_bench.io.untrusted import excerpt, read_json
+from ofa_bench.metrics.calibration import apply_map
 from ofa_bench.plugins.interfaces import Predictor
 
 __all__ = [
@@ -126,6 +130,31 @@ def _validate(info: Any, where: str) -> None:
     n = archive.get("n")
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise OfaBenchError(f"{where}: archive.n must be an integer >= 0; got {excerpt(n)}")
+    _validate_calibration(info.get("calibration"), info["targets"], where)
+
+
+def _validate_calibration(calibration: Any, targets: Mapping[str, str], where: str) -> None:
+    """``calibration``: absent, or per target knots ``x``, ``y``: equally long (>= 2), finite, strictly increasing."""
+    if calibration is None:
+        return
+    if not isinstance(calibration, dict):
+        raise OfaBenchError(f"{where}: calibration must be a JSON object; got {excerpt(calibration)}")
+    for target, knots in calibration.items():
+        if target not in targets:
+            raise OfaBenchError(f"{where}: calibration.{excerpt(target)}: not one of the targets {', '.join(targets)}")
+        ok = isinstance(knots, dict) and all(
+            isinstance(knots.get(k), list) and len(knots[k]) >= 2 and all(_number(v) for v in knots[k]) for k in "xy"
+        )
+        if ok and len(knots["x"]) == len(knots["y"]) <= 10_000:
+            x, y = np.asarray(knots["x"]), np.asarray(knots["y"])
+            ok = bool(np.all(np.diff(x) > 0) and np.all(np.diff(y) > 0))
+        else:
+            ok = False
+        if not ok:
+            raise OfaBenchError(
+                f"{where}: calibration.{target} must hold x and y: equally long lists (2 to 10,000) of finite, "
+                "strictly increasing numbers"
+            )
 
 
 def _number(value: Any) -> bool:
@@ -190,7 +219,11 @@ def load_surrogate(
             f"{where}: targets.{target} predicts space {space.name!r}; the benchmark is {bench.space.name!r}"
         )
     label = f"shipped:{surrogate_fingerprint(folder)}" + ("" if target == "valid" else f":{target}")
-    return ShippedSurrogate(predictor=predictor, target=target, label=label, noise_sd=float(info["noise"]["sd"]))
+    knots = (info.get("calibration") or {}).get(target)
+    return ShippedSurrogate(
+        predictor=predictor, target=target, label=label, noise_sd=float(info["noise"]["sd"]),
+        calibration=(tuple(knots["x"]), tuple(knots["y"])) if knots else None,
+    )  # fmt: skip
 
 
 def save_surrogate(
@@ -265,6 +298,8 @@ class ShippedSurrogate(Predictor):
         noise_seed: ``None`` answers the noise-free mean; an integer adds a Gaussian draw of
             ``noise_sd``, the same for the same arch and seed (so resumed runs see what they saw),
             clipped to [0, 1].
+        calibration: Knots ``(x, y)`` of the quantile map applied to the predictor's output before
+            any noise, or ``None``.
     """
 
     accepts_arrays = True
@@ -279,12 +314,14 @@ class ShippedSurrogate(Predictor):
         label: str = "shipped",
         noise_sd: float = 0.0,
         noise_seed: int | None = None,
+        calibration: tuple[Sequence[float], Sequence[float]] | None = None,
     ) -> None:
         self.predictor = predictor
         self.target = target
         self.label = label
         self.noise_sd = noise_sd
         self.noise_seed = noise_seed
+        self.calibration = calibration
 
     @property
     def oracle_label(self) -> str:
@@ -294,16 +331,19 @@ class ShippedSurrogate(Predictor):
     def with_noise(self, seed: int) -> ShippedSurrogate:
         """The same surrogate answering noisy draws seeded by ``seed``."""
         return ShippedSurrogate(
-            predictor=self.predictor, target=self.target, label=self.label, noise_sd=self.noise_sd, noise_seed=int(seed)
-        )
+            predictor=self.predictor, target=self.target, label=self.label, noise_sd=self.noise_sd,
+            noise_seed=int(seed), calibration=self.calibration,
+        )  # fmt: skip
 
     def fit(self, archs: Sequence[Any], y: Any) -> ShippedSurrogate:
         """Refused: a shipped surrogate is fitted once, by whoever ships it."""
         raise OfaBenchError("a shipped surrogate is fitted already; fit a predictor of its family instead")
 
     def predict(self, archs: Sequence[Any]) -> np.ndarray:
-        """The mean prediction of each arch, plus its seeded noise draw when :attr:`noise_seed` is set."""
+        """The (calibrated) mean prediction of each arch, plus its seeded noise draw when :attr:`noise_seed` is set."""
         mean = np.asarray(self.predictor.predict(archs), dtype=np.float64).reshape(-1)
+        if self.calibration is not None:
+            mean = apply_map(mean, *self.calibration)
         if self.noise_seed is None or self.noise_sd == 0:
             return mean
         space = getattr(self.predictor, "space_", None)

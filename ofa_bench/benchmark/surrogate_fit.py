@@ -29,22 +29,27 @@ import pandas as pd
 from sklearn.model_selection import KFold
 
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.metrics.calibration import apply_map, quantile_map, top_residual
 from ofa_bench.metrics.predictors import score
+from ofa_bench.metrics.ranking import kendall_tau
 from ofa_bench.plugins import registry
 from ofa_bench.plugins.interfaces import Predictor
 from ofa_bench.space import Arch, SearchSpace
 
 __all__ = ["CANDIDATES", "SurrogateFit", "candidate_params", "fit_shipped_surrogate", "ship_surrogate", "split_labels"]
 
-#: Candidate predictors: label -> (registered name, parameters).
-CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
-    "gbdt": ("gbdt", {}),
-    "rf": ("rf", {}),
-    "gp": ("gp", {}),
-    "mlp": ("mlp", {}),
-    "ensemble(gbdt,gp)": ("ensemble", {"members": "gbdt,gp", "mode": "weighted"}),
-    "ensemble(gbdt,rf,gp,mlp)": ("ensemble", {"members": "gbdt,rf,gp,mlp", "mode": "weighted"}),
-}
+#: The default candidates. A label is a predictor spec (``gbdt``, ``gbdt:n_estimators=2000``) or
+#: ``ensemble(a,b,...)`` of registered names, averaged with weights from their cross-validated tau.
+CANDIDATES: tuple[str, ...] = (
+    "gbdt",
+    "gbdt:n_estimators=2000:learning_rate=0.02:max_leaf_nodes=15",
+    "rf",
+    "gp",
+    "mlp",
+    "ensemble(gbdt,gp)",
+    "ensemble(gbdt,mlp)",
+    "ensemble(gbdt,rf,gp,mlp)",
+)
 
 
 @dataclass
@@ -54,17 +59,29 @@ class SurrogateFit:
     Attributes:
         label: The chosen candidate's label.
         predictors: ``{"valid": ..., "test": ...}``, each fitted on the fitting part only.
-        quality: Cross-validation of every candidate, held-out scores per target, leave-one-source-out
-            and the learning curve (JSON-ready).
+        quality: Cross-validation of every candidate, held-out scores per target, leave-one-source-out,
+            the learning curve and the calibration's effect (JSON-ready).
+        calibration: Per target, the knots ``{"x": [...], "y": [...]}`` of the quantile map the shipped
+            surrogate applies (:mod:`ofa_bench.metrics.calibration`), or ``None`` when calibrating did
+            not remove the best archs' bias without costing ranking quality.
     """
 
     label: str
     predictors: dict[str, Predictor]
     quality: dict[str, Any]
+    calibration: dict[str, dict[str, list[float]]] | None = None
+
+
+def _parse(label: str) -> tuple[str, dict[str, Any]]:
+    """A candidate label as a registered name and parameters."""
+    members = re.fullmatch(r"\s*ensemble\((.*)\)\s*", label)
+    if members:
+        return "ensemble", {"members": ",".join(m.strip() for m in members.group(1).split(",")), "mode": "weighted"}
+    return registry.parse_spec(label)
 
 
 def _create(label: str, seed: int) -> Predictor:
-    name, params = CANDIDATES[label]
+    name, params = _parse(label)
     predictor = registry.create("predictor", name, **params)
     if "seed" in predictor.get_params(deep=False):
         predictor.set_params(seed=seed)
@@ -84,7 +101,7 @@ def fit_shipped_surrogate(
     table: pd.DataFrame,
     space: SearchSpace,
     *,
-    candidates: Sequence[str] = tuple(CANDIDATES),
+    candidates: Sequence[str] = CANDIDATES,
     holdout: int = 300,
     folds: int = 5,
     seed: int = 0,
@@ -97,7 +114,8 @@ def fit_shipped_surrogate(
         table: The archive (``archive.csv`` of :func:`ofa_bench.benchmark.archive.build_archive`):
             ``arch`` (OFA dict JSON), ``source``, ``accuracy``, ``test_accuracy``.
         space: The benchmark's search space.
-        candidates: Labels of :data:`CANDIDATES` to choose from.
+        candidates: Labels to choose from (:data:`CANDIDATES` by default): predictor specs or
+            ``ensemble(a,b,...)``.
         holdout: Archs held out from fitting and choosing (random and trajectory rows only).
         folds: Cross-validation folds for the choice.
         seed: Seed of the held-out draw, the folds and every seeded predictor.
@@ -111,9 +129,12 @@ def fit_shipped_surrogate(
     for column in ("arch", "source", "accuracy", "test_accuracy"):
         if column not in table.columns:
             raise OfaBenchError(f"archive: missing column {column!r}; has {', '.join(map(str, table.columns))}")
-    unknown = [c for c in candidates if c not in CANDIDATES]
-    if unknown:
-        raise OfaBenchError(f"unknown surrogate candidate {unknown[0]!r}; known: {', '.join(CANDIDATES)}")
+    for label in candidates:
+        name, params = _parse(label)
+        if name not in registry.names("predictor"):
+            raise OfaBenchError(f"unknown surrogate candidate {label!r}: no predictor {name!r}; known: "
+                                f"{', '.join(registry.names('predictor'))}")  # fmt: skip
+        _create(label, seed)  # parameters the predictor refuses fail here, before any fitting
     archs: list[Arch] = [space.from_dict(json.loads(a)) for a in table["arch"]]
     sources = table["source"].astype(str).to_numpy()
     targets = {"valid": table["accuracy"].to_numpy(np.float64), "test": table["test_accuracy"].to_numpy(np.float64)}
@@ -151,6 +172,25 @@ def fit_shipped_surrogate(
         heldout[target] = _scores(values[held], guess)
         say(f"held-out {target}: Kendall tau {heldout[target]['kendall_tau']:.3f} on {len(held)} archs")
 
+    # 2b. calibration: a quantile map fitted on out-of-fold predictions of the fitting part, per target.
+    maps, effect = {}, {}
+    for target, values in targets.items():
+        oof = np.empty(len(fit_rows))
+        for train, test in kfold.split(fit_rows):
+            model = _create(best, seed).fit(pick(fit_rows[train]), values[fit_rows[train]])
+            oof[test] = np.asarray(model.predict(pick(fit_rows[test])), dtype=np.float64)
+        x, y_map = quantile_map(oof, values[fit_rows])
+        raw = np.asarray(predictors[target].predict(pick(held)), dtype=np.float64)
+        mapped = apply_map(raw, x, y_map)
+        effect[target] = _calibration_effect(values[held], raw, mapped)
+        maps[target] = {"x": x.tolist(), "y": y_map.tolist()}
+        say(f"calibration of {target}: top-decile residual {effect[target]['before']['top_decile_residual']:+.4f} "
+            f"-> {effect[target]['after']['top_decile_residual']:+.4f}")  # fmt: skip
+    valid = effect["valid"]
+    calibrate = abs(valid["after"]["top_decile_residual"]) < abs(valid["before"]["top_decile_residual"]) and (
+        valid["after"]["kendall_tau"] >= valid["before"]["kendall_tau"] - 1e-9
+    )
+
     # 3. leave one source out: fit on the other sources' fitting rows, score on all of this source's rows.
     loso = {}
     for source in sorted(set(sources) - {"extreme"}):
@@ -183,13 +223,36 @@ def fit_shipped_surrogate(
         "heldout": heldout,
         "leave_one_source_out": loso,
         "learning_curve": points,
+        "calibration": {
+            "method": "quantile map of out-of-fold predictions onto the fitting part's accuracies",
+            "shipped": calibrate,
+            "heldout": effect,
+        },
     }
-    return SurrogateFit(best, predictors, quality)
+    return SurrogateFit(best, predictors, quality, maps if calibrate else None)
+
+
+def _calibration_effect(measured: np.ndarray, raw: np.ndarray, mapped: np.ndarray) -> dict[str, dict[str, float]]:
+    """Held-out figures before and after the map: ranking, bias of the best archs, spread."""
+
+    def figures(predicted: np.ndarray) -> dict[str, float]:
+        top = np.argsort(-measured, kind="stable")[: max(2, round(0.1 * len(measured)))]
+        return {
+            "kendall_tau": kendall_tau(measured, predicted),
+            "kendall_tau_top_decile": kendall_tau(measured[top], predicted[top]),
+            "top_precision": score(measured, predicted)["top_precision"],
+            "top_decile_residual": top_residual(predicted, measured, 0.1, by="measured"),
+            "top_decile_residual_by_prediction": top_residual(predicted, measured, 0.1, by="predicted"),
+            "mean_residual": float(np.mean(predicted - measured)),
+            "sd_ratio": float(np.std(predicted) / np.std(measured)) if np.std(measured) > 0 else float("nan"),
+        }
+
+    return {"before": figures(raw), "after": figures(mapped)}
 
 
 def candidate_params(label: str) -> Mapping[str, Any]:
     """The registered name and parameters of a candidate label."""
-    name, params = CANDIDATES[label]
+    name, params = _parse(label)
     return {"registered_name": name, "params": dict(params)}
 
 
@@ -202,7 +265,7 @@ def ship_surrogate(
     bench_ref: str | Path,
     archive_dir: str | Path,
     *,
-    candidates: Sequence[str] = tuple(CANDIDATES),
+    candidates: Sequence[str] = CANDIDATES,
     holdout: int = 300,
     folds: int = 5,
     seed: int = 0,
@@ -254,6 +317,7 @@ def ship_surrogate(
         "kendall_tau": fit.quality["heldout"]["valid"]["kendall_tau"],
         "quality": fit.quality,
         "noise": noise,
+        **({"calibration": fit.calibration} if fit.calibration is not None else {}),
         "archive": {
             "file": os.path.relpath(csv.resolve(), (directory / SURROGATE_DIR).resolve()),
             "n": len(table),

@@ -94,11 +94,13 @@ def label_families(label: str) -> set[str]:
     """Model families of a predictor given by a label such as ``gbdt`` or ``ensemble(gbdt,mlp)``.
 
     A label with members in parentheses stands for its members' families (the label of a shipped
-    surrogate, :mod:`ofa_bench.benchmark.surrogate`); a name the registry does not know is its own family.
+    surrogate, :mod:`ofa_bench.benchmark.surrogate`), a spec (``gbdt:n_estimators=2000``) for its
+    predictor's; a name the registry does not know is its own family.
     """
     match = re.fullmatch(r"\s*[\w.-]+\s*\((.*)\)\s*", label)
     if match is None:
-        return predictor_families(label.strip())
+        name, params = registry.parse_spec(label.strip()) if ":" in label else (label.strip(), {})
+        return predictor_families(name, params)
     out: set[str] = set()
     for member in _split_top(match.group(1)):
         out |= label_families(member)
