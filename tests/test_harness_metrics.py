@@ -238,3 +238,34 @@ def test_metrics_from_a_run_log_in_the_log_format(tmp_path: Path) -> None:
     assert cost["wall_s"] == pytest.approx(2.4) and cost["cpu_s"] == pytest.approx(1.6)
     assert cost["eval_s"] == pytest.approx(2.0) and cost["strategy_s"] == pytest.approx(0.4)
     assert metrics.run_hypervolume(df, NORM) == pytest.approx(0.7)
+
+
+def test_pairwise_tests_every_ordered_pair_and_corrects_across_all() -> None:
+    from itertools import combinations
+
+    from ofa_bench.metrics.statistics import pairwise
+
+    # Three strategies, 4 seeds, clearly ordered: c > b > a on hv (no ties).
+    runs = pd.DataFrame({
+        "strategy": ["a"] * 4 + ["b"] * 4 + ["c"] * 4,
+        "hv": [0.10, 0.11, 0.12, 0.13, 0.20, 0.21, 0.22, 0.23, 0.30, 0.31, 0.32, 0.33],
+    })  # fmt: skip
+    table = pairwise(runs, {"hv": "max"})
+    assert len(table) == 6  # 3 * 2 ordered pairs
+    # Each "x beats y" with complete separation has p = 1 / C(8, 4) = 1/70; the reverse claims p = 1.
+    row = lambda s, o: table[(table["strategy"] == s) & (table["other"] == o)].iloc[0]
+    for better, worse in (("b", "a"), ("c", "a"), ("c", "b")):
+        assert row(better, worse)["p_value"] == pytest.approx(1 / 70)
+        assert row(worse, better)["p_value"] == pytest.approx(1.0)
+        assert row(better, worse)["effect_size"] == 1.0 and row(worse, better)["effect_size"] == 0.0
+    # Holm over all 6: the three smallest are 1/70 each, scaled by 6, 5, 4 and made monotone: 6/70.
+    assert row("c", "a")["p_adjusted"] == pytest.approx(6 / 70)
+    assert not table["better"].any()  # 6/70 > 0.05: four seeds cannot carry six claims
+    # With ten seeds a side the same separation is decisive (1 / C(20, 10) * 6 << 0.05).
+    ten = pd.DataFrame({"strategy": [s for s in "abc" for _ in range(10)],
+                        "hv": [base + i / 100 for base in (0.1, 0.3, 0.5) for i in range(10)]})  # fmt: skip
+    decided = pairwise(ten, {"hv": "max"})
+    assert set(map(tuple, decided.loc[decided["better"], ["strategy", "other"]].to_numpy())) == {
+        ("b", "a"), ("c", "a"), ("c", "b")
+    }
+    assert len(list(combinations("abc", 2))) * 2 == len(decided)

@@ -9,7 +9,9 @@ relabelling enumerated), so ties never push the p-value below what the samples c
 seeds can never show p < 0.05; :func:`smallest_p` says so in every summary.
 
 Each metric tests every strategy against the same baseline, so the p-values of one metric are
-corrected together with Holm's step-down method (:func:`holm`). The effect size is Vargha and
+corrected together with Holm's step-down method (:func:`holm`). :func:`pairwise` tests every
+strategy against every other (both directions, one-sided), Holm-corrected across all those tests of
+a metric, so a table can say "A beats B" as well as "A beats random". The effect size is Vargha and
 Delaney's A12 (:func:`a12`): the chance that a run of the strategy beats a run of the baseline.
 """
 
@@ -21,7 +23,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["ALPHA", "a12", "holm", "rank_test", "smallest_p", "summarise"]
+__all__ = ["ALPHA", "a12", "holm", "pairwise", "rank_test", "smallest_p", "summarise"]
 
 #: Significance level of ``better``: applied to Holm-adjusted p-values.
 ALPHA = 0.05
@@ -210,6 +212,57 @@ def summarise(
             )  # fmt: skip
     columns = ["strategy", "metric", "direction", "runs", "median", "q1", "q3", "p_value", "p_adjusted",
                "effect_size", "better"]  # fmt: skip
+    table = pd.DataFrame(rows, columns=columns)
+    for _, index in table.groupby("metric", sort=False).groups.items():
+        table.loc[index, "p_adjusted"] = holm(table.loc[index, "p_value"].to_numpy(np.float64))
+    table["better"] = table["better"].astype(bool) & (table["p_adjusted"] < alpha)
+    return table
+
+
+def pairwise(
+    runs: pd.DataFrame,
+    metrics: Mapping[str, str],
+    by: str = "strategy",
+    *,
+    resolution: Mapping[str, float] | None = None,
+    alpha: float = ALPHA,
+) -> pd.DataFrame:
+    """Every strategy against every other: the one-sided exact rank test, Holm across all pairs, A12.
+
+    For ``k`` strategies each metric makes ``k (k - 1)`` one-sided tests ("A better than B" and "B
+    better than A" are two), corrected together with Holm's method: a family-wise error rate of
+    ``alpha`` over every claim of the table.
+
+    Args:
+        runs: One row per run with a ``by`` column and one column per metric.
+        metrics: Metric column to its direction (``"max"`` or ``"min"``).
+        by: The column naming the strategy.
+        resolution: Per metric, the smallest difference of medians that counts (default 0).
+        alpha: Significance level for ``better``, applied to the adjusted p-values.
+
+    Returns:
+        One row per (strategy, other, metric): ``strategy``, ``other``, ``metric``, ``direction``,
+        ``p_value`` (strategy better than other), ``p_adjusted``, ``effect_size`` (A12 of strategy
+        against other) and ``better``: ``p_adjusted < alpha`` and a median gain beyond the resolution.
+    """
+    resolution = dict(resolution or {})
+    groups = {key: group for key, group in runs.groupby(by, sort=False)}
+    rows = []
+    for metric, direction in metrics.items():
+        for key, group in groups.items():
+            for other, rival in groups.items():
+                if other == key or metric not in group or metric not in rival:
+                    continue
+                a, b = group[metric].to_numpy(np.float64), rival[metric].to_numpy(np.float64)
+                median = _quartiles(_finite_or_worst(a, direction))[0]
+                rival_median = _quartiles(_finite_or_worst(b, direction))[0]
+                rows.append({
+                    "strategy": key, "other": other, "metric": metric, "direction": direction,
+                    "p_value": rank_test(a, b, direction), "p_adjusted": math.nan,
+                    "effect_size": a12(a, b, direction),
+                    "better": _beyond(median, rival_median, direction, float(resolution.get(metric, 0.0))),
+                })  # fmt: skip
+    columns = ["strategy", "other", "metric", "direction", "p_value", "p_adjusted", "effect_size", "better"]
     table = pd.DataFrame(rows, columns=columns)
     for _, index in table.groupby("metric", sort=False).groups.items():
         table.loc[index, "p_adjusted"] = holm(table.loc[index, "p_value"].to_numpy(np.float64))
