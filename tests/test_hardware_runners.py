@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 from ofa_bench_hardware import timing
@@ -19,8 +21,9 @@ FAST = {"repeats": 6, "warmup": 2, "rounds": 2}
 class _RunnerTests(HardwareBackendTests):
     # The space's smallest and largest archs, so their latencies are far apart and the kit's order
     # check catches results mixed up between archs. The tolerance on values stays loose: on a shared
-    # 2-core machine a sub-millisecond arch measured in two separate calls differed by 2.1x.
-    rtol = 1.5
+    # 2-core machine a sub-millisecond arch measured in two separate calls differed by 2.1x, and by
+    # 3.2x at load average 6 (0.26 vs 0.08 ms); the order check is what catches a mix-up.
+    rtol = 4.0
 
     @pytest.fixture
     def archs(self, space):
@@ -62,7 +65,7 @@ class _FakeClock:
 
 def test_interleaved_timing_counts_and_order(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = _FakeClock()
-    monkeypatch.setattr(timing.time, "perf_counter", clock)
+    monkeypatch.setattr(time, "perf_counter", clock)  # read at call time by the timing core
     log: list[str] = []
 
     def call(name: str, ms: float):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -65,7 +64,6 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
     )
 
 
-@contextlib.contextmanager
 def _cmd_train(args: argparse.Namespace) -> int:
     from ofa_bench.data import DataSpec
     from ofa_bench.evaluate import Evaluator
