@@ -2,7 +2,7 @@
 
 Accuracy comes from the benchmark's supernet (BN re-calibrated per arch on the fixed calibration
 subset, then top-1 on the fixed validation split, or on the test split for reporting) or, when an
-``oracle`` predictor is given, from that surrogate, labelled as such in every record. MACs and
+``oracle`` predictor is given, from that surrogate (clipped to [0, 1]), labelled as such in every record. MACs and
 params are analytic; latency comes from hardware backends. Accuracies are cached in
 ``cache.sqlite`` inside the benchmark (in the user cache directory for a shipped benchmark), keyed
 by the benchmark fingerprint, the oracle (``live`` on the validation split, ``live:test`` on the
@@ -35,6 +35,7 @@ from ofa_bench.errors import OfaBenchError, SpaceError
 from ofa_bench.io.cache import Measurement, MeasurementCache
 from ofa_bench.nn import resolve_device
 from ofa_bench.plugins import registry
+from ofa_bench.plugins.guard import plugin_code
 from ofa_bench.plugins.interfaces import HardwareBackend, Predictor
 from ofa_bench.space import Arch, SearchSpace
 
@@ -213,12 +214,16 @@ class Evaluator:
 
     def _predict(self, archs: list[Arch], key: str | None) -> dict[Arch, Measurement]:
         start = time.perf_counter()
-        accuracy = np.asarray(self.oracle.predict(archs), dtype=np.float64).reshape(-1)
+        with plugin_code():
+            predicted = self.oracle.predict(archs)
+        accuracy = np.asarray(predicted, dtype=np.float64).reshape(-1)
         if accuracy.shape != (len(archs),):
             raise OfaBenchError(
                 f"oracle {type(self.oracle).__name__}.predict returned {accuracy.size} values for {len(archs)} archs"
             )
         each = (time.perf_counter() - start) / len(archs)
+        # Accuracy is a fraction: a regressor's prediction beyond [0, 1] is clipped (NaN stays a failure).
+        accuracy = np.clip(accuracy, 0.0, 1.0)
         results = [Measurement(float(a), math.nan, each, cached=False) for a in accuracy]
         self._store(archs, results, key)
         return dict(zip(archs, results))
@@ -264,9 +269,11 @@ class Evaluator:
         position = {a: i for i, a in enumerate(unique)}
         index = np.array([position[a] for a in archs], dtype=np.int64)
         for backend in backends:
-            info = backend.describe()
+            with plugin_code():
+                info = backend.describe()
+                measured = backend.latency(unique) if unique else ()
             name = f"latency:{info.get('name') or backend.name or type(backend).__name__}"
-            values = np.asarray(backend.latency(unique), dtype=np.float64).reshape(-1) if unique else np.zeros(0)
+            values = np.asarray(measured, dtype=np.float64).reshape(-1) if unique else np.zeros(0)
             if values.shape != (len(unique),):
                 raise OfaBenchError(f"{name}: backend returned {values.size} values for {len(unique)} archs")
             columns[name] = values[index]

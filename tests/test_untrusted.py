@@ -28,6 +28,7 @@ from ofa_bench_hardware.lut_format import load_table
 
 from ofa_bench import cli
 from ofa_bench.errors import OfaBenchError, PluginError
+from ofa_bench.io import jsonl
 from ofa_bench.io.jsonl import read_archs
 from ofa_bench.io.untrusted import (
     MAX_ALIAS_NODES,
@@ -492,7 +493,11 @@ def test_a_full_disk_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     def full(self, *args, **kwargs):
         raise OSError(28, "No space left on device")
 
+    class FullFile(io.StringIO):
+        write = full
+
     monkeypatch.setattr(Path, "write_text", full)
+    monkeypatch.setattr(jsonl, "open", lambda *args, **kwargs: FullFile(), raising=False)  # streamed writes
     out = tmp_path / "archs.jsonl"
     assert cli.main(["sample", "--space", "ofa-mini", "-n", "2", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()

@@ -2,7 +2,9 @@
 
 A worker measures an arch only after claiming it in the benchmark's measurement cache, and stores
 each measurement as soon as it is made, so a killed build resumes where it stopped and concurrent
-builders divide the archs between them (see :mod:`ofa_bench.benchmark.archive`).
+builders divide the archs between them (see :mod:`ofa_bench.benchmark.archive`). A local worker
+whose build process dies gives its claims back and exits (:func:`ofa_bench.search.engines.exit_with`),
+so a resumed build need not wait for them to go stale.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ofa_bench.benchmark.zoo import cache_dir
 from ofa_bench.costs import macs_params
 from ofa_bench.io.cache import Measurement, MeasurementCache
 from ofa_bench.nn import resolve_device
+from ofa_bench.search.engines import on_parent_exit
 from ofa_bench.space import Arch
 
 __all__ = ["Job", "Worker", "run_job"]
@@ -61,6 +64,14 @@ class Worker:
         self.device = resolve_device(self.job.device)
         self.cache = MeasurementCache(cache_dir(self.bench.directory))
         self.measurer = Measurer(self.bench, self.device)  # the supernet loads on the first measurement
+
+    def give_back(self) -> None:
+        """Release this worker's claims (from any thread: it opens its own connection)."""
+        cache = MeasurementCache(cache_dir(self.bench.directory))
+        try:
+            cache.release(self.owner)
+        finally:
+            cache.close()
 
     def full(self, archs: Sequence[Arch], wait: bool) -> dict[str, dict]:
         """Full measurements of ``archs`` by arch JSON: recorded ones read, unclaimed ones measured.
@@ -128,6 +139,7 @@ class Worker:
 def run_job(job: Job) -> dict[str, Any]:
     """Engine entry point: do one job; returns what it measured and, for a trajectory, its archs."""
     worker = Worker(job)
+    forget = on_parent_exit(worker.give_back)
     space = worker.bench.space
     try:
         if job.kind == "measure":
@@ -138,6 +150,7 @@ def run_job(job: Job) -> dict[str, Any]:
             return {"kind": job.kind, "archs": len(job.archs), "measured": measured, "seed": job.calibration_seed}
         return _trajectory(worker)
     finally:
+        forget()
         worker.cache.close()
 
 

@@ -110,12 +110,16 @@ def cache_dir(directory: str | Path) -> Path:
     if not is_shipped(directory):
         return directory
     from ofa_bench.data.idx_files import user_cache_dir
+    from ofa_bench.io.cache import CACHE_COMMANDS
 
     folder = user_cache_dir() / "zoo" / directory.resolve().name
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OfaBenchError(f"cannot create the cache folder {str(folder)!r}: {exc.strerror}; use --no-cache") from None
+        raise OfaBenchError(
+            f"cannot create the cache folder {str(folder)!r}: {exc.strerror}; set XDG_CACHE_HOME to a writable folder; "
+            f"{CACHE_COMMANDS}"
+        ) from None
     return folder
 
 

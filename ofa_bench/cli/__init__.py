@@ -14,6 +14,7 @@ parses its options, calls the library and prints) and runs it; their shared argu
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ from ofa_bench.cli.commands import (
 )
 from ofa_bench.cli.output import PROG, print_error
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.io.atomic import path_problem
 
 __all__ = ["build_parser", "main"]
 
@@ -109,6 +111,15 @@ def _silence_stdout() -> None:
         pass
 
 
+def _os_problem(exc: OSError) -> str:
+    """What an OSError means; for a folder that cannot be made, what is in the way ("File exists" misleads)."""
+    if exc.filename and exc.errno in (errno.EEXIST, errno.ENOTDIR, errno.ELOOP):
+        problem = path_problem(exc.filename, "folder")
+        if problem is not None:
+            return problem
+    return exc.strerror or str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ofa-bench`` command.
 
@@ -140,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         where = f" {exc.filename!r}" if exc.filename else ""
-        print_error(f"cannot access{where}: {exc.strerror or exc}")
+        print_error(f"cannot access{where}: {_os_problem(exc)}")
         return 2
     except Exception as exc:
         if args.debug:

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import struct
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from ofa_bench.errors import OfaBenchError
 
-__all__ = ["MAX_IDX_BYTES", "read_idx", "read_idx_bytes"]
+__all__ = ["MAX_IDX_BYTES", "read_idx", "read_idx_bytes", "sha256_of", "sha256_of_file"]
 
 #: Largest decompressed IDX file read (1 GiB): far above MNIST-style data, far below a memory bomb.
 MAX_IDX_BYTES = 2**30
@@ -38,15 +42,39 @@ def read_idx_bytes(path: str | Path) -> bytes:
     """
     path = Path(path)
     where = f"IDX file {str(path)!r}"
+    with _reading(path, where) as stream:
+        raw = stream.read(MAX_IDX_BYTES + 1)
+    if len(raw) > MAX_IDX_BYTES:
+        raise OfaBenchError(f"{where} decompresses to more than {MAX_IDX_BYTES} bytes; not an image dataset file")
+    return raw
+
+
+def sha256_of_file(path: str | Path, max_bytes: int = MAX_IDX_BYTES) -> str:
+    """Hex SHA-256 of an IDX file's decompressed bytes, read a MiB at a time (memory stays small).
+
+    Raises:
+        OfaBenchError: As :func:`read_idx_bytes`, or the file decompresses to more than ``max_bytes``.
+    """
+    path = Path(path)
+    where = f"IDX file {str(path)!r}"
+    digest, size = hashlib.sha256(), 0
+    with _reading(path, where) as stream:
+        while chunk := stream.read(2**20):
+            size += len(chunk)
+            if size > max_bytes:
+                raise OfaBenchError(f"{where} decompresses to more than {max_bytes:,} bytes")
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextmanager
+def _reading(path: Path, where: str) -> Iterator[BinaryIO]:
+    """The decompressed stream of ``path`` (gzip or plain), its errors as one-line OfaBenchErrors."""
     try:
         with path.open("rb") as stream:
             packed = stream.read(2) == b"\x1f\x8b"
-        if packed:
-            with gzip.open(path, "rb") as stream:
-                raw = stream.read(MAX_IDX_BYTES + 1)
-        else:
-            with path.open("rb") as stream:
-                raw = stream.read(MAX_IDX_BYTES + 1)
+        with gzip.open(path, "rb") if packed else path.open("rb") as stream:
+            yield stream
     except FileNotFoundError:
         raise OfaBenchError(f"{where} not found") from None
     except EOFError:
@@ -55,9 +83,6 @@ def read_idx_bytes(path: str | Path) -> bytes:
         raise OfaBenchError(f"{where} is not a valid gzip file ({exc})") from None
     except OSError as exc:
         raise OfaBenchError(f"{where} cannot be read: {exc.strerror or exc}") from None
-    if len(raw) > MAX_IDX_BYTES:
-        raise OfaBenchError(f"{where} decompresses to more than {MAX_IDX_BYTES} bytes; not an image dataset file")
-    return raw
 
 
 def read_idx(path: str | Path, ndim: int | None = None, raw: bytes | None = None) -> np.ndarray:
@@ -93,7 +118,13 @@ def read_idx(path: str | Path, ndim: int | None = None, raw: bytes | None = None
     shape = struct.unpack(f">{dims}I", raw[4:header])
     if any(n == 0 for n in shape):
         raise OfaBenchError(f"{where} has an empty dimension: shape {shape}")
-    expected_bytes = header + int(np.prod(shape, dtype=np.int64))
+    # Exact integers: dims up to 2**32 - 1 each overflow int64 (np.prod wraps (2**31, 2**31, 4) to 0).
+    expected_bytes = header + math.prod(shape)
+    if expected_bytes > MAX_IDX_BYTES:
+        raise OfaBenchError(
+            f"{where} has header dims {shape}, which need {expected_bytes:,} bytes, more than the limit of "
+            f"{MAX_IDX_BYTES:,}; the file has {len(raw):,}"
+        )
     if len(raw) < expected_bytes:
         raise OfaBenchError(
             f"{where} is truncated: shape {shape} needs {expected_bytes} bytes, the file has {len(raw)}"

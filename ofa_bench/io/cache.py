@@ -22,12 +22,32 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.io.untrusted.limits import excerpt
+from ofa_bench.io.untrusted.state import check_value, shown, value_range
 
-__all__ = ["CACHE_FILE", "Measurement", "MeasurementCache"]
+__all__ = ["CACHE_COMMANDS", "CACHE_FILE", "CACHE_REMEDY", "RECORD_FIELDS", "Measurement", "MeasurementCache"]
 
 CACHE_FILE = "cache.sqlite"
+
+#: Which commands need the cache and which can skip it.
+CACHE_COMMANDS = (
+    "'evaluate', 'archive' and 'search' can skip the cache (--no-cache; Python: Evaluator(cache=False)), "
+    "'run', 'build-archive' and the other commands need it"
+)
+#: What works when the cache cannot be opened or written.
+CACHE_REMEDY = f"free space or make its folder writable; {CACHE_COMMANDS}"
+
+#: Fields every payload of a ``records`` kind holds (the measured archive's,
+#: :mod:`ofa_bench.benchmark.archive_plan`); a kind starting with a key's text holds its fields.
+RECORD_FIELDS: dict[str, tuple[str, ...]] = {
+    "archive:full": ("accuracy", "loss", "valid_half_a", "valid_half_b", "test_accuracy", "test_loss", "seconds"),
+    "archive:noise:": ("accuracy", "valid_half_a", "valid_half_b"),
+}
+#: Payload fields that may be NaN (nothing to measure: no test split, a one-image validation half).
+_MAY_BE_NAN = frozenset({"valid_half_b", "test_accuracy", "test_loss", "loss"})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS measurements (
@@ -85,9 +105,10 @@ class Measurement:
     """The accuracy measurement of one arch.
 
     Attributes:
-        accuracy: Top-1 accuracy in [0, 1] (or the surrogate's prediction).
-        loss: Mean cross-entropy on the validation split; NaN for a surrogate.
-        wall_time: Seconds the measurement took when it was made.
+        accuracy: Top-1 accuracy in [0, 1] (or the surrogate's prediction, clipped to [0, 1]); NaN
+            for a failed measurement (stored as NULL).
+        loss: Mean cross-entropy on the validation split, >= 0; NaN for a surrogate (NULL).
+        wall_time: Seconds the measurement took when it was made, >= 0.
         cached: Whether it was read from the cache rather than made now.
     """
 
@@ -102,6 +123,12 @@ class MeasurementCache:
 
     Args:
         directory: The benchmark directory.
+
+    Every row read back is checked (the file may have been edited or damaged): accuracy a number
+    in [0, 1] or NULL, loss a number >= 0 or NULL, wall time a number >= 0; a payload of the
+    ``records`` table a JSON object with its kind's fields in their ranges (:data:`RECORD_FIELDS`).
+    Anything else is an :class:`OfaBenchError` naming the file, the row and the field. What is put
+    is checked the same way, so nothing is stored that could not be read back.
 
     Raises:
         OfaBenchError: The file cannot be opened or created (e.g. a read-only benchmark).
@@ -120,7 +147,62 @@ class MeasurementCache:
             raise self._error("cannot open", exc) from exc
 
     def _error(self, what: str, exc: sqlite3.Error) -> OfaBenchError:
-        return OfaBenchError(f"{what} the evaluation cache {str(self.path)!r}: {exc}; use cache=False (--no-cache)")
+        return OfaBenchError(f"{what} the evaluation cache {str(self.path)!r}: {exc}; {CACHE_REMEDY}")
+
+    def _where(self, table: str, key: str, arch: Any) -> str:
+        text = arch if isinstance(arch, str) else repr(arch)
+        return f"evaluation cache {str(self.path)!r}: {table} row ({key}, arch {excerpt(text, 32)})"
+
+    def _measurement(self, table: str, key: str, arch: Any, accuracy: Any, loss: Any, wall_time: Any,
+                     cached: bool) -> Measurement:  # fmt: skip
+        """A row as a :class:`Measurement`, each value checked: tampered or damaged rows are refused."""
+        if (
+            (accuracy is None or (type(accuracy) is float and (0.0 <= accuracy <= 1.0 or math.isnan(accuracy))))
+            and (loss is None or (type(loss) is float and (0.0 <= loss < math.inf or math.isnan(loss))))
+            and (type(wall_time) is float and 0.0 <= wall_time < math.inf)
+        ):  # the usual row (NaN: NULL, a failure or no loss), checked without building a message
+            return Measurement(_float(accuracy), _float(loss), wall_time, cached=cached)
+        where = self._where(table, key, arch)
+        tail = "; delete the row or the file to measure again"
+        try:
+            acc = check_value(accuracy, f"{where}: accuracy", "accuracy", missing="NULL (a failed measurement)",
+                              nan_is_missing=True)  # fmt: skip
+            lss = check_value(loss, f"{where}: loss", "loss", missing="NULL", nan_is_missing=True)
+            seconds = check_value(wall_time, f"{where}: wall_time", "wall_time")
+        except OfaBenchError as exc:
+            raise OfaBenchError(f"{exc}{tail}") from None
+        return Measurement(_float(acc), _float(lss), float(seconds), cached=cached)  # type: ignore[arg-type]
+
+    def _payload(self, table: str, kind: str, arch: Any, text: Any) -> dict:
+        """A ``records`` payload, checked: a JSON object of numbers in range, with its kind's fields."""
+        tail = "; delete the row or the file to measure again"
+        try:
+            payload = json.loads(text) if isinstance(text, str) else None
+        except (ValueError, RecursionError):
+            payload = None
+        if not isinstance(payload, dict):
+            where = self._where(table, f"kind {kind!r}", arch)
+            raise OfaBenchError(f"{where}: payload must be a JSON object of numbers; got {excerpt(text)}{tail}")
+        fields = next((f for prefix, f in RECORD_FIELDS.items() if kind.startswith(prefix)), ("accuracy",))
+        missing = [f for f in fields if f not in payload]
+        if missing:
+            raise OfaBenchError(
+                f"{self._where(table, f'kind {kind!r}', arch)}: payload lacks {', '.join(missing)}{tail}"
+            )
+        for name, value in payload.items():
+            nan = name in _MAY_BE_NAN
+            low, high = value_range(name)
+            if type(value) is float and (
+                (math.isfinite(value) and (low is None or value >= low) and (high is None or value <= high))
+                or (nan and math.isnan(value))
+            ):  # the usual value, checked without building a message
+                continue
+            where = f"{self._where(table, f'kind {kind!r}', arch)}: payload {shown(name)}"
+            try:
+                check_value(value, where, low=low, high=high, missing="NaN" if nan else None, nan_is_missing=nan)
+            except OfaBenchError as exc:
+                raise OfaBenchError(f"{exc}{tail}") from None
+        return payload
 
     def _rows_of(self, select: str, key: Sequence[str], archs: Sequence[str]) -> Iterator[tuple]:
         """Rows of ``SELECT ... WHERE fingerprint = ? AND <column> = ? AND arch IN (archs)``, in chunks."""
@@ -136,15 +218,17 @@ class MeasurementCache:
         """The cached measurements of the given arch JSONs that exist, by arch JSON."""
         select = "SELECT arch, accuracy, loss, wall_time FROM measurements WHERE fingerprint = ? AND oracle = ?"
         return {
-            arch: Measurement(_float(accuracy), _float(loss), wall_time, cached=True)
-            for arch, accuracy, loss, wall_time in self._rows_of(select, (fingerprint, oracle), archs)
+            arch: self._measurement("measurements", f"oracle {oracle!r}", arch, accuracy, loss, wall, True)
+            for arch, accuracy, loss, wall in self._rows_of(select, (fingerprint, oracle), archs)
         }
 
     def put(self, fingerprint: str, oracle: str, archs: Sequence[str], results: Sequence[Measurement]) -> None:
         """Store measurements in one committed transaction; an existing row is kept."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        for arch, m in zip(archs, results):  # never store what a read would refuse
+            self._measurement("new measurements", f"oracle {oracle!r}", arch, m.accuracy, m.loss, m.wall_time, False)
         rows = [
-            (fingerprint, oracle, arch, _sql(m.accuracy), _sql(m.loss), m.wall_time, now)
+            (fingerprint, oracle, arch, _sql(m.accuracy), _sql(m.loss), float(m.wall_time), now)
             for arch, m in zip(archs, results)
         ]
         try:
@@ -158,17 +242,21 @@ class MeasurementCache:
     def get_records(self, fingerprint: str, kind: str, archs: Sequence[str]) -> dict[str, dict]:
         """The stored payloads of the given arch JSONs that exist, by arch JSON."""
         select = "SELECT arch, payload FROM records WHERE fingerprint = ? AND kind = ?"
-        return {arch: json.loads(payload) for arch, payload in self._rows_of(select, (fingerprint, kind), archs)}
+        return {
+            arch: self._payload("records", kind, arch, payload)
+            for arch, payload in self._rows_of(select, (fingerprint, kind), archs)
+        }
 
     def put_record(self, fingerprint: str, kind: str, arch: str, payload: dict) -> None:
         """Store one payload (an existing one is kept) and drop the arch's claim, in one transaction."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        text = json.dumps(payload, sort_keys=True)
+        self._payload("new records", kind, arch, text)  # never store what a read would refuse
         try:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.execute(
-                    "INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?)",
-                    (fingerprint, kind, arch, json.dumps(payload, sort_keys=True), now),
+                    "INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?)", (fingerprint, kind, arch, text, now)
                 )
                 self._db.execute(
                     "DELETE FROM claims WHERE fingerprint = ? AND kind = ? AND arch = ?", (fingerprint, kind, arch)
@@ -200,6 +288,14 @@ class MeasurementCache:
                     return False
                 self._db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)", (*key, owner, now))
                 return True
+        except sqlite3.Error as exc:
+            raise self._error("cannot write", exc) from exc
+
+    def release(self, owner: str) -> int:
+        """Give back every claim ``owner`` holds (a worker stopping before it measured them); returns how many."""
+        try:
+            with self._db:
+                return self._db.execute("DELETE FROM claims WHERE owner = ?", (owner,)).rowcount
         except sqlite3.Error as exc:
             raise self._error("cannot write", exc) from exc
 

@@ -28,6 +28,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from ofa_bench.errors import PluginError
+from ofa_bench.plugins.guard import plugin_code, stdout_to_stderr
 from ofa_bench.plugins.interfaces import HardwareBackend, Predictor, Strategy
 from ofa_bench.plugins.spec import parse_spec
 
@@ -143,7 +144,9 @@ class Registry:
             raise PluginError(f"unknown {self.label} {name!r}; known: {known}")
         where = f"{self.label} {name!r} (entry point {ep.value} from {_origin(ep)})"
         try:
-            obj = ep.load()
+            # Importing runs the plug-in's code; not under a deadline, as half an import is worse than a late one.
+            with stdout_to_stderr():
+                obj = ep.load()
         except Exception as exc:
             # One line: the CLI prints the message alone; --debug shows the chained traceback.
             reason = " ".join(f"{type(exc).__name__}: {exc}".split())
@@ -187,7 +190,8 @@ class Registry:
         except TypeError as exc:
             raise PluginError(f"cannot create {self.label} {name_or_instance!r}: {exc}") from exc
         try:
-            return cls(**params)
+            with plugin_code():
+                return cls(**params)
         except (ValueError, TypeError) as exc:
             # Parameters come from users (specs, suite files): a plug-in refusing a value is bad
             # input, named here, not an internal error.

@@ -18,6 +18,7 @@ import pandas as pd
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.metrics.predictors import METRICS, score
 from ofa_bench.plugins import registry
+from ofa_bench.plugins.guard import plugin_code
 from ofa_bench.predictor_eval.archive import Archive
 
 __all__ = ["Split", "check_predictors", "evaluate_predictors", "split", "summarise"]
@@ -122,9 +123,11 @@ def evaluate_predictors(
                     predictor.set_params(seed=seed)
                 archs = archive.space.from_array(archive.array[train])
                 start = time.perf_counter()
-                predictor.fit(archs, archive.y[train])
+                with plugin_code():
+                    predictor.fit(archs, archive.y[train])
                 fitted = time.perf_counter()
-                pred = np.asarray(predictor.predict(archive.space.from_array(x_test)), dtype=np.float64)
+                with plugin_code():
+                    pred = np.asarray(predictor.predict(archive.space.from_array(x_test)), dtype=np.float64)
                 done = time.perf_counter()
                 rows.append({
                     "predictor": name, "train_size": size, "seed": seed,

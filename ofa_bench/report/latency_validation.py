@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ofa_bench.errors import OfaBenchError
+from ofa_bench.plugins.guard import plugin_code
 
 __all__ = ["measure_latencies", "scatter_plot", "write_validation_csv"]
 
@@ -18,8 +19,10 @@ def measure_latencies(runner: Any, archs: list) -> tuple[np.ndarray, np.ndarray]
     statistic the runner reports; any other backend is asked for its latencies.
     """
     if not callable(getattr(runner, "measure", None)):  # any backend can be compared with a table
-        return np.asarray(runner.latency(archs), dtype=np.float64), np.full(len(archs), np.nan)
-    stats = runner.measure(archs)
+        with plugin_code():
+            return np.asarray(runner.latency(archs), dtype=np.float64), np.full(len(archs), np.nan)
+    with plugin_code():
+        stats = runner.measure(archs)
     statistic = getattr(runner, "statistic", "median")
     return np.array([s.value(statistic) for s in stats]), np.array([s.iqr_ms for s in stats])
 

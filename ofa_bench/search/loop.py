@@ -22,6 +22,7 @@ import numpy as np
 from ofa_bench.errors import OfaBenchError, PluginError, SpaceError
 from ofa_bench.objectives import check_satisfiable, format_constraint, parse_constraint, parse_objectives
 from ofa_bench.plugins import registry
+from ofa_bench.plugins.guard import plugin_code
 from ofa_bench.plugins.interfaces import Constraint, Objective, Strategy
 from ofa_bench.search.run_result import RunResult, as_columns
 from ofa_bench.search.runlog import RunLog, entry_record
@@ -83,8 +84,9 @@ def run_search(
         raise OfaBenchError(f"budget must be >= 1 evaluation; got {budget}")
     check_satisfiable(space, constraints)
     name, strategy, params = _make_strategy(strategy, strategy_params)
-    strategy.setup(space, objectives, constraints, seed)
-    batch = int(batch_size or strategy.preferred_batch_size())
+    with plugin_code():  # the strategy's code: its prints go to stderr, and a wall deadline holds it
+        strategy.setup(space, objectives, constraints, seed)
+        batch = int(batch_size or strategy.preferred_batch_size())
     if batch < 1:
         raise OfaBenchError(f"batch size must be >= 1; got {batch}")
     settings = {
@@ -280,7 +282,8 @@ class _Run:
     def _ask(self, n: int) -> np.ndarray:
         name = self.strategy.name or type(self.strategy).__name__
         try:
-            X = np.asarray(self.strategy.ask_array(n))
+            with plugin_code():
+                X = np.asarray(self.strategy.ask_array(n))
         except SpaceError as exc:  # ask() returned something other than archs (dicts, say)
             raise PluginError(f"strategy {name!r}: ask({n}) did not return archs of {self.space.name}: {exc}") from None
         if X.ndim != 2 or X.shape[0] != n:
@@ -309,7 +312,8 @@ class _Run:
 
     def _tell(self, X: np.ndarray, records: dict[str, np.ndarray]) -> float:
         start = time.perf_counter()
-        self.strategy.tell_array(X, records)
+        with plugin_code():
+            self.strategy.tell_array(X, records)
         return time.perf_counter() - start
 
     def _entries(self, X: np.ndarray, records: dict[str, np.ndarray], eval_s: float, strategy_s: float) -> list[dict]:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.objectives import ANALYTIC_COLUMNS, analytic_columns
+from ofa_bench.plugins.guard import plugin_code
 from ofa_bench.plugins.interfaces import Predictor
 from ofa_bench.space import Arch, SearchSpace
 
@@ -44,7 +45,9 @@ class PredictorEvaluate:
         """The predictor's values for a batch array."""
         # A predictor that declares it takes batch arrays gets the array; any other gets archs.
         batch = array if getattr(self.predictor, "accepts_arrays", False) else self.space.from_array(array)
-        return self._check(self.predictor.predict(batch), len(array))
+        with plugin_code():
+            values = self.predictor.predict(batch)
+        return self._check(values, len(array))
 
     def _check(self, values: object, n: int) -> np.ndarray:
         out = np.asarray(values, dtype=np.float64).reshape(-1)

@@ -15,6 +15,12 @@ A run directory holds two files:
 asks the same batch sizes), a failed measurement is ``null``. Everything outside ``time`` is
 deterministic for a seed, so two runs compare equal line by line once ``time`` is dropped.
 Lines are flushed and fsynced batch by batch; a line torn by a crash is dropped on reopening.
+
+A run folder may be handed over or edited, so every line read back is checked (and every line
+appended, so nothing is written that could not be read back): ``n`` is the line's number,
+``batch`` a positive integer that never decreases, ``arch`` an object, each ``record`` value a
+finite number in its column's range (accuracy in [0, 1]; loss, MACs, params, latencies >= 0) or
+``null``, each ``time`` value a finite number >= 0. A bad line is an error naming the file and line.
 """
 
 from __future__ import annotations
@@ -30,9 +36,10 @@ import pandas as pd
 
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.io.atomic import write_text_atomic
-from ofa_bench.io.untrusted import parse_json, read_json
+from ofa_bench.io.untrusted import excerpt, parse_json, read_json
+from ofa_bench.io.untrusted.state import check_value, shown, value_range
 
-__all__ = ["LOG_FILE", "META_FILE", "TIME_KEYS", "RunLog", "entries_frame", "entry_record", "read_log"]
+__all__ = ["LOG_FILE", "META_FILE", "TIME_KEYS", "RunLog", "check_entry", "entries_frame", "entry_record", "read_log"]
 
 META_FILE = "run.json"
 LOG_FILE = "log.jsonl"
@@ -78,7 +85,7 @@ class RunLog:
         meta: dict[str, Any] = {}
         meta_path = directory / META_FILE
         if meta_path.exists():
-            meta = read_json(meta_path, f"run metadata {str(meta_path)!r}")
+            meta = _check_meta(read_json(meta_path, f"run metadata {str(meta_path)!r}"), str(meta_path))
         return cls(directory, _read_entries(directory / LOG_FILE), meta)
 
     @property
@@ -96,8 +103,11 @@ class RunLog:
         entries = [dict(e) for e in entries]
         if not entries:
             return
-        text = "".join(json.dumps(e, separators=(",", ":"), allow_nan=False) + "\n" for e in entries)
         path = self.directory / LOG_FILE
+        batch = self.entries[-1].get("batch") if self.entries else None
+        for i, entry in enumerate(entries, start=len(self.entries) + 1):  # never write what a read would refuse
+            batch = check_entry(entry, i, batch, f"evaluation {i} for run log {str(path)!r}")
+        text = "".join(json.dumps(e, separators=(",", ":"), allow_nan=False) + "\n" for e in entries)
         try:
             with open(path, "a", encoding="utf-8") as f:
                 f.write(text)
@@ -118,10 +128,78 @@ def _read_entries(path: Path) -> list[dict[str, Any]]:
             f.truncate(complete)
             f.flush()
             os.fsync(f.fileno())
-    entries = []
-    for i, line in enumerate(data[:complete].decode("utf-8").splitlines()):
-        entries.append(parse_json(line, f"run log {str(path)!r} line {i + 1}", line=True))
+    entries: list[dict[str, Any]] = []
+    batch = None
+    try:
+        text = data[:complete].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise OfaBenchError(f"run log {str(path)!r} line {line}: not UTF-8 text") from None
+    for i, line in enumerate(text.split("\n")[:-1], start=1):
+        where = f"run log {str(path)!r} line {i}"
+        entry = parse_json(line, where, line=True)
+        batch = check_entry(entry, i, batch, where)
+        entries.append(entry)
     return entries
+
+
+def _check_meta(meta: Any, path: str) -> dict[str, Any]:
+    """``run.json`` as read back: an object whose ``status``/``stopped`` are text and ``budget`` a count."""
+    where = f"run metadata {path!r}"
+    if not isinstance(meta, dict):
+        raise OfaBenchError(f"{where}: must be a JSON object; got {excerpt(meta)}")
+    for key in ("status", "stopped"):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            raise OfaBenchError(f"{where}: {key}: must be text; got {excerpt(meta[key])}")
+    for key in ("budget", "batch_size"):
+        value = meta.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise OfaBenchError(f"{where}: {key}: must be a positive integer; got {excerpt(value)}")
+    return meta
+
+
+def check_entry(entry: Any, n: int, batch: Any, where: str) -> int | None:
+    """Check one log line (``n``: its number; ``batch``: the previous line's); returns its batch.
+
+    Raises:
+        OfaBenchError: ``"<where>: <field>: must be ...; got ..."``.
+    """
+    if not isinstance(entry, dict):
+        raise OfaBenchError(f"{where}: must be a JSON object with n, batch, arch, record, time; got {excerpt(entry)}")
+    number = entry.get("n")
+    if isinstance(number, bool) or not isinstance(number, int) or number != n:
+        raise OfaBenchError(
+            f"{where}: n: must be {n} (evaluations are numbered from 1, one a line); got {excerpt(number)}"
+        )
+    this = entry.get("batch")
+    if this is not None or batch is not None:
+        low = batch if isinstance(batch, int) else 1
+        if isinstance(this, bool) or not isinstance(this, int) or not low <= this <= n:
+            raise OfaBenchError(
+                f"{where}: batch: must be an integer from {low} to {n} (asks are numbered from 1, in order); "
+                f"got {excerpt(this)}"
+            )
+    if not isinstance(entry.get("arch"), dict):
+        raise OfaBenchError(
+            f"{where}: arch: must be a JSON object (an arch's OFA dict); got {excerpt(entry.get('arch'))}"
+        )
+    for part, missing in (("record", "null (a failed measurement)"), ("time", None)):
+        values = entry.get(part, {})
+        if not isinstance(values, dict):
+            raise OfaBenchError(f"{where}: {part}: must be a JSON object; got {excerpt(values)}")
+        for column, value in values.items():
+            low, high = (0.0, None) if part == "time" else value_range(column)
+            if value is None and missing is not None:
+                continue
+            if (
+                type(value) is float
+                and math.isfinite(value)
+                and (low is None or value >= low)
+                and (high is None or value <= high)
+            ):  # the usual value, checked without building a message
+                continue
+            check_value(value, f"{where}: {part}.{shown(column)}", low=low, high=high, missing=missing)
+    return this
 
 
 def read_log(directory: str | os.PathLike[str]) -> pd.DataFrame:

@@ -13,15 +13,14 @@ direction (higher hypervolume, lower IGD...):
   by more than that share of it (an earlier run of the same suite, ``--baseline DIR``).
 
 :func:`evaluate_checks` reads a run directory (and a baseline directory) through the bounded
-readers of :mod:`ofa_bench.io.untrusted` and returns a :class:`GateResult`; every run that did not
-finish fails the gate too. Bad input (a baseline of another suite, too few seeds for a rank test,
+readers of :mod:`ofa_bench.io.untrusted`, checking every field it uses (:mod:`ofa_bench.suite.baseline`),
+and returns a :class:`GateResult`; every run that did not finish fails the gate too. Bad input (a baseline of another suite, too few seeds for a rank test,
 a metric the results lack) is an :class:`~ofa_bench.errors.OfaBenchError` of one line.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,9 @@ import pandas as pd
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.io.json_diff import first_difference
-from ofa_bench.io.untrusted import excerpt, read_json
+from ofa_bench.io.untrusted import excerpt
 from ofa_bench.metrics.statistics import smallest_p, summarise
+from ofa_bench.suite.baseline import check_metric_name, read_run_dir, same_suite
 from ofa_bench.suite.sections import Section
 
 __all__ = [
@@ -50,9 +49,6 @@ __all__ = [
 #: What ``ofa-bench baseline save`` copies: the small part of a run a repository commits.
 BASELINE_FILES = ("suite.json", "results.json", "summary.csv")
 
-#: Metrics every suite's summary can hold; ``best:<column><=<level>`` ones come from its limits.
-_METRICS = ("hv", "hv_test", "igd", "evals_to_target")
-_BEST = re.compile(r"^best:[A-Za-z0-9_:.-]+<=[-+0-9.eE]+$")
 _KINDS = ("beats", "min", "max", "baseline_tolerance")
 # Run statuses that count as finished (the harness's, see ofa_bench.suite.results).
 _FINISHED = ("done", "wall_seconds")
@@ -101,13 +97,6 @@ class Check(Section):
         value = getattr(self, self.kind)
         shown = value if self.kind == "beats" else f"{value:g}"
         return f"{self.strategy} {self.metric} {self.kind} {shown}"
-
-
-def check_metric_name(metric: str) -> str:
-    """``metric`` if a summary can hold it, else a ValueError listing the allowed names."""
-    if metric in _METRICS or _BEST.match(metric):
-        return metric
-    raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(_METRICS)}, best:<column><=<level>")
 
 
 def fewest_seeds(alpha: float) -> int:
@@ -207,55 +196,6 @@ def _clean(value: Any) -> float | None:
     return None if value is None or not math.isfinite(float(value)) else float(value)
 
 
-# ----- reading run directories ----------------------------------------------------------------
-
-
-def _read_dir(directory: str | Path, what: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``suite.json`` and ``results.json`` of a run (or baseline) directory."""
-    path = Path(directory)
-    for name in ("suite.json", "results.json"):
-        if not (path / name).is_file():
-            raise OfaBenchError(f"{what} {str(path)!r}: no {name}; give the output directory of 'ofa-bench run'")
-    state = read_json(path / "suite.json", f"{what} {str(path / 'suite.json')!r}")
-    results = read_json(path / "results.json", f"{what} {str(path / 'results.json')!r}")
-    for name, document, keys in (("suite.json", state, ("suite", "fingerprint", "normalisation")),
-                                 ("results.json", results, ("runs", "summary"))):  # fmt: skip
-        missing = [
-            k for k in keys if not isinstance(document, dict) or not isinstance(document.get(k), (dict, list, str))
-        ]
-        if missing:
-            raise OfaBenchError(f"{what} {str(path / name)!r}: missing {', '.join(missing)}; not a suite run")
-    return state, results
-
-
-def _first_difference(old: Any, new: Any, where: str) -> str | None:
-    """The first field where two JSON values differ, as ``path (A in the baseline, B in the run)``."""
-    found = first_difference(old, new, where)
-    if found is None:
-        return None
-    if isinstance(found.old, list) and isinstance(found.new, list):
-        return f"{found.path} ({len(found.old)} entries in the baseline, {len(found.new)} in the run)"
-    return f"{found.path} ({excerpt(found.old)} in the baseline, {excerpt(found.new)} in the run)"
-
-
-def _same_suite(run: dict[str, Any], base: dict[str, Any], base_dir: str) -> None:
-    """Refuse a baseline of another suite, benchmark, normalisation or reference front."""
-    fields = [
-        ("suite.name", run["suite"].get("name"), base["suite"].get("name")),
-        ("suite.budget", run["suite"].get("budget"), base["suite"].get("budget")),
-        ("fingerprint", run["fingerprint"], base["fingerprint"]),
-        ("normalisation", run["normalisation"], base["normalisation"]),
-        ("reference_front", run.get("reference_front"), base.get("reference_front")),
-    ]
-    for name, mine, theirs in fields:
-        where = _first_difference(theirs, mine, name)
-        if where:
-            raise OfaBenchError(
-                f"--baseline {base_dir!r}: {where} differs; a baseline must be an earlier run of the same suite on the "
-                "same benchmark (save a new one with 'ofa-bench baseline save RUN_DIR DEST')"
-            )
-
-
 # ----- evaluating -------------------------------------------------------------------------------
 
 
@@ -280,7 +220,7 @@ def evaluate_checks(
         OfaBenchError: Bad input: a baseline of another suite, a metric or strategy the results
             lack, a ``beats`` check with too few finished seeds, ``baseline_tolerance`` without a baseline.
     """
-    state, results = _read_dir(run_dir, "run directory")
+    state, results = read_run_dir(run_dir, "run directory")
     suite = state["suite"]
     if checks is None:
         checks = []
@@ -298,8 +238,8 @@ def evaluate_checks(
     alpha = float(alpha)
     base: tuple[dict[str, Any], dict[str, Any]] | None = None
     if baseline_dir is not None:
-        base = _read_dir(baseline_dir, "baseline")
-        _same_suite(state, base[0], str(baseline_dir))
+        base = read_run_dir(baseline_dir, "baseline")
+        same_suite(state, base[0], str(baseline_dir))
     runs = pd.DataFrame(results["runs"])
     summary = pd.DataFrame(results["summary"])
     gate = GateResult(str(suite.get("name")), str(run_dir), None if baseline_dir is None else str(baseline_dir), alpha)
@@ -411,7 +351,7 @@ def save_baseline(run_dir: str | Path, dest: str | Path) -> list[Path]:
     from ofa_bench.io.atomic import write_text_atomic
     from ofa_bench.io.untrusted import MAX_JSON_BYTES, read_untrusted_text
 
-    _read_dir(run_dir, "run directory")  # refuses anything but a suite run
+    read_run_dir(run_dir, "run directory")  # refuses anything but a suite run
     source, target = Path(run_dir), Path(dest)
     target.mkdir(parents=True, exist_ok=True)
     written = []

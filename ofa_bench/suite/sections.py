@@ -22,10 +22,15 @@ from ofa_bench.io.untrusted import (
     MAX_JOBS,
     MAX_REFERENCE_SAMPLE,
     MAX_SEED,
+    excerpt,
 )
+from ofa_bench.io.untrusted.state import name_problem, shown
 from ofa_bench.plugins import registry
 
 __all__ = [
+    "MAX_LEVELS",
+    "MAX_REFERENCE",
+    "MIN_SPAN",
     "BackendSpec",
     "BenchmarkSection",
     "Budget",
@@ -39,6 +44,13 @@ __all__ = [
 ]
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+#: Largest hypervolume reference point on a normalised axis (0: the best bound, 1: the worst).
+MAX_REFERENCE = 10.0
+#: Smallest span of a fixed bound, relative to its magnitude: ``high - low >= MIN_SPAN * max(|low|, |high|, 1)``.
+MIN_SPAN = 1e-9
+#: Most levels of "best under limit" per column (each is a metric of every run).
+MAX_LEVELS = 100
 
 
 class Section(BaseModel):
@@ -220,8 +232,13 @@ class StrategyEntry(Section):
     @field_validator("label")
     @classmethod
     def _label(cls, value: str | None) -> str | None:
-        if value is not None and not _LABEL.match(value):
-            raise ValueError(f"{value!r} must be letters, digits and _.+- (it names a directory)")
+        if value is None:
+            return value
+        problem = name_problem(value)
+        if problem is None and not _LABEL.match(value):
+            problem = f"{excerpt(value)} must be letters, digits and _.+- (it names a directory)"
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
@@ -322,16 +339,21 @@ class HypervolumeSection(Section):
 
     Attributes:
         bounds: ``column: [best-or-worst, other]`` per objective; a missing column takes the range
-            of the reference sample (with the space's smallest and largest arch).
+            of the reference sample (with the space's smallest and largest arch). Finite, ``low <
+            high``, and not degenerate: ``high - low >= MIN_SPAN * max(|low|, |high|, 1)``, so no
+            measured value lands a billion box widths away (where IGD overflows).
         reference: Reference point per normalised objective, where 0 is the best bound and 1 the
             worst (default: Ishibuchi's ``1 + 1/H`` for the reference front's size, see
-            :mod:`ofa_bench.suite.reference`).
+            :mod:`ofa_bench.suite.reference`, from 1 to 2); from 1 to :data:`MAX_REFERENCE`, so a
+            hypervolume is at most ``MAX_REFERENCE ** m`` and never overflows.
         limits: Constraint levels per column for "best accuracy under limit" (default: the
-            constraints' uppers, then quartiles of each minimised objective's bounds).
+            constraints' uppers, then quartiles of each minimised objective's bounds); 1 to
+            :data:`MAX_LEVELS` finite levels per column, each naming its own metric
+            (``best:<column><=<level:g>``); the columns must be costs the records hold (checked by the suite).
     """
 
     bounds: dict[str, list[float]] = Field(default_factory=dict)
-    reference: float | None = Field(None, gt=0)
+    reference: float | None = None
     limits: dict[str, list[float]] = Field(default_factory=dict)
 
     @field_validator("bounds")
@@ -339,5 +361,39 @@ class HypervolumeSection(Section):
     def _bounds(cls, value: dict[str, list[float]]) -> dict[str, list[float]]:
         for column, pair in value.items():
             if len(pair) != 2 or not pair[0] < pair[1]:
-                raise ValueError(f"{column}: must be [low, high] with low < high; got {pair}")
+                raise ValueError(f"{shown(column)}: must be [low, high] with low < high; got {excerpt(pair)}")
+            low, high = pair
+            smallest = MIN_SPAN * max(abs(low), abs(high), 1.0)
+            if not high - low >= smallest:
+                raise ValueError(
+                    f"{shown(column)}: [low, high] must span at least {MIN_SPAN:g} x max(|low|, |high|, 1) = "
+                    f"{smallest:.3g} (normalised values divide by the span); got {excerpt(pair)}"
+                )
+        return value
+
+    @field_validator("reference")
+    @classmethod
+    def _reference(cls, value: float | None) -> float | None:
+        if value is not None and not 1.0 <= value <= MAX_REFERENCE:
+            raise ValueError(
+                f"must be from 1 to {MAX_REFERENCE:g} (normalised units: 1 is each objective's worst bound; "
+                f"the default, Ishibuchi's 1 + 1/H, is at most 2); got {excerpt(value)}"
+            )
+        return value
+
+    @field_validator("limits")
+    @classmethod
+    def _limits(cls, value: dict[str, list[float]]) -> dict[str, list[float]]:
+        for column, levels in value.items():
+            if not 1 <= len(levels) <= MAX_LEVELS:
+                raise ValueError(f"{shown(column)}: give 1 to {MAX_LEVELS} levels; got {len(levels)}")
+            named: dict[str, float] = {}
+            for level in levels:
+                name = f"{level:g}"  # the metric's name: best:<column><=<level:g>
+                if name in named:
+                    raise ValueError(
+                        f"{shown(column)}: levels {named[name]!r} and {level!r} both name the metric "
+                        f"best:{shown(column)}<={name}; give distinct levels"
+                    )
+                named[name] = level
         return value

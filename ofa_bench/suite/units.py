@@ -1,22 +1,22 @@
 """The runs of a suite: one :class:`Unit` per (strategy, seed), run by :func:`run_unit` in an engine's worker.
 
 A worker runs or resumes one run in its own directory under ``OUT/units/`` (its run log,
-:mod:`ofa_bench.search.runlog`); a lock keeps two processes from writing one log, a local worker
-exits soon after its suite process dies, and ``budget.wall_seconds`` stops a run at its deadline.
+:mod:`ofa_bench.search.runlog`); a lock keeps two processes from writing one log, and
+``budget.wall_seconds`` stops a run at its deadline, also inside a plug-in call that blocks
+(:func:`ofa_bench.plugins.guard.wall_deadline`). A local worker exits as soon as its suite process
+dies (:func:`ofa_bench.search.engines.exit_with`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ofa_bench.plugins import registry
+from ofa_bench.plugins.guard import OutOfTime, check_deadline, wall_deadline
 from ofa_bench.plugins.interfaces import Predictor
 from ofa_bench.search.runlog import RunLog
 from ofa_bench.search.streams import stream_seed
@@ -69,7 +69,6 @@ class UnitJob:
     wall_seconds: float | None
     oracle: Predictor | None
     meta: dict[str, Any]
-    suite_pid: int | None = None  # a local suite process its worker should not outlive
     splits: dict[str, Any] | None = None  # the suite's split plan: which benchmark the search measures on
     suite_seed: int = 0
 
@@ -87,8 +86,7 @@ def run_unit(job: UnitJob) -> dict[str, Any]:
     """Run or resume one run in its directory (the function engines call in their workers).
 
     A lock on the run directory makes a second process (say, a worker of a killed suite that
-    is still finishing) wait instead of writing the same log at the same time; local workers
-    also exit soon after their suite process dies.
+    is still finishing) wait instead of writing the same log at the same time.
 
     Returns:
         ``key``, ``status`` and ``evaluations`` of the run.
@@ -98,8 +96,6 @@ def run_unit(job: UnitJob) -> dict[str, Any]:
     from ofa_bench.evaluate import Evaluator
     from ofa_bench.search.loop import evaluator_fn, run_search
 
-    if job.suite_pid is not None and job.suite_pid != os.getpid():
-        _exit_with(job.suite_pid)
     directory = Path(job.directory)
     directory.mkdir(parents=True, exist_ok=True)
     with _locked(directory / ".lock"):
@@ -120,60 +116,34 @@ def run_unit(job: UnitJob) -> dict[str, Any]:
     return {"key": job.unit.key, "status": log.meta.get("status"), "evaluations": len(log.entries)}
 
 
-class _OutOfTime(Exception):
-    """The run's wall-clock budget is spent."""
-
-
 def _search(job: UnitJob, run_search: Callable[..., Any], evaluate: Callable[..., Any], log: RunLog) -> None:
+    deadline: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if job.wall_seconds is not None:
         spent = max((e.get("time", {}).get("elapsed_s") or 0.0 for e in log.entries), default=0.0)
-        evaluate = _with_deadline(evaluate, job.wall_seconds - spent)
+        deadline = wall_deadline(job.wall_seconds - spent)
+        evaluate = _in_time(evaluate)
     try:
-        run_search(
-            job.unit.strategy, job.space, ",".join(job.objectives), job.constraints, evaluate, job.budget,
-            job.unit.run_seed, batch_size=job.batch_size, strategy_params=job.unit.params, run_dir=job.directory,
-            meta=job.meta,
-        )  # fmt: skip
-    except _OutOfTime:
+        with deadline:
+            run_search(
+                job.unit.strategy, job.space, ",".join(job.objectives), job.constraints, evaluate, job.budget,
+                job.unit.run_seed, batch_size=job.batch_size, strategy_params=job.unit.params,
+                run_dir=job.directory, meta=job.meta,
+            )  # fmt: skip
+    except OutOfTime:
+        # The log holds every batch told before the deadline; the batch in progress is dropped.
         stopped = RunLog.open(job.directory)
-        stopped.write_meta({**stopped.meta, "status": "done", "stopped": "wall_seconds"})
+        # Stopped in the strategy's setup, the run has no metadata yet: the job's stand in.
+        stopped.write_meta({**(stopped.meta or job.meta), "status": "done", "stopped": "wall_seconds"})
 
 
-def _with_deadline(evaluate: Callable[..., Any], seconds: float) -> Callable[..., Any]:
-    deadline = time.monotonic() + seconds
+def _in_time(evaluate: Callable[..., Any]) -> Callable[..., Any]:
+    """``evaluate``, refused once the deadline has passed (no evaluation starts after it)."""
 
     def evaluate_in_time(archs: Any) -> Any:
-        if time.monotonic() >= deadline:
-            raise _OutOfTime
+        check_deadline()
         return evaluate(archs)
 
     return evaluate_in_time
-
-
-_WATCHED: set[int] = set()
-
-
-def _exit_with(pid: int, every_s: float = 1.0) -> None:
-    """End this worker process soon after process ``pid`` is gone (once per worker).
-
-    A suite killed with SIGKILL cannot stop its joblib workers; without this they would finish
-    their run and then idle on. Exiting mid-run is safe: the log is resumed on the next run.
-    """
-    if pid in _WATCHED:
-        return
-    _WATCHED.add(pid)
-
-    def watch() -> None:
-        while True:
-            time.sleep(every_s)
-            try:
-                os.kill(pid, 0)  # signal 0: only asks whether the process exists
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:  # exists, owned by another user: not ours to watch
-                return
-
-    threading.Thread(target=watch, name="ofa-bench-suite-watch", daemon=True).start()
 
 
 @contextlib.contextmanager
@@ -196,8 +166,6 @@ def make_job(
 ) -> UnitJob:
     """What a worker needs to run ``unit`` of ``suite`` into ``out`` (picklable)."""
     bench = plan.search
-    # Only joblib's workers are local children of this process; a cluster's may be on other machines.
-    local = suite.engine.kind == "joblib"
     if suite.oracle.noisy and oracle is not None:
         # Seeded by the run's seed number: every strategy's run with that number sees the same draws.
         oracle = oracle.with_noise(stream_seed(suite.seed, "oracle_noise", unit.seed))  # type: ignore[attr-defined]
@@ -224,5 +192,4 @@ def make_job(
             "fingerprint": bench.fingerprint,
             "oracle": getattr(oracle, "oracle_label", None) or info.get("label", "live"),
         },
-        suite_pid=os.getpid() if local else None,
     )

@@ -35,12 +35,20 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
 
 
 def preflight(baseline: str | None, suite: Any = None) -> None:
-    """Refuse bad gate input before any work: a baseline that is no run, a tolerance check without a baseline."""
+    """Refuse bad gate input before any work: a baseline that is no run, a tolerance check without a baseline.
+
+    Given the suite about to run, the baseline is also read, checked and held against it (name,
+    budget, objectives, benchmark fingerprint...), so a baseline of another suite fails before the runs.
+    """
     if baseline is not None and not (Path(baseline) / "suite.json").is_file():
         raise OfaBenchError(f"--baseline {baseline!r}: no suite.json; give a run directory or 'baseline save' output")
     for i, check in enumerate(getattr(suite, "checks", [])):
         if check.baseline_tolerance is not None and baseline is None:
             raise OfaBenchError(f"checks[{i}].baseline_tolerance: needs a baseline; pass --baseline DIR")
+    if baseline is not None and suite is not None:
+        from ofa_bench.suite.baseline import check_baseline
+
+        check_baseline(suite, baseline)
 
 
 def gate(args: argparse.Namespace, run_dir: str | Path) -> int:

@@ -19,6 +19,7 @@ from ofa_bench.cli import arguments, output, progress
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.io.untrusted import limits
 from ofa_bench.plugins import registry
+from ofa_bench.plugins.guard import plugin_code
 from ofa_bench.space import SearchSpace, get_space
 
 __all__ = ["add_commands"]
@@ -76,10 +77,27 @@ def _buildable(name: str) -> bool:
         return False
 
 
+def _runner_as_backend(spec: str) -> str | None:
+    """The message for a runner given as ``--backend`` (it measures; ``--runner`` takes it), else ``None``."""
+    try:
+        cls = registry.get("hardware", registry.parse_spec(spec)[0])
+    except OfaBenchError:
+        return None
+    if not callable(getattr(cls, "time_modules", None)):
+        return None
+    return (
+        f"--backend {spec!r} names a runner, which measures the layers; pass it as --runner {spec} "
+        f"(--backend names the table format to build, lut by default)"
+    )
+
+
 def _cmd_build_lut(args: argparse.Namespace) -> int:
     from ofa_bench.errors import OfaBenchError
     from ofa_bench.plugins.interfaces import BuildableBackend
 
+    hint = _runner_as_backend(args.backend)
+    if hint is not None:
+        raise OfaBenchError(hint)
     backend_class = registry.get("hardware", args.backend)
     if not isinstance(backend_class, BuildableBackend):
         buildable = [n for n in registry.names("hardware") if _buildable(n)]
@@ -106,7 +124,7 @@ def _cmd_fit_linear(args: argparse.Namespace) -> int:
 
     runner = _create_runner(args.runner, _runner_params(args), {"cache_size": args.n})
     archs = args.space.sample(args.n, args.seed)
-    with _status(progress.shown(args), f"measuring {output.count_archs(len(archs))} on {runner.name}"):
+    with _status(progress.shown(args), f"measuring {output.count_archs(len(archs))} on {runner.name}"), plugin_code():
         measured = runner.latency(archs)
     info = runner.describe()
     source = (
@@ -167,7 +185,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     defaults["cache_size"] = args.n
     runner = _create_runner(args.runner, _runner_params(args), defaults)
     archs = _validation_archs(lut, space, args.n, args.seed)
-    predicted = lut.latency(archs)
+    with plugin_code():
+        predicted = lut.latency(archs)
     with _status(progress.shown(args), f"measuring {output.count_archs(len(archs))} on {runner.name}"):
         measured, spread = measure_latencies(runner, archs)
     metrics = validation_metrics(predicted, measured)
@@ -227,7 +246,10 @@ def add_commands(command: Any, group: Any) -> None:
     hw = group("hardware", "latency backends: list them, build lookup tables, validate tables on a runner")
     hw("list", _cmd_list, "list hardware backends and whether each can run here")
 
-    runner_help = "runner name or spec, e.g. torch-cpu, onnxruntime-cpu, torch-cuda, 'torch-cpu:channels_last=false'"
+    runner_help = (
+        "runner name or spec, e.g. torch-cpu, onnxruntime-cpu, torch-cuda, 'torch-cpu:channels_last=false', "
+        "remote:url=http://HOST:PORT (a device agent)"
+    )
     p = hw("build-lut", _cmd_build_lut, "time every distinct layer of a space on a runner into a lookup table")
     p.add_argument("--space", type=arguments.space, required=True, help=f"search-space preset: {', '.join(preset_names())}")
     p.add_argument("--runner", required=True, help=runner_help)

@@ -10,6 +10,7 @@ from ofa_bench.cli import arguments, output, progress
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.io.untrusted import limits
 from ofa_bench.plugins import registry
+from ofa_bench.plugins.guard import plugin_code
 
 __all__ = ["add_commands"]
 
@@ -121,7 +122,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     predictor = registry.create_from_spec("predictor", args.predictor)
     if args.seed is not None and "seed" in predictor.get_params(deep=False):
         predictor.set_params(seed=args.seed)
-    predictor.fit(archive.space.from_array(archive.array), archive.y)
+    with plugin_code():
+        predictor.fit(archive.space.from_array(archive.array), archive.y)
     path = save_predictor(predictor, args.out)
     summary = {"predictor": args.predictor, "space": archive.space.name, "archs": len(archive), "out": str(path)}
     if args.json:
@@ -140,11 +142,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     predictor = load_predictor(args.model)
     space = predictor.space_
     archs = read_archs(space, args.archs)
-    pred = predictor.predict(archs)
+    with plugin_code():
+        pred = predictor.predict(archs)
     std = None
     if args.std:
         try:
-            std = predictor.predict_std(archs)
+            with plugin_code():
+                std = predictor.predict_std(archs)
         except NotImplementedError:
             raise OfaBenchError(f"--std: predictor {type(predictor).name!r} gives no uncertainty") from None
     lines = []

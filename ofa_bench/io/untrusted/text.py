@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from ofa_bench.errors import OfaBenchError, yaml_problem
+from ofa_bench.io.untrusted.limits import excerpt
 
 __all__ = [
     "MAX_ALIASES",
@@ -47,7 +48,38 @@ MAX_ALIASES = 1_000
 MAX_ALIAS_NODES = 100_000
 
 # The C parser is several times faster on lookup tables of thousands of entries.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """The safe loader, refusing a mapping key given twice (PyYAML keeps the last one silently).
+
+    YAML requires keys to be unique; a table with one layer twice, or a suite with two
+    ``budget:`` keys, is a mistake to name, not to resolve by position. Keys a merge (``<<: *x``)
+    brings in may still be overridden, as YAML's merge key allows.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key: the base class names it
+                    continue
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"found duplicate key {excerpt(key, 80)}", key_node.start_mark,
+                    )  # fmt: skip
+        return super().construct_mapping(node, deep=deep)
+
+
 _COLLECTION_START = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _COLLECTION_END = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
