@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -18,11 +19,16 @@ import pytest
 
 #: Top-level import names of the built-in plug-in packages.
 PLUGIN_PACKAGES = ("ofa_bench_strategies", "ofa_bench_predictors", "ofa_bench_hardware")
-ROOTS = ("ofa_bench", *PLUGIN_PACKAGES)
+#: The device agent: it runs on a device without ofa-bench's core, so it imports none of the other roots
+#: (its own row, below everything: the hardware plug-in imports its timing core and protocol).
+AGENT_PACKAGE = "ofa_bench_agent"
+#: All the agent may import outside itself: the standard library, numpy and onnxruntime.
+AGENT_MAY_IMPORT = frozenset({"numpy", "onnxruntime"})
+ROOTS = ("ofa_bench", *PLUGIN_PACKAGES, AGENT_PACKAGE)
 #: The layers of docs/architecture.md, bottom first: a module (or package) and the layer it is in.
 #: A module belongs to its longest listed prefix. ``ofa_bench`` itself, the public facade, is above all.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("ofa_bench.errors", "ofa_bench.version", "ofa_bench.io.atomic", "ofa_bench.io.untrusted", "ofa_bench.io.cache",
+    (AGENT_PACKAGE, "ofa_bench.errors", "ofa_bench.version", "ofa_bench.io.atomic", "ofa_bench.io.untrusted", "ofa_bench.io.cache",
      "ofa_bench.io.json_diff"),
     ("ofa_bench.space",),
     ("ofa_bench.costs", "ofa_bench.nn", "ofa_bench.data", "ofa_bench.io.export"),
@@ -232,6 +238,22 @@ def test_the_cli_imports_its_commands_and_no_command_imports_the_cli(graph: Grap
 def test_space_and_its_implementation_modules_import_one_way(graph: Graph) -> None:
     assert "ofa_bench.space.search_space" in graph["ofa_bench.space"]
     assert not [m for m in graph if m.startswith("ofa_bench.space.") and "ofa_bench.space" in graph[m]]
+
+
+def test_the_device_agent_imports_nothing_of_ofa_bench(graph: Graph) -> None:
+    """On a device the agent has Python, numpy and onnxruntime only: no other root, no torch, no YAML."""
+    assert [f"{m} -> {t}" for m, targets in sorted(graph.items()) if _top(m) == AGENT_PACKAGE
+            for t in sorted(targets) if _top(t) != AGENT_PACKAGE] == []  # fmt: skip
+    outside = {}
+    for name, path in _module_files(_root_dirs([AGENT_PACKAGE])).items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            tops = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                tops = [node.module or ""]
+            for top in {t.partition(".")[0] for t in tops}:
+                if top not in sys.stdlib_module_names and top not in AGENT_MAY_IMPORT | {AGENT_PACKAGE}:
+                    outside.setdefault(name, []).append(top)
+    assert outside == {}
 
 
 def test_plugins_use_only_the_public_core(graph: Graph) -> None:

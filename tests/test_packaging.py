@@ -18,6 +18,7 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
     assert folders <= listed, f"not in [tool.setuptools] packages: {sorted(folders - listed)}"
     assert config["package-dir"] == {
         "ofa_bench_strategies": "strategies", "ofa_bench_predictors": "predictors", "ofa_bench_hardware": "hardware",
+        "ofa_bench_agent": "agent",
     }  # fmt: skip
     for name, folder in config["package-dir"].items():
         assert name in listed and (ROOT / folder / "__init__.py").is_file()
