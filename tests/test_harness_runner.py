@@ -39,7 +39,7 @@ def test_a_suite_runs_every_unit_and_writes_results(harness_bench: Path, tmp_pat
     reference = results.norm.reference
     assert runs["hv"].between(0, reference**2).all() and (runs["hv"] > 0).all()
     assert (runs["igd"] >= 0).all()
-    for name in ("results.csv", "summary.csv", "anytime.csv", "results.json", "suite.json", "reference.csv"):
+    for name in ("results.csv", "summary.csv", "pairwise.csv", "anytime.csv", "results.json", "suite.json"):
         assert (tmp_path / name).is_file()
     assert ("runs", 4, 4) in seen and any(stage == "archive" for stage, *_ in seen)
     document = json.loads((tmp_path / "results.json").read_text())
@@ -137,14 +137,16 @@ def test_report_has_every_section_and_figure(harness_bench: Path, tmp_path: Path
     run_suite(load_suite(suite_dict(harness_bench)), tmp_path)
     files = write_report(tmp_path)
     text = files.markdown.read_text()
-    for heading in ("## Summary", "## Pareto fronts", "## Hypervolume vs evaluations", "## Best under limit",
-                    "## Runs", "## Predictors", "## Setup", "## Environment"):  # fmt: skip
+    for heading in ("## Summary", "## Strategy against strategy", "## Pareto fronts", "## Hypervolume vs evaluations",
+                    "## Best under limit", "## Runs", "## Predictors", "## Setup", "## Environment"):  # fmt: skip
         assert heading in text
     results = collect_results(tmp_path)
     assert results.state["fingerprint"] in text
     assert "exact one-sided rank test" in text and "Holm-adjusted" in text and "smallest p-value" in text
     assert "Vargha-Delaney" in text and "## Strategies" in text and "oracle_overlap" in text
     assert "Ishibuchi" in text and "random start" in text
+    # Two seeds a side: the smallest p is 1/6, far above Holm's first step over 2 pairs (0.025).
+    assert "corrected across all 2 ordered pairs" in text and "no pair can be told apart" in text
     assert "| strategy | ofa_bench_predictors.gbdt:GBDTPredictor" not in text  # plug-in table lists entry points by row
     assert "ofa_bench_predictors.gbdt:GBDTPredictor" in text and "ofa_bench_strategies.regularized_evolution:" in text
     page = files.html.read_text()
@@ -216,3 +218,23 @@ def test_dask_engine_leaves_the_environment_as_it_was() -> None:
     before = dict(os.environ)
     assert sorted(map_unordered(abs, [1, -2], "dask", jobs=1)) == [1, 2]
     assert dict(os.environ) == before
+
+
+def test_default_limits_are_the_quartiles_of_the_reference_front(harness_bench: Path, tmp_path: Path) -> None:
+    """The levels of best-under-limit cut into the front (where strategies differ), not the bounds' range."""
+    import numpy as np
+
+    results = run_suite(load_suite(suite_dict(harness_bench, seeds=1)), tmp_path)
+    state = json.loads((tmp_path / "suite.json").read_text())
+    low, high = state["normalisation"]["bounds"]["latency:mmacs"]
+    front = np.asarray(state["reference_front"])
+    latency = low + front[:, 1] * (high - low)  # the cost column, back in MMACs
+    expected = [float(f"{v:.4g}") for v in np.quantile(latency, [0.25, 0.5, 0.75])]
+    assert state["limits"]["latency:mmacs"] == sorted(set(expected))
+    assert latency.min() <= min(expected) and max(expected) <= latency.max()
+    # Every strategy's row of the all-pairs table exists, both directions, with Holm across all of them.
+    pairs = pd.read_csv(tmp_path / "pairwise.csv")
+    hv = pairs[pairs["metric"] == "hv"]
+    assert sorted(zip(hv["strategy"], hv["other"])) == [("evolution", "random"), ("random", "evolution")]
+    assert (hv["p_adjusted"] >= hv["p_value"]).all()
+    assert results.beats("hv") == []  # one seed a side can show nothing

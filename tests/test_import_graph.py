@@ -326,3 +326,14 @@ def test_upward_plugin_and_private_imports_are_found(tmp_path: Path) -> None:
         "plug_b.uses -> plug_a._impl (_impl, _SECRET)",
         "plug_b.uses -> plug_a.public (_helper)",
     ]
+
+
+def test_command_handlers_are_plain_functions() -> None:
+    """A handler returns the exit status: a decorator (a stray @contextmanager once) would hand main an object."""
+    decorated = []
+    commands = _root_dirs(["ofa_bench"])["ofa_bench"] / "cli" / "commands"
+    for path in sorted(commands.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("_cmd_") and node.decorator_list:
+                decorated.append(f"{path.name}:{node.name}")
+    assert decorated == []

@@ -334,3 +334,43 @@ def test_a_calibrated_surrogate_answers_through_its_map(tmp_path: Path, bench: P
         info_file.write_text(json.dumps({**info, "calibration": bad}))
         with pytest.raises(OfaBenchError, match=r"calibration\."):
             surrogate_info(copy)
+
+
+def test_report_split_live_measures_the_fronts_on_the_supernet(bench: Path, tmp_path: Path) -> None:
+    """The surrogate searches, the supernet judges: each front arch measured live on the test split."""
+    from ofa_bench.evaluate import Evaluator
+
+    results = run_suite(load_suite(_suite(bench, report_split="live", seeds=1)), tmp_path / "live")
+    state = json.loads((tmp_path / "live" / "suite.json").read_text())
+    assert state["splits"]["report"] == "test" and "remeasured_by" not in state["splits"]
+    holdout = pd.read_csv(tmp_path / "live" / "holdout.csv")
+    space = Benchmark.load(bench).space
+    archs = [space.from_dict(json.loads(a)) for a in holdout["arch"]]
+    with Evaluator(Benchmark.load(bench), split="test", cache=False) as live:
+        measured = live.evaluate(archs, ())["accuracy"].to_numpy(np.float64)
+    np.testing.assert_allclose(holdout["accuracy_test"].to_numpy(np.float64), measured)
+    # 20 test images: every live accuracy is a whole number of images, which no surrogate output is.
+    assert np.allclose(measured * 20, np.round(measured * 20))
+    assert results.verdict_metric == "hv_test"
+    report = write_report(tmp_path / "live", results).markdown.read_text()
+    assert f"as the search's oracle, {state['oracle']['label']}" in report and "re-measured live on test" in report
+
+
+def test_bench_info_figures_read_the_shipped_side_of_the_calibration() -> None:
+    from ofa_bench.benchmark.surrogate import quality_figures
+
+    effect = {"valid": {
+        "before": {"top_decile_residual": -0.004, "kendall_tau_top_decile": 0.30, "top_precision": 0.6},
+        "after": {"top_decile_residual": 0.0005, "kendall_tau_top_decile": 0.30, "top_precision": 0.6},
+    }}  # fmt: skip
+    info = _info(quality={"split": {"fit": 30, "heldout": 10}, "calibration": {"shipped": True, "heldout": effect}})
+    figures = quality_figures({**info, "calibration": {"valid": {"x": [0, 1], "y": [0, 1]}}})
+    assert figures == {
+        "kendall_tau": 0.9, "kendall_tau_top_decile": 0.30, "top_precision": 0.6, "top_decile_residual": 0.0005,
+        "calibrated": True, "archs": 40, "fit": 30, "heldout": 10,
+    }  # fmt: skip
+    # A map fitted but not shipped (it did not help): the figures are the uncalibrated ones.
+    info["quality"]["calibration"]["shipped"] = False
+    assert quality_figures(info)["top_decile_residual"] == -0.004 and not quality_figures(info)["calibrated"]
+    # An older surrogate.json without these figures: None, not an error.
+    assert quality_figures(_info())["top_decile_residual"] is None

@@ -47,6 +47,7 @@ __all__ = [
     "load_surrogate",
     "no_surrogate_message",
     "save_surrogate",
+    "quality_figures",
     "surrogate_fingerprint",
     "surrogate_info",
 ]
@@ -89,6 +90,33 @@ def surrogate_info(directory: str | os.PathLike[str]) -> dict[str, Any] | None:
     info = read_json(path, where)  # shipped with a package, written by anyone: bounded
     _validate(info, where)
     return info
+
+
+def quality_figures(info: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of a surrogate's quality, as shipped (calibrated when it is), from its ``surrogate.json``.
+
+    Returns:
+        ``kendall_tau`` (held-out, valid target), ``kendall_tau_top_decile``, ``top_precision``,
+        ``top_decile_residual`` (mean prediction minus measurement over the held-out archs in the
+        top decile of measured accuracy) and ``calibrated``, plus the sizes: ``archs`` (archive),
+        ``fit`` and ``heldout``. A figure the file does not hold (an older fit) is ``None``.
+    """
+    quality = info.get("quality") if isinstance(info.get("quality"), dict) else {}
+    calibration = quality.get("calibration") if isinstance(quality.get("calibration"), dict) else {}
+    shipped = bool(calibration.get("shipped")) and "calibration" in info
+    effect = ((calibration.get("heldout") or {}).get("valid") or {}).get("after" if shipped else "before") or {}
+    split = quality.get("split") if isinstance(quality.get("split"), dict) else {}
+    archive = info.get("archive") if isinstance(info.get("archive"), dict) else {}
+    return {
+        "kendall_tau": info.get("kendall_tau"),
+        "kendall_tau_top_decile": effect.get("kendall_tau_top_decile"),
+        "top_precision": effect.get("top_precision"),
+        "top_decile_residual": effect.get("top_decile_residual"),
+        "calibrated": shipped,
+        "archs": archive.get("n"),
+        "fit": split.get("fit"),
+        "heldout": split.get("heldout"),
+    }
 
 
 def _validate(info: Any, where: str) -> None:

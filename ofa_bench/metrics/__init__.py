@@ -11,7 +11,8 @@ module                 indicator
 ``evals_to_target``    :func:`evals_to_target`: evaluations to 95% of the suite's best final HV
 ``cost``               :func:`search_cost`: evaluations, wall and CPU seconds
 ``attainment``         :func:`attainment_front`: the median attainment surface of several runs
-``compare``            :func:`summarise`: median, IQR, exact rank test, Holm, A12 against a baseline
+``compare``            :func:`summarise`: median, IQR, exact rank test, Holm, A12 against a baseline;
+                       :func:`pairwise`: every strategy against every other, Holm across all pairs
 =====================  ==========================================================================
 """
 
@@ -25,7 +26,7 @@ from ofa_bench.metrics.evals_to_target import TARGET_FRACTION, evals_to_target
 from ofa_bench.metrics.hypervolume import hypervolume, run_hypervolume
 from ofa_bench.metrics.igd import igd, reference_front
 from ofa_bench.metrics.normalise import Normalisation
-from ofa_bench.metrics.statistics import ALPHA, a12, holm, rank_test, smallest_p, summarise
+from ofa_bench.metrics.statistics import ALPHA, a12, holm, pairwise, rank_test, smallest_p, summarise
 
 __all__ = [
     "ALPHA",
@@ -45,5 +46,6 @@ __all__ = [
     "run_hypervolume",
     "search_cost",
     "smallest_p",
+    "pairwise",
     "summarise",
 ]

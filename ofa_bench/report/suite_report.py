@@ -1,7 +1,8 @@
 """The report of a suite: ``report.md`` and ``report.html`` with the same content, plus PNG figures.
 
 Sections: summary table (median and IQR over seeds, exact one-sided rank tests against random,
-Holm-adjusted across strategies, Vargha-Delaney A12 effect sizes) with a plain verdict;
+Holm-adjusted across strategies, Vargha-Delaney A12 effect sizes) with a plain verdict; every
+strategy against every other (Holm across all pairs);
 median-attainment Pareto fronts; hypervolume-vs-evaluations curves; best accuracy under each
 limit; every run (with its overlap with the oracle's archive); the strategies' random starts and
 parameters; the surrogate oracle's quality (and a warning when it shares a model family with a
@@ -25,6 +26,7 @@ import numpy as np
 
 from ofa_bench.io.atomic import write_text_atomic
 from ofa_bench.metrics import ALPHA, TARGET_FRACTION, smallest_p
+from ofa_bench.report.pairwise import pairwise_blocks
 from ofa_bench.report.plots import hypervolume_figure, pareto_figure
 from ofa_bench.report.render import Block, html_page, markdown
 from ofa_bench.suite.results import FINISHED, SuiteResults, collect_results, metric_directions, target_objective
@@ -207,9 +209,10 @@ def _heldout(results: SuiteResults) -> list[Block]:
             f"re-measured on {splits.get('report')} ({splits.get('n_report')} images) by the shipped surrogate "
             f"of that split, {splits['remeasured_by']}"
         )
+    searched = results.state.get("oracle", {}).get("label", "live")
     caption = (
-        f"Each run's final front (its feasible non-dominated evaluations, as the search measured them on "
-        f"{splits.get('search')}, {splits.get('n_search')} images) {how}, "
+        f"Each run's final front (its feasible non-dominated evaluations, as the search's oracle, {searched}, "
+        f"measured them on {splits.get('search')}, {splits.get('n_search')} images) {how}, "
         "which neither the search nor the oracle saw; the verdict tests the "
         "re-measured hypervolume. A gap between the columns is what the search split flattered."
     )
@@ -423,7 +426,7 @@ def _blocks(results: SuiteResults, pareto: Path | None, curves: Path | None) -> 
     blocks: list[Block] = [("h1", f"Suite {suite['name']}")]
     if suite.get("description"):
         blocks.append(("p", suite["description"]))
-    blocks += [("p", intro), *_summary(results)]
+    blocks += [("p", intro), *_summary(results), *pairwise_blocks(results)]
     if pareto is not None:
         blocks += [("h2", "Pareto fronts"), ("image", (pareto, "Median attainment front per strategy")), ("p",
                    "Each line is the front reached by at least half of a strategy's seeds (the median attainment "

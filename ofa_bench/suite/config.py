@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.io.untrusted import MAX_BATCH, MAX_RUNS, MAX_SEED, MAX_SEEDS, excerpt, read_yaml
+from ofa_bench.io.untrusted.state import name_problem
 from ofa_bench.objectives import BASE_COLUMNS, backends_for, parse_constraint, parse_objectives
 from ofa_bench.plugins.interfaces import Constraint, Objective
 from ofa_bench.suite.checks import Check, fewest_seeds
@@ -71,8 +72,11 @@ class Suite(Section):
         seed: The suite seed every random stream is spawned from (:mod:`ofa_bench.search.streams`).
         report_split: ``auto``: search on the validation split and re-measure every run's final
             front on the test split (without one: search on one fixed half of the validation
-            split, re-measure on the other; :mod:`ofa_bench.suite.holdout`); ``none``: search
-            and report on the whole validation split.
+            split, re-measure on the other; :mod:`ofa_bench.suite.holdout`); a shipped
+            surrogate oracle re-measures with its ``test`` target. ``live``: as ``auto``, but
+            the fronts are always measured live on the supernet, also when a surrogate searched
+            (the verdict then rests on measurements; a shipped benchmark needs its data set
+            installed). ``none``: search and report on the whole validation split.
         engine: Parallel engine.
         reference: The reference random sample.
         hv: Hypervolume normalisation and limits.
@@ -92,12 +96,20 @@ class Suite(Section):
     batch_size: int | None = Field(None, ge=1, le=MAX_BATCH)
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     seed: int = Field(0, ge=0)
-    report_split: Literal["auto", "none"] = "auto"
+    report_split: Literal["auto", "live", "none"] = "auto"
     engine: Engine = Field(default_factory=Engine)
     reference: ReferenceSection = Field(default_factory=ReferenceSection)
     hv: HypervolumeSection = Field(default_factory=HypervolumeSection)
     checks: list[Check] = Field(default_factory=list)
     alpha: float = Field(0.05, gt=0, lt=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        problem = name_problem(value)  # it names the default --out folder and heads every report
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -162,6 +174,7 @@ class Suite(Section):
         for column in self.hv.bounds:
             if column not in [o.column for o in objectives]:
                 raise ValueError(f"hv.bounds: {column!r} is not an objective; objectives: {', '.join(self.objectives)}")
+        self._known_limits(objectives, [b.name for b in self.backend_list])
         keys = [s.key for s in self.strategies]
         for i, key in enumerate(keys):
             if key in keys[:i]:
@@ -169,6 +182,16 @@ class Suite(Section):
         self._fair_oracle()
         self._objectives_fit_strategies()
         return self
+
+    def _known_limits(self, objectives: tuple[Objective, ...], backends: list[str]) -> None:
+        """Refuse ``hv.limits`` of a column that is no cost the records hold (its metric would be empty)."""
+        costs = ["macs", "params", *(f"latency:{b}" for b in backends)]
+        costs += [o.column for o in objectives if o.direction == "min"] + [c.column for c in self.constraint_list]
+        costs = list(dict.fromkeys(costs))
+        for column in self.hv.limits:
+            if column not in costs:
+                listed = ", ".join(costs)
+                raise ValueError(f"hv.limits: {excerpt(column)} is not a cost column of the records; allowed: {listed}")
 
     def _shipped_surrogate(self) -> dict[str, Any]:
         """The benchmark's ``surrogate.json`` (mode ``shipped``); a ValueError when it has none or lacks a target."""
@@ -242,7 +265,7 @@ class Suite(Section):
                     f"one-sided rank test can never give p < alpha {self.alpha:g}, so the check could never pass"
                 )
             if check.metric == "hv_test" and self.report_split == "none":
-                raise ValueError(f"checks[{i}].metric: hv_test needs report_split: auto; allowed here: hv, igd, "
+                raise ValueError(f"checks[{i}].metric: hv_test needs report_split: auto or live; allowed here: hv, igd, "
                                  "evals_to_target, best:<column><=<level>")  # fmt: skip
         return self
 

@@ -4,7 +4,7 @@ A search (and a surrogate oracle's archive) sees only the search split; when a s
 every finished run's final front (its feasible non-dominated evaluations) is measured live on a
 split the search never saw, and ``hv_test`` (that front's hypervolume with the re-measured
 accuracies, in the same fixed normalisation) is what the verdict tests. Which splits
-(``report_split: auto``):
+(``report_split: auto`` or ``live``):
 
 - a benchmark whose data has a test split (Fashion-MNIST, CIFAR...): search on ``valid``,
   report on ``test`` (:class:`ofa_bench.evaluate.Evaluator`'s ``split``);
@@ -13,7 +13,9 @@ accuracies, in the same fixed normalisation) is what the verdict tests. Which sp
   (:class:`HalfSplitBenchmark`, whose fingerprint names the half, so caches never mix them).
 
 With ``oracle.mode: shipped`` the search sees the benchmark's shipped surrogate of validation
-accuracy and the fronts are re-measured by its surrogate of test accuracy, so no data is read.
+accuracy and the fronts are re-measured by its surrogate of test accuracy, so no data is read;
+with ``report_split: live`` they are measured live on the test split instead (cached), so the
+verdict rests on measurements while the search stays as cheap.
 
 ``OUT/holdout.csv`` holds one row per (run, front arch): ``key``, ``arch``, ``accuracy`` (what the
 search saw) and ``accuracy_test`` (re-measured).
@@ -137,7 +139,7 @@ def _has_test(bench: Benchmark) -> bool:
 
 
 def plan_splits(bench: Benchmark, mode: str, suite_seed: int, report_oracle: Predictor | None = None) -> SplitPlan:
-    """The search and report splits of a suite on ``bench`` (``mode``: ``auto`` or ``none``).
+    """The search and report splits of a suite on ``bench`` (``mode``: ``auto``, ``live`` or ``none``).
 
     With ``report_oracle`` (a shipped surrogate of the test split) the search sees the whole
     validation split and the fronts are re-measured by that oracle: no data is read.

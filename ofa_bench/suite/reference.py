@@ -167,16 +167,31 @@ def fixed_references(
     }
 
 
-def default_limits(suite: Suite, norm: Normalisation) -> dict[str, list[float]]:
-    """Levels of "best accuracy under limit": the suite's, else its constraints' and quartiles of each cost."""
+def default_limits(
+    suite: Suite, norm: Normalisation, front: np.ndarray | None = None
+) -> dict[str, list[float]]:
+    """Levels of "best accuracy under limit": the suite's, else its constraints' and quartiles of each cost.
+
+    A minimised objective's levels are the quartiles of its values along the reference front
+    (``front``, normalised points from :func:`reference_front`): where the front trades that cost
+    for accuracy, so every level cuts into the range where strategies' fronts differ. Quartiles of
+    the whole bounds put levels above where every front ends (the best archs are far from the
+    costliest), and all columns then showed the same figure. Without a front of at least two
+    points, the quartiles of the bounds are used.
+    """
     if suite.hv.limits:
         return {k: [float(v) for v in values] for k, values in suite.hv.limits.items()}
     limits: dict[str, list[float]] = {}
     for c in suite.constraint_list:
         limits.setdefault(c.column, []).append(float(c.upper))
-    for o in suite.objective_list:
-        if o.direction == "min":
+    raw = norm.raw(front) if front is not None and len(front) >= 2 else None
+    for j, o in enumerate(norm.objectives):
+        if o.direction != "min":
+            continue
+        if raw is not None:
+            quartiles = np.quantile(raw[:, j], (0.25, 0.5, 0.75))
+        else:
             low, high = norm.bounds[o.column]
-            levels = limits.setdefault(o.column, [])
-            levels.extend(float(f"{low + q * (high - low):.4g}") for q in (0.25, 0.5, 0.75))
+            quartiles = [low + q * (high - low) for q in (0.25, 0.5, 0.75)]
+        limits.setdefault(o.column, []).extend(float(f"{v:.4g}") for v in quartiles)
     return {k: sorted(set(v)) for k, v in limits.items()}

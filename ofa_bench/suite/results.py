@@ -4,10 +4,12 @@
 computes per run: hypervolume, IGD against the fixed reference front, evaluations to 95% of that
 front's hypervolume, the best accuracy under each limit, the search cost and ``oracle_overlap``
 (evaluations of archs the surrogate oracle was fitted on); per strategy, over finished runs only:
-median, quartiles, the exact rank test against random, Holm-adjusted p and A12 effect size. No
-run's numbers depend on which other runs exist. :func:`write_results` writes ``results.csv`` (one
-row per run), ``summary.csv`` (one row per strategy and metric), ``anytime.csv`` (hypervolume
-curves) and ``results.json``.
+median, quartiles, the exact rank test against random, Holm-adjusted p and A12 effect size; and
+every strategy against every other on the verdict's metric and hv (Holm across all ordered pairs).
+No run's numbers depend on which other runs exist. :func:`write_results` writes ``results.csv``
+(one row per run), ``summary.csv`` (one row per strategy and metric), ``pairwise.csv`` (one row
+per ordered pair of strategies and metric), ``anytime.csv`` (hypervolume curves) and
+``results.json``.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ __all__ = [
 ]
 
 #: Files :func:`write_results` writes into the suite's output directory.
-RESULT_FILES = ("results.csv", "summary.csv", "anytime.csv", "results.json")
+RESULT_FILES = ("results.csv", "summary.csv", "pairwise.csv", "anytime.csv", "results.json")
 
 #: Run statuses that count as finished (a wall-clock stop is a finished run of its budget).
 FINISHED = ("done", "wall_seconds")
@@ -66,6 +68,8 @@ class SuiteResults:
         reference_front: Normalised reference front of IGD, fixed in ``suite.json``.
         fronts: Normalised non-dominated feasible points per run key.
         baseline: The strategy label others are tested against, or ``None``.
+        pairwise: :func:`~ofa_bench.metrics.pairwise` of the finished runs on ``hv`` and the
+            verdict's metric: one row per (strategy, other, metric).
     """
 
     out_dir: Path
@@ -77,6 +81,7 @@ class SuiteResults:
     reference_front: np.ndarray
     fronts: dict[str, np.ndarray] = field(repr=False)
     baseline: str | None = None
+    pairwise: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @property
     def strategies(self) -> list[str]:
@@ -102,6 +107,14 @@ class SuiteResults:
         """Strategies whose ``metric`` beats the baseline's: Holm-adjusted p below ``alpha`` and beyond resolution."""
         s = self.summary
         return s.loc[(s["metric"] == metric) & (s["p_adjusted"] < alpha) & s["better"], "strategy"].tolist()
+
+    def beats(self, metric: str | None = None) -> list[tuple[str, str]]:
+        """``(winner, loser)`` pairs on ``metric`` (default the verdict's): Holm across all pairs, beyond resolution."""
+        table = self.pairwise
+        if table.empty:
+            return []
+        rows = table[(table["metric"] == (metric or self.verdict_metric)) & table["better"]]
+        return list(zip(rows["strategy"], rows["other"]))
 
 
 def metric_directions(state: dict[str, Any]) -> dict[str, str]:
@@ -179,10 +192,15 @@ def collect_results(out_dir: str | Path) -> SuiteResults:
     baseline = next((label for label, name in labels.items() if name == "random"), None)
     directions = {m: d for m, d in metric_directions(state).items() if m in runs}
     finished = runs[runs["status"].isin(FINISHED)] if "status" in runs else runs
-    summary = metrics.summarise(finished, directions, baseline, resolution=metric_resolution(state, directions))
+    resolution = metric_resolution(state, directions)
+    summary = metrics.summarise(finished, directions, baseline, resolution=resolution)
+    verdict = "hv_test" if "hv_test" in finished and finished["hv_test"].notna().any() else "hv"
+    pairs = metrics.pairwise(
+        finished, {m: directions[m] for m in dict.fromkeys(("hv", verdict)) if m in directions}, resolution=resolution
+    )
     empty = pd.DataFrame(columns=["strategy", "seed", "n", "hv"])
     curves_df = pd.concat(anytime, ignore_index=True) if anytime else empty
-    return SuiteResults(out, state, norm, runs, summary, curves_df, front, fronts, baseline)
+    return SuiteResults(out, state, norm, runs, summary, curves_df, front, fronts, baseline, pairs)
 
 
 def metric_resolution(state: dict[str, Any], directions: dict[str, str]) -> dict[str, float]:
@@ -237,6 +255,7 @@ def write_results(results: SuiteResults) -> list[Path]:
     paths = [
         write_text_atomic(out / "results.csv", results.runs.to_csv(index=False)),
         write_text_atomic(out / "summary.csv", results.summary.to_csv(index=False)),
+        write_text_atomic(out / "pairwise.csv", results.pairwise.to_csv(index=False)),
         write_text_atomic(out / "anytime.csv", results.anytime.to_csv(index=False)),
     ]
     document = {
@@ -246,6 +265,7 @@ def write_results(results: SuiteResults) -> list[Path]:
         "beats_baseline_hv": results.beats_baseline("hv"),
         "verdict_metric": results.verdict_metric,
         "beats_baseline_verdict": results.beats_baseline(results.verdict_metric),
+        "beats_verdict": [list(pair) for pair in results.beats()],
         "splits": results.state.get("splits"),
         "unfinished": results.unfinished,
         "oracle_overlap": (

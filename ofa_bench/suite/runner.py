@@ -17,12 +17,15 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from ofa_bench.benchmark.trained import BENCHMARK_FILE, Benchmark
 from ofa_bench.benchmark.zoo import is_shipped
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.io.atomic import write_text_atomic
 from ofa_bench.metrics.evals_to_target import TARGET_FRACTION
 from ofa_bench.metrics.normalise import Normalisation
+from ofa_bench.plugins.guard import stdout_to_stderr
 from ofa_bench.plugins.interfaces import Predictor
 from ofa_bench.search.engines import map_unordered
 from ofa_bench.search.runlog import RunLog
@@ -110,7 +113,8 @@ def run_suite(
     plan = plan_splits(bench, suite.report_split, suite.seed, report_oracle=_shipped_report_oracle(suite, bench))
     oracle, oracle_info = None, (stored or {}).get("oracle", {})
     if pending or stored is None:
-        oracle, oracle_info = oracle_for(suite, plan.search, out, progress)
+        with stdout_to_stderr():  # fitting the oracle runs a predictor plug-in's code
+            oracle, oracle_info = oracle_for(suite, plan.search, out, progress)
     if stored is None:
         reference = reference_sample(suite, plan.search, oracle, out, progress)
         norm = fixed_normalisation(suite, reference)
@@ -132,7 +136,7 @@ def run_suite(
             "benchmark": f"shipped:{bench.directory.name}" if is_shipped(bench.directory) else str(bench.directory),
             "oracle": oracle_info,
             "normalisation": norm.to_dict(),
-            "limits": default_limits(suite, norm),
+            "limits": default_limits(suite, norm, np.asarray(fixed["reference_front"], dtype=np.float64)),
             "splits": plan.describe,
             **fixed,
             "target_fraction": TARGET_FRACTION,
@@ -161,7 +165,7 @@ def run_suite(
 
 def _shipped_report_oracle(suite: Suite, bench: Benchmark) -> Predictor | None:
     """The shipped surrogate's ``test`` target, which re-measures fronts in place of the data (mode ``shipped``)."""
-    if suite.oracle.mode != "shipped" or suite.report_split == "none":
+    if suite.oracle.mode != "shipped" or suite.report_split in ("none", "live"):
         return None
     from ofa_bench.benchmark.surrogate import load_surrogate
 

@@ -1,7 +1,8 @@
 """``ofa-bench data check|fetch`` (datasets on disk) and ``ofa-bench bench list|info`` (benchmarks).
 
 ``bench info`` shows a benchmark's shipped surrogate (``surrogate`` in ``--json``: its
-``surrogate.json`` plus its ``label`` and whether it ``matches_benchmark``), ``bench list`` marks
+``surrogate.json`` plus its ``label``, whether it ``matches_benchmark`` and its headline ``figures``:
+held-out tau, top-decile residual, sizes), ``bench list`` marks
 benchmarks that ship one.
 """
 
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ofa_bench.cli import output
+from ofa_bench.cli import arguments, output
 
 __all__ = ["add_commands"]
 
@@ -29,6 +30,14 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
     p.add_argument("name", choices=("fashion-mnist",), help="dataset")
     p.add_argument("--root", metavar="DIR", help="destination folder (default: the user cache, where loading looks)")
     p.add_argument("--url", metavar="URL", help="base URL serving the .gz files (default: the upstream mirror)")
+    p.add_argument(
+        "--timeout", type=arguments.positive_float(86_400), default=1800.0, metavar="SECONDS",
+        help="give up when the whole fetch takes longer (default 1800)",
+    )  # fmt: skip
+    p.add_argument(
+        "--stall-timeout", type=arguments.positive_float(3_600), default=60.0, metavar="SECONDS",
+        help="give up when the server sends nothing for this long (default 60)",
+    )  # fmt: skip
 
     bench = group("bench", "shipped benchmarks: list them, show one's fingerprint, splits and provenance")
     bench("list", _cmd_bench_list, "list the shipped benchmarks")
@@ -77,7 +86,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         if not args.quiet and not args.json:
             print(f"{what} {name}", file=sys.stderr)
 
-    folder = fetch(FASHION_MNIST, args.root, args.url, on_file)
+    folder = fetch(FASHION_MNIST, args.root, args.url, on_file, stall_s=args.stall_timeout, deadline_s=args.timeout)
     if args.json:
         print(output.dumps({"dataset": args.name, "root": str(folder), "files": done, "verified": True}))
     else:
@@ -86,7 +95,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _bench_facts(ref: str) -> dict[str, Any]:
-    from ofa_bench.benchmark.surrogate import surrogate_fingerprint, surrogate_info
+    from ofa_bench.benchmark.surrogate import quality_figures, surrogate_fingerprint, surrogate_info
     from ofa_bench.benchmark.trained import Benchmark
     from ofa_bench.benchmark.zoo import is_shipped, provenance
 
@@ -94,7 +103,10 @@ def _bench_facts(ref: str) -> dict[str, Any]:
     surrogate = surrogate_info(bench.directory)
     if surrogate is not None:
         label = f"shipped:{surrogate_fingerprint(bench.directory)}"
-        surrogate = {**surrogate, "label": label, "matches_benchmark": surrogate["fingerprint"] == bench.fingerprint}
+        surrogate = {
+            **surrogate, "label": label, "matches_benchmark": surrogate["fingerprint"] == bench.fingerprint,
+            "figures": quality_figures(surrogate),
+        }  # fmt: skip
     splits = bench.splits
     names = {"train": "n_train", "valid": "n_val", "calib": "n_calib", "test": "n_test"}
     return {
@@ -157,4 +169,8 @@ def _surrogate_line(surrogate: dict[str, Any] | None, none: str = "none (suites 
         f"{surrogate['predictor']}, Kendall tau {surrogate['kendall_tau']:.3f} held out, noise sd "
         f"{surrogate['noise']['sd']:.4g}, {surrogate['archive']['n']} archs ({surrogate['label']})"
     )
+    residual = (surrogate.get("figures") or {}).get("top_decile_residual")
+    if residual is not None:
+        calibrated = "calibrated" if surrogate["figures"]["calibrated"] else "uncalibrated"
+        text += f"; top-decile residual {residual:+.4f} ({calibrated})"
     return text if surrogate["matches_benchmark"] else text + "; FITTED FOR ANOTHER FINGERPRINT"
