@@ -18,6 +18,8 @@ FAST: dict[str, dict] = {
     "mlp": {"hidden_size": 64, "max_epochs": 200, "patience": 30, "device": "cpu"},
     "gbdt": {"n_estimators": 60},
     "rf": {"n_estimators": 30},
+    "zc": {"batch_size": 8},
+    "zc-gbdt": {"batch_size": 8, "n_estimators": 60},
 }
 
 

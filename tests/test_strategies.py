@@ -48,6 +48,8 @@ SMALL = {
     "tpe": {"n_startup_trials": 8},
     "local-search": {"n_initial": 6},
     "surrogate": {"predictor": LeastSquares(), "n_initial": 10, "batch": 6, "generations": 3, "pop_size": 12},
+    # No benchmark: the zc predictor's random stand-in weights and images (the kit needs no data).
+    "zc-evolution": {"population_size": 8, "sample_size": 3, "n_candidates": 16, "batch_size": 8},
 }
 
 
