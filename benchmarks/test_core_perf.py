@@ -63,6 +63,35 @@ def test_elastic_vs_static_forward(benchmark, supernet, index, quick):
     record("forward_ratio", ratio)
 
 
+@pytest.mark.calibration("torch")
+def test_elastic_vs_ofa_elastic_forward(benchmark, quick):
+    """(a') Our elastic forward against the reference ``ofa`` package's, same weights, 5 subnets (issue 27)."""
+    networks = pytest.importorskip("ofa.imagenet_classification.elastic_nn.networks")
+    from ofa_bench.nn.ofa_format import load_ofa_weights
+
+    torch.manual_seed(0)
+    theirs = networks.OFAMobileNetV3(
+        n_classes=1000, width_mult=1.0, ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6], depth_list=[2, 3, 4]
+    ).eval()
+    ours = ElasticMobileNetV3(W10).eval()
+    load_ofa_weights(ours, theirs.state_dict())
+    ratios = []
+    for index, arch in enumerate(W10.sample(5, rng=2026)):
+        arch = arch.replace(r=160)
+        ours.set_active(arch)
+        theirs.set_active_subnet(ks=list(arch.ks), e=list(arch.e), d=list(arch.d))
+        x = torch.randn(8, 3, 160, 160, generator=torch.Generator().manual_seed(index))
+        with torch.inference_mode():
+            torch.testing.assert_close(ours(x), theirs(x), atol=1e-3, rtol=1e-3)
+        ratio = _interleaved_ratio(ours, theirs, x, pairs=6 if quick else 20)
+        RATIOS[f"forward vs ofa elastic, subnet {index} (d={''.join(map(str, arch.d))})"] = ratio
+        ratios.append(ratio)
+        record("forward_vs_ofa", ratio)
+    with torch.inference_mode():
+        benchmark.pedantic(ours, args=(x,), rounds=3, warmup_rounds=1)
+    benchmark.extra_info["elastic_over_ofa_median"] = float(np.median(ratios))
+
+
 @pytest.mark.calibration("python")
 def test_costs_throughput(benchmark):
     """(b) Analytic MACs and params for a batch of 10,000 archs."""

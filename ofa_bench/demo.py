@@ -1,7 +1,9 @@
 """The end-to-end demo: train once, then measure sampled archs every way the project can.
 
-On scikit-learn's bundled digits (no download) it trains an ``ofa-mini`` supernet by progressive
-shrinking (or reuses the one a previous run left in ``OUT/bench``), then for sampled archs measures
+On scikit-learn's bundled digits (no download) it takes an ``ofa-mini`` supernet trained by progressive
+shrinking: the one a previous run left in ``OUT/bench``, else the shipped weights that training with
+the demo's defaults produces (:data:`SHIPPED_DEMO`; ``train=True``, ``--train``, trains it here,
+and other settings always do), then for sampled archs measures
 BN-re-calibrated validation accuracy, analytic costs, the elastic forward against the extracted
 static network (their outputs must agree), and exports one to ONNX checked against ONNX Runtime.
 :func:`run_demo_suite` then profiles a CPU latency table for the ``ofa-fmnist`` preset and compares
@@ -13,6 +15,7 @@ accuracies are chance.
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import time
 from collections.abc import Callable
@@ -24,16 +27,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from ofa_bench.benchmark.trained import BENCHMARK_FILE, Benchmark
+from ofa_bench.benchmark.trained import BENCHMARK_FILE, CHECKPOINT_FILE, Benchmark
 from ofa_bench.costs import macs_params
 from ofa_bench.data import DataSpec, load_data
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.io.atomic import write_text_atomic
+from ofa_bench.io.atomic import atomic_path, write_text_atomic
 from ofa_bench.io.export import export_onnx, onnx_max_abs_diff
 from ofa_bench.nn import ElasticMobileNetV3, resolve_device
 from ofa_bench.space import Arch, SearchSpace, get_space
 
 __all__ = [
+    "SHIPPED_DEMO",
+    "SHIPPED_DEMO_SETTINGS",
     "UNTRAINED_NOTE",
     "DemoResult",
     "SuiteOutcome",
@@ -41,6 +46,9 @@ __all__ = [
     "random_supernet",
     "run_demo",
     "run_demo_suite",
+    "shipped_demo_applies",
+    "shipped_demo_provenance",
+    "weights_origin",
 ]
 
 #: What every output built on :func:`random_supernet` must say about its numbers.
@@ -223,6 +231,42 @@ def run_demo(
     return DemoResult(space.name, seed, records, onnx_path, largest, diff, jsonl_path, seconds, str(device), where)
 
 
+#: The digits benchmark ``ofa-bench demo --train`` trains with its defaults, shipped in the package
+#: (``benchmark.json``, ``supernet.pt`` and ``provenance.json``: how and where it was trained), so the
+#: demo measures a trained supernet without spending minutes training it first.
+SHIPPED_DEMO = Path(__file__).resolve().parent / "demo_weights" / "digits-ofa-mini"
+#: The settings the shipped weights were trained with: only a demo with these settings reuses them.
+SHIPPED_DEMO_SETTINGS: dict[str, Any] = {"space": "ofa-mini", "seed": 0, "scale": 1.0}
+
+
+def shipped_demo_applies(space: SearchSpace | str, seed: int, scale: float) -> bool:
+    """Whether the shipped digits weights are what training with these settings would produce."""
+    wanted = SHIPPED_DEMO_SETTINGS
+    return (
+        get_space(space).name == wanted["space"] and seed == wanted["seed"] and float(scale) == wanted["scale"]
+        and (SHIPPED_DEMO / BENCHMARK_FILE).is_file()
+    )  # fmt: skip
+
+
+def shipped_demo_provenance() -> dict[str, Any]:
+    """How the shipped digits weights were trained (``provenance.json``); empty when none is shipped."""
+    try:
+        return json.loads((SHIPPED_DEMO / "provenance.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def weights_origin(bench: Benchmark) -> str:
+    """``"shipped"`` when ``bench`` holds the shipped digits weights (same checkpoint), else ``"trained"``."""
+    if not (SHIPPED_DEMO / BENCHMARK_FILE).is_file():
+        return "trained"
+    try:
+        shipped = Benchmark.load(SHIPPED_DEMO)
+    except OfaBenchError:
+        return "trained"
+    return "shipped" if shipped.fingerprint == bench.fingerprint else "trained"
+
+
 def demo_benchmark(
     out_dir: str | Path,
     space: SearchSpace | str = "ofa-mini",
@@ -230,19 +274,33 @@ def demo_benchmark(
     scale: float = 1.0,
     on_step: Callable[[str, int, int, int, float, float], None] | None = None,
     device: str | torch.device | None = None,
+    train: bool = False,
 ) -> Benchmark:
-    """The demo's trained benchmark in ``out_dir/bench``: reused when there, else trained.
+    """The demo's trained benchmark in ``out_dir/bench``: reused when there, else shipped or trained.
 
-    Training uses the default progressive-shrinking schedule (epochs times ``scale``) on digits
-    and resumes from a checkpoint a killed earlier run left.
+    Without ``train``, settings equal to :data:`SHIPPED_DEMO_SETTINGS` copy the shipped weights
+    (what training with them produces) into ``out_dir/bench``; any other settings, or ``train``,
+    train with the default progressive-shrinking schedule (epochs times ``scale``) on digits,
+    resuming from a checkpoint a killed earlier run left. ``train`` replaces a copy of the shipped
+    weights, and reuses weights trained by an earlier run.
     """
     from ofa_bench.train import default_schedule
     from ofa_bench.train.trainer import Trainer
 
     directory = Path(out_dir) / "bench"
     if (directory / BENCHMARK_FILE).exists():
-        return Benchmark.load(directory)
+        bench = Benchmark.load(directory)
+        if not (train and weights_origin(bench) == "shipped"):
+            return bench
+        (directory / BENCHMARK_FILE).unlink()  # asked to train: the shipped copy makes way
     space = get_space(space)
+    if not train and shipped_demo_applies(space, seed, scale):
+        directory.mkdir(parents=True, exist_ok=True)
+        # Weights first and benchmark.json last, each atomically, as Benchmark.create writes them.
+        for name in (CHECKPOINT_FILE, BENCHMARK_FILE):
+            with atomic_path(directory / name) as tmp:
+                shutil.copyfile(SHIPPED_DEMO / name, tmp)
+        return Benchmark.load(directory)
     trainer = Trainer(space, directory, default_schedule(space, scale), seed=seed, device=device, on_step=on_step)
     bench = trainer.fit(resume=trainer.checkpoint_path.exists())
     assert bench is not None  # single process: rank 0

@@ -15,6 +15,7 @@ disagree (Kendall tau below 0.99), the predictor keeps float32 (``precision_`` s
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import warnings
 from typing import Any, ClassVar
@@ -26,7 +27,7 @@ from torch import nn
 
 from ofa_bench.errors import OfaBenchError
 from ofa_bench.nn import resolve_device
-from ofa_bench.plugins.encoding import Encoder, onehot_codes, onehot_table
+from ofa_bench.plugins.encoding import Encoder, onehot_table
 from ofa_bench.plugins.predictor_base import ArchRegressor
 from ofa_bench.space import SearchSpace
 
@@ -36,6 +37,7 @@ _CHUNK = 2048  # rows per forward chunk: activations stay in the L3 cache, memor
 PRECISIONS = ("int8", "float32")
 _CALIBRATION_ARCHS = 4096  # random archs, besides the training ones, that set the int8 activation scales
 _MIN_INT8_TAU = 0.99  # Kendall tau between int8 and float32 predictions below which float32 is kept
+_OUTPUTS = ["out"]  # the int8 session's output
 
 
 class MLPPredictor(ArchRegressor):
@@ -209,7 +211,7 @@ class MLPPredictor(ArchRegressor):
         """The first layer's product (bias not added) for a batch array, ``(n, hidden)`` float32."""
         if self.onehot_table_ is None:
             return self._encoded(array).astype(np.float32, copy=False) @ self.coefs_[0]
-        codes = torch.from_numpy(onehot_codes(array, self.space_))
+        codes = torch.from_numpy(_onehot_codes(array, self.space_))
         return nn.functional.embedding_bag(codes, torch.from_numpy(self.onehot_table_), mode="sum").numpy()
 
     def _predict_array(self, array: np.ndarray) -> np.ndarray:
@@ -222,6 +224,8 @@ class MLPPredictor(ArchRegressor):
     def _forward(self, rows: np.ndarray, first_product: Any) -> np.ndarray:
         """Predictions for ``rows`` (archs or features), chunk by chunk, in target units."""
         rest = self._run_int8 if self.precision_ == "int8" else self._rest
+        if rows.shape[0] <= _CHUNK:  # one chunk (a generation of a search): the same values, fewer steps
+            return rest(first_product(rows)).astype(np.float64) * self.y_std_ + self.y_mean_
         out = np.empty(rows.shape[0], dtype=np.float64)
         for start in range(0, rows.shape[0], _CHUNK):
             out[start : start + _CHUNK] = rest(first_product(rows[start : start + _CHUNK]))
@@ -233,7 +237,7 @@ class MLPPredictor(ArchRegressor):
             self._session = _int8.build_session(
                 self.coefs_, self.intercepts_, self.act_scales_, threads=torch.get_num_threads()
             )
-        return self._session.run(None, {"h1": h})[0][:, 0]
+        return self._session.run(_OUTPUTS, {"h1": h})[0][:, 0]
 
     def _rest(self, h: np.ndarray) -> np.ndarray:
         """The network after the first matrix product ``h`` (overwritten), in float32, standardised units."""
@@ -299,6 +303,48 @@ def _mlp(n_in: int, hidden: int, n_layers: int) -> nn.Sequential:
         width = hidden
     layers.append(nn.Linear(width, 1))
     return nn.Sequential(*layers)
+
+
+@functools.lru_cache(maxsize=8)
+def _codes_table(space: SearchSpace) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Lookup arrays of :func:`_onehot_codes`: one gather per block gives its row of the one-hot table.
+
+    Returns ``(block_lut, block_base, depth_cols, r_lut, e_stride, k_stride)``: block ``b`` with kernel
+    ``k``, expand ``e`` and stage depth ``d`` reads ``block_lut[block_base[b] + k * k_stride + e * e_stride + d]``.
+    """
+    nb, nr = space.n_blocks, len(space.resolutions)
+    nk, ne = len(space.ks_choices), len(space.e_choices)
+    per_block = nk * ne + 1
+    d_top, e_top, k_top = max(space.d_choices) + 1, max(space.e_choices) + 1, max(space.ks_choices) + 1
+    e_stride, k_stride = d_top, e_top * d_top
+    block_size = k_top * k_stride
+    lut = np.zeros(nb * block_size, dtype=np.int64)
+    tables = space._tables
+    for b in range(nb):
+        pos = int(tables.block_pos[b])
+        for ki, k in enumerate(space.ks_choices):
+            for ei, e in enumerate(space.e_choices):
+                for d in range(d_top):
+                    code = ki * ne + ei if d > pos else per_block - 1
+                    lut[b * block_size + k * k_stride + e * e_stride + d] = nr + b * per_block + code
+    r_lut = np.zeros(max(space.resolutions) + 1, dtype=np.int64)
+    r_lut[list(space.resolutions)] = np.arange(nr)
+    base = np.arange(nb, dtype=np.int64) * block_size
+    return lut, base, tables.depth_cols, r_lut, e_stride, k_stride
+
+
+def _onehot_codes(array: np.ndarray, space: SearchSpace) -> np.ndarray:
+    """:func:`~ofa_bench.plugins.encoding.onehot_codes` of a valid batch array, in fewer array passes."""
+    lut, base, depth_cols, r_lut, e_stride, k_stride = _codes_table(space)
+    nb = len(base)
+    codes = np.empty((array.shape[0], nb + 1), dtype=np.int64)
+    key = array[:, :nb] * k_stride
+    key += array[:, nb : 2 * nb] * e_stride
+    key += array.take(depth_cols, axis=1)
+    key += base
+    lut.take(key, out=codes[:, 1:])
+    r_lut.take(array[:, -1], out=codes[:, 0])
+    return codes
 
 
 def _kendall_tau(a: np.ndarray, b: np.ndarray) -> float:

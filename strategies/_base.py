@@ -48,41 +48,61 @@ _MAX_DRAWS = 2_000_000
 
 
 class History:
-    """Every told arch with its objective matrix ``F`` (minimised) and violations ``G``, as arrays."""
+    """Every told arch with its objective matrix ``F`` (minimised) and violations ``G``, as arrays.
+
+    Told batches are joined into capacity-doubling arrays only when ``X``, ``F`` or ``G`` is read,
+    so a strategy that never reads them (the evolutions) pays a list append per batch.
+    """
 
     def __init__(self, n_columns: int, n_objectives: int, n_constraints: int) -> None:
         self._X = np.empty((64, n_columns), dtype=np.int64)
         self._F = np.empty((64, n_objectives))
         self._G = np.empty((64, n_constraints))
-        self.n = 0
+        self._joined, self.n = 0, 0  # rows in the arrays, rows told
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def add(self, X: np.ndarray, F: np.ndarray, G: np.ndarray) -> None:
-        """Append told rows (capacity doubles, so a long run appends in amortised constant time)."""
-        end = self.n + len(X)
+        """Append told rows (copied; joined into the arrays on the next read)."""
+        if len(X):
+            self._pending.append((np.array(X, dtype=np.int64), np.array(F, dtype=float), np.array(G, dtype=float)))
+            self.n += len(X)
+
+    def _join(self) -> None:
+        end = self.n
         if end > len(self._X):
             size = max(end, 2 * len(self._X))
             for name in ("_X", "_F", "_G"):
                 old = getattr(self, name)
                 new = np.empty((size, old.shape[1]), dtype=old.dtype)
-                new[: self.n] = old[: self.n]
+                new[: self._joined] = old[: self._joined]
                 setattr(self, name, new)
-        self._X[self.n : end], self._F[self.n : end], self._G[self.n : end] = X, F, G
-        self.n = end
+        start = self._joined
+        for X, F, G in self._pending:
+            stop = start + len(X)
+            self._X[start:stop], self._F[start:stop], self._G[start:stop] = X, F, G
+            start = stop
+        self._pending.clear()
+        self._joined = end
 
     @property
     def X(self) -> np.ndarray:
         """``(n, n_columns)`` told archs."""
-        return self._X[: self.n]
+        return self._read("_X")
 
     @property
     def F(self) -> np.ndarray:
         """``(n, n_objectives)`` objectives to minimise; ``+inf`` where a measurement failed."""
-        return self._F[: self.n]
+        return self._read("_F")
 
     @property
     def G(self) -> np.ndarray:
         """``(n, n_constraints)`` ``value - upper``; ``+inf`` where unknown."""
-        return self._G[: self.n]
+        return self._read("_G")
+
+    def _read(self, name: str) -> np.ndarray:
+        if self._pending:
+            self._join()
+        return getattr(self, name)[: self.n]
 
 
 def violation(G: np.ndarray) -> np.ndarray:
@@ -164,18 +184,21 @@ class Seen:
         """Remember rows."""
         self.add_hashes(row_hash(array))
 
-    def add_hashes(self, hashes: np.ndarray) -> None:
-        """Remember rows by their :func:`row_hash`."""
-        hashes = hashes[~self.contains(hashes)]
+    def add_hashes(self, hashes: np.ndarray, fresh: bool = False) -> None:
+        """Remember rows by their :func:`row_hash`; ``fresh``: the caller knows them distinct and unseen."""
+        if not fresh:
+            hashes = np.unique(hashes[~self.contains(hashes)])
         if hashes.size:  # told rows were mostly asked for, so usually none are new
             # Timsort ("stable") merges the two sorted runs in linear time.
-            self._recent = np.sort(np.concatenate([self._recent, np.unique(hashes)]), kind="stable")
+            self._recent = np.sort(np.concatenate([self._recent, hashes]), kind="stable")
             if len(self._recent) > self._MERGE_AT:
                 self._sorted = np.sort(np.concatenate([self._sorted, self._recent]), kind="stable")
                 self._recent = self._recent[:0]
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
         """Boolean mask: which hashes were seen."""
+        if not len(self._sorted):
+            return member(self._recent, hashes)
         return member(self._sorted, hashes) | member(self._recent, hashes)
 
     def new(self, array: np.ndarray) -> np.ndarray:
@@ -225,6 +248,9 @@ class ArrayStrategy(Strategy):
         self._cheap_limits = tuple((*ANALYTIC_COLUMNS[c.column], c.upper) for c in self._cheap)
         self._cheap_need = (any(i == 0 for i, _, _ in self._cheap_limits), any(i == 1 for i, _, _ in self._cheap_limits))
         self._queue = np.empty((0, self.space.n_columns), dtype=np.int64)
+        self._asked: np.ndarray | None = None  # the last answer of ask_array
+        # (rows, row hashes) of the last until_ok answer whose rows are all new and distinct.
+        self._fresh: tuple[np.ndarray, np.ndarray] | None = None
         self._init()
 
     def _init(self) -> None:
@@ -241,11 +267,17 @@ class ArrayStrategy(Strategy):
         if n < 0:
             raise OfaBenchError(f"ask: n must be >= 0; got {n}")
         parts, have = [], 0
+        hashes = None  # the row hashes of the answer, when its proposal came with them
         while have < n:
             if len(self._queue) == 0:
-                self._queue = np.asarray(self._propose(n - have), dtype=np.int64).reshape(-1, self.space.n_columns)
+                self._fresh = None
+                proposed = self._propose(n - have)
+                self._queue = np.asarray(proposed, dtype=np.int64).reshape(-1, self.space.n_columns)
                 if len(self._queue) == 0:
-                    self._queue = self.sample_feasible(n - have, new=True)
+                    proposed = self._queue = self.sample_feasible(n - have, new=True)
+                fresh, self._fresh = self._fresh, None
+                if fresh is not None and fresh[0] is proposed and not parts and len(self._queue) == n:
+                    hashes = fresh[1]  # the whole answer is this proposal, its rows new and distinct
             take = self._queue[: n - have]
             self._queue = self._queue[n - have :]
             parts.append(take)
@@ -254,7 +286,11 @@ class ArrayStrategy(Strategy):
             out = parts[0]
         else:
             out = np.concatenate(parts) if parts else np.empty((0, self.space.n_columns), dtype=np.int64)
-        self.seen.add(out)
+        if hashes is not None:
+            self.seen.add_hashes(hashes, fresh=True)
+        else:
+            self.seen.add(out)
+        self._asked = out.copy()  # a copy: what a caller does to its answer does not change it
         return out
 
     def _propose(self, n: int) -> np.ndarray:
@@ -290,7 +326,9 @@ class ArrayStrategy(Strategy):
         F = objective_matrix(records, self.objectives, n)
         G = constraint_matrix(records, self.constraints, n)
         self.history.add(array, F, G)
-        self.seen.add(array)
+        asked = self._asked
+        if asked is None or asked.shape != array.shape or not np.array_equal(asked, array):
+            self.seen.add(array)  # else every row was remembered when it was asked for
         self._told(array, F, G)
 
     def _told(self, X: np.ndarray, F: np.ndarray, G: np.ndarray) -> None:
@@ -305,9 +343,9 @@ class ArrayStrategy(Strategy):
         costs = array_costs(self.space, np.asarray(array, dtype=np.int64), *self._cheap_need)
         ok = None
         for index, scale, upper in self._cheap_limits:
-            # The same float64 values analytic_columns gives, so the same verdicts.
-            values = costs[index].astype(np.float64)
-            below = (values * scale if scale != 1.0 else values) <= upper
+            # The float64 values analytic_columns gives (an int64 compared with a float is cast first).
+            values = costs[index]
+            below = (values.astype(np.float64) * scale if scale != 1.0 else values) <= upper
             ok = below if ok is None else ok & below
         return ok
 
@@ -358,6 +396,8 @@ class ArrayStrategy(Strategy):
         constraint never stalls the search.
         """
         out = np.empty((n, self.space.n_columns), dtype=np.int64)
+        out_hashes = np.empty(n, dtype=np.uint64)
+        filled = np.zeros(n, dtype=bool)
         pending = np.arange(n)
         taken = np.empty(0, dtype=np.uint64)  # sorted hashes of the rows chosen so far
         for attempt in range(_RETRIES):
@@ -379,16 +419,21 @@ class ArrayStrategy(Strategy):
                 first = np.ones(len(chosen), dtype=bool)
                 first[1:] = s_chosen[1:] != s_chosen[:-1]
                 chosen = chosen[first]
-            if new:  # two slots must not take the same arch
-                chosen = chosen[first_occurrence(hashes[chosen])]
-                taken = np.sort(np.concatenate([taken, hashes[chosen]]))
             filled_slots = slots[chosen]
+            if new:  # two slots must not take the same arch
+                chosen_hashes = hashes[chosen]
+                first = first_occurrence(chosen_hashes)
+                if not first.all():
+                    chosen, filled_slots, chosen_hashes = chosen[first], filled_slots[first], chosen_hashes[first]
+                taken = np.sort(np.concatenate([taken, chosen_hashes]) if taken.size else chosen_hashes)
+                out_hashes[filled_slots] = chosen_hashes
             out[filled_slots] = candidates[chosen]
-            filled = np.zeros(n, dtype=bool)
             filled[filled_slots] = True
             pending = pending[~filled[pending]]
         if pending.size:
             out[pending] = self.sample_feasible(int(pending.size), rng, new=new)
+        elif new:  # every row new and distinct: ask_array need not check them again
+            self._fresh = (out, out_hashes)
         return out
 
     def seed_for(self) -> int:

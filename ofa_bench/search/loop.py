@@ -211,6 +211,7 @@ class _Run:
         self.done = 0
         self.n_batches = 0
         self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+        self.cpu_read = self.wall0  # perf_counter() when the CPU clock was last read
         self.elapsed_offset = self.cpu_offset = 0.0
         self.logging = False  # entries are built only for a log: a run without one stays array-only
 
@@ -318,8 +319,14 @@ class _Run:
 
     def _entries(self, X: np.ndarray, records: dict[str, np.ndarray], eval_s: float, strategy_s: float) -> list[dict]:
         n = len(X)
-        elapsed = self.elapsed_offset + time.perf_counter() - self.wall0
-        cpu = self.cpu_offset + time.process_time() - self.cpu0
+        now = time.perf_counter()
+        elapsed = self.elapsed_offset + now - self.wall0
+        # The process's CPU clock sums every thread's and can take milliseconds to read on a busy
+        # machine: a run without a log reads it at most every _CPU_EVERY_S and at its last batch,
+        # and result() interpolates the batches between in wall time (only the last is used anyway).
+        cpu = np.nan
+        if self.logging or now - self.cpu_read >= _CPU_EVERY_S or self.done + n >= self.budget:
+            cpu, self.cpu_read = self.cpu_offset + time.process_time() - self.cpu0, now
         times = np.empty((n, 4))
         times[:] = (eval_s / n, strategy_s / n, elapsed, cpu)
         first = self.done
@@ -349,10 +356,20 @@ class _Run:
 
     def result(self, settings: dict[str, Any]) -> RunResult:
         """Everything evaluated, in order."""
-        return RunResult.from_batches(self.space, settings, self.arrays, self.records, self.times, self.batches)
+        result = RunResult.from_batches(self.space, settings, self.arrays, self.records, self.times, self.batches)
+        times = result.times
+        unread = np.isnan(times[:, 3])
+        if unread.any() and len(times):  # batches whose CPU clock was not read: interpolated in wall time
+            known = ~unread
+            wall = np.concatenate([[self.elapsed_offset], times[known, 2]])
+            cpu = np.concatenate([[self.cpu_offset], times[known, 3]])
+            times[unread, 3] = np.interp(times[unread, 2], wall, cpu)
+        return result
 
 
 _TIME = ("eval_s", "strategy_s", "elapsed_s", "cpu_s")
+#: Seconds between readings of the process's CPU clock in a run without a log.
+_CPU_EVERY_S = 0.05
 
 
 def _concat_columns(a: dict[str, np.ndarray], b: dict[str, np.ndarray], na: int, nb: int) -> dict[str, np.ndarray]:

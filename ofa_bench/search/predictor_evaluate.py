@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ofa_bench.costs import array_costs
 from ofa_bench.errors import OfaBenchError
-from ofa_bench.objectives import ANALYTIC_COLUMNS, analytic_columns
+from ofa_bench.objectives import ANALYTIC_COLUMNS
 from ofa_bench.plugins.guard import plugin_code
 from ofa_bench.plugins.interfaces import Predictor
 from ofa_bench.space import Arch, SearchSpace
@@ -35,6 +36,7 @@ class PredictorEvaluate:
         self.space = space
         self.predictor = predictor
         self.column = column
+        self._columns: tuple[tuple[str, int, float], ...] | None = None
 
     @property
     def label(self) -> str:
@@ -58,8 +60,18 @@ class PredictorEvaluate:
     def evaluate_array(self, array: np.ndarray) -> dict[str, np.ndarray]:
         """Records of a batch array, column-wise."""
         records = {self.column: self.predict(array)}
-        records.update(analytic_columns(self.space, array, ANALYTIC_COLUMNS, validate=False))
+        records.update(self._analytic(array))
         return records
+
+    def _analytic(self, array: np.ndarray) -> dict[str, np.ndarray]:
+        """:func:`~ofa_bench.objectives.analytic_columns` of every analytic column, the costs counted once."""
+        columns = self._columns
+        if columns is None:  # the first batch: which columns, and from which cost at which scale
+            columns = self._columns = tuple((c, *ANALYTIC_COLUMNS[c]) for c in ANALYTIC_COLUMNS)
+        need = {index for _, index, _ in columns}
+        costs = array_costs(self.space, np.asarray(array, dtype=np.int64), macs=0 in need, params=1 in need)
+        as_float = [None if c is None else c.astype(np.float64) for c in costs]
+        return {c: as_float[index] * scale if scale != 1.0 else as_float[index].copy() for c, index, scale in columns}
 
     def __call__(self, archs: Sequence[Arch]) -> list[dict[str, float]]:
         """Records of archs, one dict per arch (the :data:`~ofa_bench.search.loop.EvaluateFn` form)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ofa_bench.cli import arguments, output, progress
@@ -33,6 +34,10 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
     p.add_argument("--device", choices=["cpu", "cuda"], help="where to run forwards (default: cuda when present)")
     p.add_argument("--untrained", action="store_true", help="skip training: random weights, chance accuracy")
     p.add_argument(
+        "--train", action="store_true",
+        help="train the digits supernet here (minutes) instead of reusing the shipped weights that the defaults train",
+    )
+    p.add_argument(
         "--train-scale", type=arguments.positive_float(limits.MAX_EPOCHS_SCALE), default=1.0,
         help="multiply the training epochs (default 1)",
     )
@@ -46,15 +51,25 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from ofa_bench.benchmark.trained import BENCHMARK_FILE
     from ofa_bench.demo import UNTRAINED_NOTE, demo_benchmark, run_demo
+    from ofa_bench.errors import OfaBenchError
 
-    bench = None
+    if args.untrained and args.train:
+        raise OfaBenchError("--train and --untrained contradict each other; give one")
+    bench, how = None, ""
     if not args.untrained:
+        existed = (Path(args.out) / "bench" / BENCHMARK_FILE).exists()
         with progress.training_bar(args, None) as on_epoch_step:
-            bench = demo_benchmark(args.out, args.space, args.seed, args.train_scale, on_epoch_step, args.device)
+            bench = demo_benchmark(
+                args.out, args.space, args.seed, args.train_scale, on_epoch_step, args.device, train=args.train
+            )
+        how = _weights_note(bench, existed)
     with progress.counting_bar(args, "demo") as on_step:
         result = run_demo(args.space, args.n, args.seed, args.out, on_step=on_step, device=args.device, bench=bench)
-    weights = UNTRAINED_NOTE if bench is None else f"trained benchmark {result.benchmark} (fingerprint {bench.fingerprint})"
+    weights = (
+        UNTRAINED_NOTE if bench is None else f"trained benchmark {result.benchmark} (fingerprint {bench.fingerprint}): {how}"
+    )
     if not args.json:
         _print_demo_records(result, weights, trained=bench is not None)
     # --untrained is the quick check of the training-free plumbing: it stops before the table and the suite.
@@ -69,6 +84,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             "suite": suite,
         }))  # fmt: skip
     return 0
+
+
+def _weights_note(bench: Any, existed: bool) -> str:
+    """Where the demo's trained weights came from, in words: shipped, trained now, or an earlier run's."""
+    from ofa_bench.demo import shipped_demo_provenance, weights_origin
+
+    if weights_origin(bench) == "shipped":
+        made = shipped_demo_provenance()
+        facts = ", ".join(
+            f"{key} {made[key]}" for key in ("command", "epochs", "train_seconds", "cpu") if made.get(key) is not None
+        )
+        return (
+            f"the shipped digits weights, not trained in this run{f' ({facts})' if facts else ''}; "
+            "--train trains them here"
+        )
+    return "reused from an earlier run in this folder" if existed else "trained in this run"
 
 
 def _demo_suite(args: argparse.Namespace) -> dict[str, Any]:
