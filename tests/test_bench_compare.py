@@ -112,7 +112,9 @@ def test_compare_flags_an_injected_1_5x_slowdown(throwaway, tmp_path, capsys):
     assert rows[UNTOUCHED.split("/", 1)[1]].endswith("same"), printed
 
     figures = {b["name"]: b for b in json.loads(out.read_text())["benchmarks"]}
-    assert 1.3 < figures[SLOWED.split("/", 1)[1]]["ratio"] < 1.7
+    # 1.52 on a quiet machine; 1.85 at load average 10 (the injected work is itself slowed by the load),
+    # so the window only says "clearly slower, not absurdly so": the verdict above is the check.
+    assert 1.2 < figures[SLOWED.split("/", 1)[1]]["ratio"] < 2.5
     print(printed)  # the figures, for the closing note (pytest -s)
 
 
