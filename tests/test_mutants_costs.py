@@ -6,11 +6,15 @@ weights, BN's two affine vectors per conv and the biases of linear layers and SE
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
+import torch
 
 from ofa_bench.costs import BlockPlan, LayerShape, array_costs, block_plan, layers, macs_params, se_channels
-from ofa_bench.space import get_space
+from ofa_bench.nn import ElasticMobileNetV3
+from ofa_bench.space import SearchSpace, get_space
 
 
 def test_stem_conv_by_hand() -> None:
@@ -97,3 +101,59 @@ def test_block_plan_of_a_space() -> None:
 @pytest.mark.parametrize("stride, size, out", [(1, 7, 7), (2, 7, 4), (2, 8, 4), (4, 9, 3)])
 def test_out_size_rounds_up(stride: int, size: int, out: int) -> None:
     assert LayerShape("stem", size, 3, 8, 3, stride).out_size == out
+
+
+def test_fixed_layers_describe_mobilenetv3_by_hand() -> None:
+    # MobileNetV3-Large (Howard et al., Table 1) as OFA builds it, at 224 px: conv2d 3x3 s2 16 with
+    # h-swish; bneck 3x3 16 -> 16 with ReLU, no SE, stride 1 (an identity shortcut); ...; conv2d 1x1
+    # 960 with h-swish at 7 px; 7x7 average pooling; conv2d 1x1 NBN 1280 with h-swish; the classifier.
+    space = get_space("ofa-mbv3-w1.0")
+    shapes = layers(space.largest(224))
+    stem, first = shapes[0], shapes[1]
+    final, pool, mix, classifier = shapes[-4:]
+    stem_facts = ("stem", 3, 16, 3, 2, "h_swish")
+    assert (stem.kind, stem.in_channels, stem.out_channels, stem.kernel, stem.stride, stem.act) == stem_facts
+    first_facts = ("mbconv", 112, 3, 1, 1, 16, "relu", False, True)
+    assert (first.kind, first.in_size, first.kernel, first.stride, first.expand, first.mid_channels) == first_facts[:6]
+    assert (first.act, first.se, first.idskip) == first_facts[6:]
+    key = "expanded_conv-input:112x112x16-output:112x112x16-expand:16-kernel:3-stride:1-idskip:1-se:0-hs:0"
+    assert first.key() == key
+    final_facts = ("final_expand", 7, 160, 960, "h_swish")
+    assert (final.kind, final.in_size, final.in_channels, final.out_channels, final.act) == final_facts
+    # Global pooling over the whole 7x7 map: its kernel and stride are the map's size.
+    assert (pool.kind, pool.in_size, pool.kernel, pool.stride, pool.out_size) == ("pool", 7, 7, 7, 1)
+    assert (mix.kind, mix.in_channels, mix.out_channels, mix.act) == ("feature_mix", 960, 1280, "h_swish")
+    classifier_facts = ("classifier", 1280, 1000, "none")
+    assert (classifier.kind, classifier.in_channels, classifier.out_channels, classifier.act) == classifier_facts
+    # At 160 px the last map is ceil(160 / 32) = 5 px, and so is the pooling kernel.
+    pool_160 = layers(space.smallest(160))[-3]
+    assert (pool_160.in_size, pool_160.kernel, pool_160.stride) == (5, 5, 5)
+
+
+@pytest.mark.parametrize(
+    "changes, skip",
+    [
+        ({}, True),  # 8 -> 8 channels at stride 1: same shape in and out
+        ({"first_block_stride": 2}, False),  # 8 -> 8 channels, but the map halves
+        ({"first_block_width": 16}, False),  # stride 1, but 8 -> 16 channels
+        ({"first_block_width": 16, "first_block_stride": 2}, False),
+    ],
+)
+def test_first_block_shortcut_needs_both_stride_1_and_equal_widths(changes: dict, skip: bool) -> None:
+    # An identity shortcut adds the block's input to its output, so it needs the two to have the
+    # same shape: stride 1 *and* as many channels out as in. Checked by hand and on the model.
+    mini = get_space("ofa-mini")
+    space = SearchSpace(f"mini-first-{len(changes)}", dataclasses.replace(mini.net, **changes), resolutions=(16,))
+    arch = space.smallest(16)
+    first = layers(arch)[1]
+    assert first.idskip is skip
+    assert f"-idskip:{int(skip)}-" in first.key()
+    torch.manual_seed(0)
+    model = ElasticMobileNetV3(space).eval().extract(arch)
+    seen = []
+    handle = model.blocks[0].register_forward_hook(lambda m, i, o: seen.append((i[0].shape, o.shape)))
+    with torch.no_grad():
+        model(torch.zeros(1, space.net.in_channels, 16, 16))
+    handle.remove()
+    ((x_shape, y_shape),) = seen
+    assert (x_shape == y_shape) is skip
