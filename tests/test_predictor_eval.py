@@ -309,6 +309,9 @@ def test_a_shipped_archive_is_named_like_a_shipped_benchmark(capsys) -> None:
             "--train-sizes", "50", "--seeds", "1", "--test-size", "100"]  # fmt: skip
     assert cli.main(argv) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["archs"] == 1000 and report["space"] == "ofa-fmnist"
+    from ofa_bench.benchmark.zoo import resolve_archive
+
+    assert report["archs"] == len(pd.read_csv(resolve_archive("shipped:fmnist") / "archive.csv")) == 2720
+    assert report["space"] == "ofa-fmnist"
     assert cli.main(["predictors", "evaluate", "--archive", "shipped:nope", "--predictors", "gbdt"]) == 2
     assert "no shipped benchmark 'nope'; shipped: fmnist" in capsys.readouterr().err
