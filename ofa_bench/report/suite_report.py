@@ -228,7 +228,8 @@ def _limits(results: SuiteResults) -> list[Block]:
     target = target_objective(results.state)
     caption = (
         f"Best {target.column} found with the cost under each limit (and every "
-        "constraint met): median [IQR] over seeds; – where no run found an arch under the limit."
+        "constraint met): median [IQR] over seeds; – where no run found an arch under the limit, -inf in a "
+        "quartile where some runs found none."
     )
     return [("h2", "Best under limit"), ("table", (["strategy", *[m[5:] for m in metrics]], rows)), ("p", caption)]
 
