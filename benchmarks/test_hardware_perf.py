@@ -61,7 +61,7 @@ def test_lut_query_array(benchmark, lut, space, quick):
 
 
 @pytest.mark.calibration("python")
-@pytest.mark.parametrize("name", ["macs-linear", "macs", "params"])
+@pytest.mark.parametrize("name", ["macs-linear", "mmacs", "mparams"])
 def test_proxy_query_archs(benchmark, name, space, quick):
     """Proxies on 10,000 Arch objects."""
     backend = registry.create("hardware", name)
