@@ -196,6 +196,12 @@ def _calibrate(
     caches; with ``statistic=min``, that the sum of per-layer minima undercuts the network's
     minimum more the more layers it has). Theil-Sen, so one disturbed measurement cannot tilt it;
     with fewer than 3 archs, or a fit that is not increasing, only the overhead is fitted.
+
+    A fit must keep every calibration arch's latency positive (the smallest arch of the space is
+    always among them, so then every arch's is): a steep line through a few noisy timings can
+    have an intercept of minus tens of milliseconds, which the table would refuse at every query.
+    Such a fit falls back to the overhead alone, then to a ratio (``scale`` only, always
+    positive); ``fit`` in the result says which was kept.
     """
     if n <= 0:
         return {"archs": 0, "scale": 1.0, "overhead_ms": 0.0}
@@ -208,15 +214,19 @@ def _calibrate(
     with _bar(progress, f"calibrating on {runner.name}", len(archs), 0) as show:
         measured = runner.latency(archs)
         show(len(archs))
-    scale, overhead = 1.0, float(np.median(measured - summed))
+    candidates = []  # (fit, scale, overhead), the preferred first
     if len(archs) >= 3 and np.ptp(summed) > 0:
         slope, intercept, _, _ = theilslopes(measured, summed)
         if slope > 0:
-            scale, overhead = float(slope), float(intercept)
+            candidates.append(("line", float(slope), float(intercept)))
+    candidates.append(("offset", 1.0, float(np.median(measured - summed))))
+    candidates.append(("ratio", float(np.median(measured / summed)), 0.0))
+    fit, scale, overhead = next(c for c in candidates if np.all(c[1] * summed + c[2] > 0))
     fitted = scale * summed + overhead
     return {
         "archs": len(archs),
         "seed": seed,
+        "fit": fit,
         "scale": round(scale, 6),
         "overhead_ms": round(overhead, 6),
         "median_relative_error_before": round(float(np.median(np.abs(summed - measured) / measured)), 4),

@@ -171,3 +171,38 @@ def test_calibration_fits_scale_and_overhead(tmp_path: Path) -> None:
     assert fit["scale"] == pytest.approx(2.0) and fit["overhead_ms"] == pytest.approx(1.0)
     assert fit["median_relative_error_after"] == pytest.approx(0.0, abs=1e-6)
     assert _calibrate(Proportional(), MINI, path, 2, seed=0, progress=False, table_sum=table_sum)["scale"] == 1.0  # too few for a slope
+
+
+def test_a_calibration_line_that_makes_small_archs_negative_is_not_kept(tmp_path: Path) -> None:
+    """Noisy timings can tilt the line so steeply that its intercept is below minus the smallest arch.
+
+    Seen on a loaded CI machine (one timed call per layer, 3 calibration archs): overhead -45 ms, and
+    every query of the table raised. The fit falls back to one that keeps every arch positive.
+    """
+    from ofa_bench_hardware.lut import LookupTableBackend
+    from ofa_bench_hardware.lut_build import _calibrate, calibration_archs
+    from ofa_bench_hardware.lut_format import save_table
+
+    entries = {x.key(): {"count": 1, "mean": 0.05 + x.macs / 1e7, "std": 0.0} for x in layer_grid(MINI).distinct()}
+    path = save_table(tmp_path / "t.yaml", {"space": MINI.name}, entries)
+    summed = LookupTableBackend(table=path)
+    smallest = float(summed.latency([MINI.smallest(12)])[0])
+
+    class Steep(TorchCPU):
+        """Every arch on a line of slope 3 through -3.5x the smallest arch's sum, except the smallest."""
+
+        def latency(self, archs, *, space=None):
+            s = summed.latency(archs)
+            return np.where(np.isclose(s, smallest), smallest, 3.0 * s - 3.5 * smallest)
+
+    table_sum = lambda table, archs: LookupTableBackend(table=table).latency(archs)
+    assert np.all(Steep().latency(calibration_archs(MINI, 8, seed=0)) > 0)  # a possible measurement
+    slope_only = _calibrate(Steep(), MINI, path, 8, seed=0, progress=False, table_sum=table_sum)
+    assert slope_only["fit"] in ("offset", "ratio")
+    assert slope_only["scale"] * smallest + slope_only["overhead_ms"] > 0
+    # The line is kept when it is sound.
+    class Proportional(TorchCPU):
+        def latency(self, archs, *, space=None):
+            return 2.0 * summed.latency(archs) + 1.0
+
+    assert _calibrate(Proportional(), MINI, path, 8, seed=0, progress=False, table_sum=table_sum)["fit"] == "line"
