@@ -28,8 +28,14 @@ demo: $(STAMP)
 # runs the short form of the benchmarks and compares each with benchmarks/baseline.json: a benchmark
 # fails when it is more than 1.6x slower both raw and after dividing by the machine's speed factor (a
 # calibration kernel of the same kind of work, timed in the same session), in two re-measurements too.
+# pytest runs in two parts: most tests on TEST_WORKERS processes (pytest-xdist; one file per worker at a
+# time, so a module's fixtures are built once), then the `serial` tests alone, since they time things,
+# meet deadlines or send kill signals. Plain `pytest` runs everything in one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+	$(BIN)/python -m pytest -m serial
 	$(BIN)/python benchmarks/gate.py run
 	$(BIN)/python benchmarks/check_ci_suite.py
 

@@ -383,12 +383,16 @@ def test_demo_on_missing_cuda_is_one_line(tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")  # the training's small convolutions: fastest and steadiest on one thread
 def test_demo_trains_once_then_reuses_the_benchmark(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """The main job's training half on a short schedule: train, measure real accuracies, then reuse.
 
     Its suite half (latency table, default suite, report) is tested in tests/test_demo_suite.py.
+    Scale 0.1 trains the full network two epochs and each later phase one (7 epochs; 8 at 0.2). The
+    best of the three archs measured 0.68-0.73 with seeds 0-2 (0.68 with this seed, 0), well over
+    0.5; one full epoch (scale 0.05) left seed 1 at 0.50, so the second one is kept.
     """
-    argv = ["demo", "-n", "3", "--json", "--quiet", "--train-scale", "0.2", "--out", str(tmp_path)]
+    argv = ["demo", "-n", "3", "--json", "--quiet", "--train-scale", "0.1", "--out", str(tmp_path)]
     code, out, _ = _run(capsys, [*argv, "--no-suite"])
     assert code == 0
     first = json.loads(out)

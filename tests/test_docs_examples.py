@@ -94,7 +94,8 @@ def test_python_examples_run(doc: Path, tmp_path: Path) -> None:
         parts.append(f"# {doc.name}, line {line}\n{code}")
     module = tmp_path / f"test_doc_{doc.stem}.py"
     module.write_text("\n".join(parts), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # One torch thread: the examples' small convolutions run fastest, and steadiest on a busy machine, so.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "pytest", str(module), "-q", "-p", "no:cacheprovider", "-x", "-m", "not slow"]
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False)
     # 5: nothing to collect, the examples ran at import without a test class
@@ -173,7 +174,7 @@ def test_quick_shell_examples_run(tmp_path: Path) -> None:
         argv = shlex.split(text)
         stdout = subprocess.run(
             [sys.executable, "-m", "ofa_bench", *argv], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-            check=False,
+            check=False, env={**os.environ, "OMP_NUM_THREADS": "1"},
         )  # fmt: skip
         assert stdout.returncode == 0, f"ofa-bench {text}: {stdout.stderr[-1000:]}"
         if argv[0] == "sample":

@@ -30,6 +30,8 @@ from ofa_bench.search.loop import run_search
 from ofa_bench.search.runlog import RunLog
 from ofa_bench.suite import load_suite, run_suite
 
+pytestmark = pytest.mark.serial  # wall budgets of a fraction of a second: run alone, not beside a parallel worker
+
 REPO = Path(__file__).resolve().parents[1]
 
 #: A third party's plug-ins that print (through sys.stdout and straight to descriptor 1, as C code

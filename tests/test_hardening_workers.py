@@ -20,12 +20,15 @@ import pandas as pd
 import pytest
 import torch
 
+from ofa_bench import cli
 from ofa_bench.benchmark.trained import Benchmark
 from ofa_bench.data import DataSpec
 from ofa_bench.nn import ElasticMobileNetV3
 from ofa_bench.search.engines import map_unordered
 from ofa_bench.space import get_space
 from tests.test_idx_data import write_idx_folder
+
+pytestmark = pytest.mark.serial  # workers must exit within seconds of a kill: run alone, not beside a parallel worker
 
 psutil = pytest.importorskip("psutil")
 
@@ -45,8 +48,9 @@ def bench(tmp_path: Path) -> Path:
 
 
 def _build(bench: Path, out: Path, engine: str = "joblib") -> list[str]:
+    """The ``ofa-bench`` arguments of the build."""
     return [
-        sys.executable, "-m", "ofa_bench", "--quiet", "build-archive", "--bench", str(bench), "--out", str(out),
+        "--quiet", "build-archive", "--bench", str(bench), "--out", str(out),
         "--random", str(RANDOM), "--strategies", "random", "--trajectory-budget", "0", "--noise-archs", "0",
         "--no-extremes", "--engine", engine, "--jobs", "2", "--chunk", "1",
     ]  # fmt: skip
@@ -73,12 +77,14 @@ def _alive(procs: list) -> list:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
+@pytest.mark.usefixtures("one_thread")  # the resumed build measures in this process
 @pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
 def test_build_archive_workers_exit_when_the_build_is_killed_and_the_build_resumes(
-    bench: Path, tmp_path: Path, sig: str
+    bench: Path, tmp_path: Path, sig: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    build = subprocess.Popen(_build(bench, tmp_path / "a"), cwd=REPO, env=env, stderr=subprocess.PIPE)
+    command = [sys.executable, "-m", "ofa_bench", *_build(bench, tmp_path / "a")]
+    build = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while _measured(bench) < 2 and build.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -101,12 +107,10 @@ def test_build_archive_workers_exit_when_the_build_is_killed_and_the_build_resum
     time.sleep(1)
     assert _measured(bench) == settled < RANDOM
 
-    # Their claims were given back, so the resumed build (serial: quicker to start) does not wait
-    # 600 s for them to go stale.
+    # Their claims were given back, so the resumed build (serial, in this process: quicker to start)
+    # does not wait 600 s for them to go stale.
     assert _measured(bench, "claims") == 0
-    resume = _build(bench, tmp_path / "a", engine="serial")
-    resumed = subprocess.run(resume, cwd=REPO, env=env, capture_output=True, timeout=150)
-    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert cli.main(_build(bench, tmp_path / "a", engine="serial")) == 0, capfd.readouterr().err
     table = pd.read_csv(tmp_path / "a" / "archive.csv")
     assert len(table) == RANDOM and table["accuracy"].notna().all()
     assert _measured(bench) == RANDOM  # each arch measured once, before or after the kill

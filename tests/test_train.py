@@ -8,12 +8,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from ofa_bench.benchmark.trained import Benchmark
 from ofa_bench.cli import main
 from ofa_bench.data import DataSpec, load_data
 from ofa_bench.errors import OfaBenchError
@@ -31,15 +34,28 @@ from ofa_bench.train import (
 )
 from ofa_bench.train.trainer import Trainer, sample_subnets
 
+# Small convolutions run fastest, and steadiest on a busy machine, on one thread.
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 MINI = get_space("ofa-mini")
+# Every feature a checkpoint must carry: a plain phase, a distilling one (teacher) and a sorting one
+# with several sub-networks a step and two epochs (an optimiser state inside a phase).
 TINY_YAML = """\
-batch_size: 256
+batch_size: 128
 phases:
   - {name: full, epochs: 1, lr: 0.1, kernel: [7], expand: [6], depth: [4]}
   - {name: kernel, epochs: 1, lr: 0.03, expand: [6], depth: [4], kd_ratio: 1.0}
   - {name: expand, epochs: 2, lr: 0.03, subnets_per_step: 2, kd_ratio: 1.0, sort_channels: true}
 """
 DATA = DataSpec(calib_size=64)
+# 359 training images: two steps of 128 an epoch, enough to run a mode's sampling and losses.
+MODES_DATA = DataSpec(calib_size=64, val_fraction=0.8)
+# The tiny schedule's data: 539 training images, 4 steps of 128 an epoch, so an interrupt at step 2
+# falls mid-epoch. It is what `ofa-bench train --val-fraction 0.7` trains on, so CLI runs and
+# in-process runs of the same schedule and seed end with the same weights.
+TINY_VAL_FRACTION = 0.7
+TINY_DATA = DataSpec(val_fraction=TINY_VAL_FRACTION)
+TINY_SEED = 2
 
 
 @pytest.fixture
@@ -132,7 +148,7 @@ def test_scaled_schedule_rounds_and_keeps_one_epoch() -> None:
 
 def test_schedule_yaml_round_trip_and_errors(tmp_path: Path, tiny_schedule: Path) -> None:
     schedule = load_schedule(tiny_schedule)
-    assert schedule.batch_size == 256 and schedule.total_epochs == 4
+    assert schedule.batch_size == 128 and schedule.total_epochs == 4
     bad = tmp_path / "bad.yaml"
     cases = [
         ("phases:\n  - {name: a, epochs: 0, lr: 0.1}\n", "phases.0.epochs"),
@@ -213,15 +229,41 @@ def test_calibration_is_a_cumulative_average_and_repeatable() -> None:
 # ----- training, checkpoints and resume ----------------------------------------------------------
 
 
-def test_train_writes_a_loadable_benchmark(tmp_path: Path, tiny_schedule: Path) -> None:
-    trainer = Trainer(MINI, tmp_path / "bench", load_schedule(tiny_schedule), DATA, seed=1)
+@dataclass(frozen=True)
+class StraightRun:
+    """An uninterrupted tiny run: the trainer (its history), the benchmark it wrote and its folder."""
+
+    trainer: Trainer
+    bench: Benchmark
+    directory: Path
+
+
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> StraightRun:
+    """The tiny schedule trained once, uninterrupted, for the whole module.
+
+    The tests only read it: the benchmark it wrote, and the weights every interrupted or killed run
+    of the same schedule, data and seed must end with (on one thread, as they all run).
+    """
+    out = tmp_path_factory.mktemp("straight")
+    path = out / "tiny.yaml"
+    path.write_text(TINY_YAML)
+    trainer = Trainer(MINI, out / "bench", load_schedule(path), TINY_DATA, seed=TINY_SEED)
     bench = trainer.fit()
-    assert bench is not None and bench.space == MINI
+    assert bench is not None  # single process: rank 0
+    return StraightRun(trainer, bench, out / "bench")
+
+
+def test_train_writes_a_loadable_benchmark(straight_run: StraightRun, tiny_schedule: Path) -> None:
+    """Training writes a benchmark of its space with one finite log per epoch; a second run into
+    the same folder is refused (before it writes anything, so the shared run stays as it was)."""
+    trainer, bench = straight_run.trainer, straight_run.bench
+    assert bench.space == MINI
     assert [log.phase for log in trainer.history] == ["full", "kernel", "expand", "expand"]
     assert all(np.isfinite(log.loss) for log in trainer.history)
     assert bench.training["epochs"] == 4 and bench.training["mode"] == "ps"
     with pytest.raises(OfaBenchError, match="already holds a training checkpoint"):
-        Trainer(MINI, tmp_path / "bench", load_schedule(tiny_schedule), DATA, seed=1).run()
+        Trainer(MINI, straight_run.directory, load_schedule(tiny_schedule), TINY_DATA, seed=TINY_SEED).run()
 
 
 LEARN_YAML = """\
@@ -261,58 +303,63 @@ def test_training_lowers_the_loss_and_learns_digits_for_the_full_network_and_a_s
     assert accuracy[0] > 0.55 and accuracy[1] > 0.35, accuracy
 
 
-@pytest.fixture(scope="module")
-def straight_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, torch.Tensor]:
-    """Weights of an uninterrupted tiny run (seed 2), shared by the interrupt tests."""
-    out = tmp_path_factory.mktemp("straight")
-    path = out / "tiny.yaml"
-    path.write_text(TINY_YAML)
-    Trainer(MINI, out / "bench", load_schedule(path), DATA, seed=2).fit()
-    return _state(out / "bench" / "supernet.pt")
-
-
-@pytest.mark.parametrize("stop_epoch", [0, 1])
-def test_resume_after_interrupt_mid_epoch_is_bit_identical(
-    tmp_path: Path, tiny_schedule: Path, stop_epoch: int, straight_weights: dict[str, torch.Tensor]
-) -> None:
-    """Interrupted inside the expand phase's first epoch (after its channel sort, before its first
-    checkpoint) or its second; the resumed run must end with the very same weights."""
-    schedule = load_schedule(tiny_schedule)
-
-    calls = {"n": 0}
+def _interrupt_at(stop_epoch: int) -> Callable[[str, int, int, int, float, float], None]:
+    """An ``on_step`` that interrupts the expand phase's epoch ``stop_epoch`` after its second step."""
 
     def interrupt(phase: str, epoch: int, step: int, steps: int, loss: float, accuracy: float) -> None:
-        calls["n"] += 1
         if phase == "expand" and epoch == stop_epoch and step == 2:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        Trainer(MINI, tmp_path / "resumed", schedule, DATA, seed=2, on_step=interrupt).fit()
-    assert (tmp_path / "resumed" / "checkpoint.pt").exists()
-    Trainer(MINI, tmp_path / "resumed", schedule, DATA, seed=2).fit(resume=True)
-    _assert_identical(straight_weights, _state(tmp_path / "resumed" / "supernet.pt"))
+    return interrupt
+
+
+def test_resume_after_interrupts_mid_epoch_is_bit_identical(
+    tmp_path: Path, tiny_schedule: Path, straight_run: StraightRun
+) -> None:
+    """A run interrupted twice mid-epoch and resumed each time ends with the straight run's very weights.
+
+    The first interrupt falls inside the expand phase's first epoch (after its channel sort, before
+    its first checkpoint), so the resume starts that phase afresh from the kernel phase's checkpoint;
+    the second, in the resumed run, inside its second epoch, so the next resume must restore the
+    phase's optimiser state. Each time the checkpoint is checked to be the one meant, and a resume
+    that goes wrong in either case changes the final weights: one run checks both cases.
+    """
+    schedule = load_schedule(tiny_schedule)
+    out = tmp_path / "resumed"
+    for resume, stop_epoch in ((False, 0), (True, 1)):
+        with pytest.raises(KeyboardInterrupt):
+            Trainer(MINI, out, schedule, TINY_DATA, seed=TINY_SEED, on_step=_interrupt_at(stop_epoch)).fit(resume)
+        checkpoint = torch.load(out / "checkpoint.pt", weights_only=True)
+        assert (checkpoint["phase"], checkpoint["epoch"]) == (2, stop_epoch)  # expand, the interrupted epoch
+    Trainer(MINI, out, schedule, TINY_DATA, seed=TINY_SEED).fit(resume=True)
+    _assert_identical(_state(straight_run.directory / "supernet.pt"), _state(out / "supernet.pt"))
 
 
 @pytest.mark.slow
-def test_resume_after_sigkill_is_bit_identical(tmp_path: Path, tiny_schedule: Path) -> None:
-    """The CLI killed with SIGKILL at an arbitrary moment, then resumed, ends where a straight run ends."""
-    args = ["train", "--out", "{}", "--schedule", str(tiny_schedule), "--seed", "5", "--quiet"]
-    straight = tmp_path / "straight"
-    assert main([a.format(straight) for a in args]) == 0
+def test_resume_after_sigkill_is_bit_identical(tmp_path: Path, tiny_schedule: Path, straight_run: StraightRun) -> None:
+    """The CLI killed with SIGKILL at an arbitrary moment, then resumed, ends where a straight run ends.
+
+    ``train --val-fraction 0.7`` trains on ``TINY_DATA``, so the straight run is the shared one; the
+    kill lands soon after the first checkpoint, while three of the four epochs are still to come.
+    """
     killed = tmp_path / "killed"
-    command = [sys.executable, "-m", "ofa_bench", *[a.format(killed) for a in args]]
+    args = [
+        "train", "--out", str(killed), "--schedule", str(tiny_schedule), "--seed", str(TINY_SEED),
+        "--val-fraction", str(TINY_VAL_FRACTION), "--quiet",
+    ]  # fmt: skip
+    command = [sys.executable, "-m", "ofa_bench", *args]
     # Float sums depend on the thread count: the killed run computes what the straight one did.
     env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 120
     while not (killed / "checkpoint.pt").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    time.sleep(0.7)  # somewhere inside the next epoch
+    time.sleep(0.3)  # somewhere inside the next epoch: any moment after a checkpoint will do
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (killed / "supernet.pt").exists(), "the run finished before it could be killed"
-    assert main([a.format(killed) for a in args] + ["--resume"]) == 0
-    _assert_identical(_state(straight / "supernet.pt"), _state(killed / "supernet.pt"))
+    assert main([*args, "--resume"]) == 0
+    _assert_identical(_state(straight_run.directory / "supernet.pt"), _state(killed / "supernet.pt"))
 
 
 def test_corrupted_and_foreign_checkpoints_are_one_line_errors(tmp_path: Path, tiny_schedule: Path) -> None:
@@ -326,7 +373,7 @@ def test_corrupted_and_foreign_checkpoints_are_one_line_errors(tmp_path: Path, t
     torch.save({"weights": torch.zeros(3)}, out / "checkpoint.pt")
     with pytest.raises(OfaBenchError, match="not an ofa-bench training checkpoint"):
         Trainer(MINI, out, schedule, DATA).run(resume=True)
-    other = schedule.model_copy(update={"batch_size": 128})
+    other = schedule.model_copy(update={"batch_size": 64})
     short = Schedule(phases=schedule.phases[:1], batch_size=256)
     Trainer(MINI, tmp_path / "short", short, DATA).run()
     with pytest.raises(OfaBenchError, match="another schedule"):
@@ -336,13 +383,15 @@ def test_corrupted_and_foreign_checkpoints_are_one_line_errors(tmp_path: Path, t
 
 
 def test_no_ps_and_sandwich_modes_train(tmp_path: Path, tiny_schedule: Path) -> None:
+    """The no-PS, RSS and sandwich variants of the tiny schedule train every epoch they plan to finite
+    losses (two steps an epoch run each mode's sampling and distillation as a full epoch would)."""
     base = load_schedule(tiny_schedule)
     for name, schedule in (
         ("nops", no_ps_schedule(base)),
         ("rss", rss_schedule(base)),
         ("sandwich", base.model_copy(update={"sampling": "sandwich"})),
     ):
-        trainer = Trainer(MINI, tmp_path / name, schedule, DATA, seed=0)
+        trainer = Trainer(MINI, tmp_path / name, schedule, MODES_DATA, seed=0)
         trainer.run()
         assert len(trainer.history) == schedule.total_epochs == (6 if name == "rss" else 4)
         assert all(np.isfinite(log.loss) for log in trainer.history)
@@ -354,12 +403,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# The worker trains on the full digits train split: two steps of 256 per rank and epoch. The two
+# phases run every data-parallel path: gradient averaging (over a subset of the parameters when
+# sub-networks are elastic), BN-buffer averaging, rank 0's checkpoint between barriers, a phase
+# change (new optimiser, teacher made from the trained weights, channel sort) and two sub-networks
+# a step with distillation.
+DDP_YAML = """\
+batch_size: 256
+phases:
+  - {name: full, epochs: 1, lr: 0.1, kernel: [7], expand: [6], depth: [4]}
+  - {name: expand, epochs: 1, lr: 0.03, subnets_per_step: 2, kd_ratio: 1.0, sort_channels: true}
+"""
+
+
 @pytest.mark.slow
-def test_two_process_data_parallel_ranks_end_identical(tmp_path: Path, tiny_schedule: Path) -> None:
+def test_two_process_data_parallel_ranks_end_identical(tmp_path: Path) -> None:
+    """Two torchrun ranks, each training on its half of every epoch's images, end with identical, trained weights."""
+    schedule = tmp_path / "ddp.yaml"
+    schedule.write_text(DDP_YAML)
     worker = Path(__file__).with_name("ddp_worker.py")
     command = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
-        "--master_addr=127.0.0.1", f"--master_port={_free_port()}", str(worker), str(tmp_path), str(tiny_schedule),
+        "--master_addr=127.0.0.1", f"--master_port={_free_port()}", str(worker), str(tmp_path), str(schedule),
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
