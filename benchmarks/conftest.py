@@ -11,7 +11,9 @@ at two threads next to other work was what made the GBDT benchmark 2-5x slower t
 
 Calibration kinds. Each benchmark declares the kind of work it does with
 ``@pytest.mark.calibration("torch")`` (see :mod:`benchmarks.calibration`); the gate normalises its
-time by that kind's kernel, measured in the same session.
+time by that kind's kernel, measured in the same session. The kernel is also timed right before and
+after each benchmark (``kernel_min``, the fastest of ``OFA_BENCH_KERNEL_ROUNDS`` runs each side,
+default 5); ``gate.py compare`` asks for more, since it divides by that figure round by round.
 
 Injected slowdown. ``OFA_BENCH_INJECT_SLOWDOWN="PATTERN=K"`` makes every benchmark whose node id
 matches the fnmatch PATTERN run its timed function K times per call (a real K-fold slowdown),
@@ -120,7 +122,14 @@ class _Repeated(BenchmarkFixture):
 
 
 _KERNELS: dict[str, object] = {}
-KERNEL_ROUNDS = 5
+KERNEL_ROUNDS_VARIABLE = "OFA_BENCH_KERNEL_ROUNDS"
+
+
+def _kernel_rounds() -> int:
+    spec = os.environ.get(KERNEL_ROUNDS_VARIABLE, "5")
+    if not spec.isdigit() or int(spec) < 1:
+        raise pytest.UsageError(f"{KERNEL_ROUNDS_VARIABLE} must be an integer >= 1; got {spec!r}")
+    return int(spec)
 
 
 def _kernel_min(kind: str) -> float:
@@ -129,7 +138,7 @@ def _kernel_min(kind: str) -> float:
         _KERNELS[kind] = build_kernel(kind)
         _KERNELS[kind]()  # warm-up
     best = float("inf")
-    for _ in range(KERNEL_ROUNDS):
+    for _ in range(_kernel_rounds()):
         start = time.perf_counter()
         _KERNELS[kind]()
         best = min(best, time.perf_counter() - start)
