@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from ofa_bench_predictors import zc_proxies as P
+from ofa_bench_predictors import zero_cost as zc_module
 from ofa_bench_predictors.zc_context import reinitialise
 from ofa_bench_predictors.zero_cost import ALL_PROXIES, clear_cache
 
@@ -164,6 +165,28 @@ def test_scores_are_deterministic_without_the_memo_and_variants_differ(archs) ->
     assert not np.array_equal(first, other_batch)
 
 
+@pytest.mark.usefixtures("one_thread")
+def test_worker_processes_give_the_same_scores_each_arch_once(archs, monkeypatch) -> None:
+    """``jobs=2`` scores on two loky workers; the scores equal one process's bit for bit, in row order,
+    a repeated arch is scored once, and what was memoised is not scored again."""
+    rows = [archs[0], archs[1], archs[2], archs[1], archs[3]]  # archs[1] twice
+    clear_cache()
+    alone = _zc(proxy="grasp").fit(rows, np.zeros(5)).predict(rows)
+    clear_cache()
+    two = _zc(proxy="grasp", jobs=2).fit(rows, np.zeros(5))
+    np.testing.assert_array_equal(two.predict(rows), alone)
+    assert alone[1] == alone[3] and len(set(alone.tolist())) == 4
+    memo = dict(zc_module._SCORES)
+    assert len(memo) == 4  # four distinct archs, each scored and memoised once
+    def no_workers(*args, **kwargs):
+        raise AssertionError("every arch was memoised: no worker should be asked")
+
+    monkeypatch.setattr(zc_module, "_score_chunk", no_workers)
+    monkeypatch.setattr(zc_module.ZeroCostPredictor, "_score", no_workers)
+    np.testing.assert_array_equal(two.predict(rows[::-1]), alone[::-1])
+    assert zc_module._SCORES == memo
+
+
 @pytest.mark.parametrize(
     ("params", "match"),
     [
@@ -171,6 +194,8 @@ def test_scores_are_deterministic_without_the_memo_and_variants_differ(archs) ->
         ({"weights": "trained"}, "weights='trained' is not allowed; allowed: supernet, init"),
         ({"batch_size": 1}, "batch_size must be an integer from 2 to 4096"),
         ({"seed": -1}, "seed must be an integer >= 0"),
+        ({"jobs": 0}, "jobs must be an integer from 1 to 256; got 0"),
+        ({"jobs": True}, "jobs must be an integer from 1 to 256; got True"),
         ({"benchmark": "/no/such/benchmark"}, "has no supernet.pt"),
     ],
 )
