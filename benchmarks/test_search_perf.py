@@ -40,29 +40,38 @@ POPULATION = 100
 OVERHEAD_MS: dict[str, float] = {}
 
 
-@pytest.fixture(scope="module")
-def mlp():
+def fitted_mlp():
     """Our MLP predictor (3x400 on one-hot, as OFA's), fitted briefly on random targets."""
     archs = W10.sample(256, rng=0)
     y = np.random.default_rng(0).random(len(archs))
     return registry.create("predictor", "mlp", max_epochs=3, device="cpu", seed=0).fit(archs, y)
 
 
-def _ours(mlp, generations: int) -> float:
-    """Archs scored per second by our evolution through the search loop."""
+@pytest.fixture(scope="module")
+def mlp():
+    return fitted_mlp()
+
+
+def ours(mlp, generations: int, cpu_rates: list[float] | None = None) -> float:
+    """Archs scored per second by our evolution through the search loop; per CPU second onto ``cpu_rates``.
+
+    (scripts/speed_side_by_side.py times both sides with these same functions.)
+    """
     evaluate = PredictorEvaluate(W10, mlp)
     budget = POPULATION * (generations + 1)  # initial population, then one per generation
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = run_search(
         "ofa-evolution", W10, "accuracy", [f"macs<={LIMIT_M * 1e6:g}"], evaluate, budget, seed=0,
         strategy_params={"population_size": POPULATION},
     )  # fmt: skip
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert len(result) == budget and (result.records["macs"] <= LIMIT_M * 1e6).all()
+    if cpu_rates is not None:
+        cpu_rates.append(budget / cpu)
     return budget / seconds
 
 
-class _OwnCounter:
+class OwnCounter:
     """An efficiency model for OFA's finder that counts MACs with our analytic counter, per arch."""
 
     def get_efficiency(self, arch: dict) -> float:
@@ -70,7 +79,7 @@ class _OwnCounter:
         return float(macs_params([arch])[0][0]) / 1e6
 
 
-def _reference(efficiency: object, generations: int) -> float:
+def reference(efficiency: object, generations: int, cpu_rates: list[float] | None = None) -> float:
     """Archs scored per second by OFA's EvolutionFinder (accuracy predictor calls count, as ours)."""
     from ofa.nas.accuracy_predictor import AccuracyPredictor, MobileNetArchEncoder
     from ofa.nas.search_algorithm import EvolutionFinder
@@ -83,10 +92,12 @@ def _reference(efficiency: object, generations: int) -> float:
     finder = EvolutionFinder(efficiency, predictor, population_size=POPULATION, max_time_budget=generations)
     random.seed(0)
     np.random.seed(0)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     _, best = finder.run_evolution_search(constraint=LIMIT_M, verbose=False)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert best[2] <= LIMIT_M
+    if cpu_rates is not None:
+        cpu_rates.append(POPULATION * (generations + 1) / cpu)
     return POPULATION * (generations + 1) / seconds
 
 
@@ -99,14 +110,14 @@ def test_evolution_vs_ofa_evolution_finder(benchmark, mlp, quick):
 
     flops = Mbv3FLOPsModel(OFAMobileNetV3(ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6], depth_list=[2, 3, 4]))
     ours_gens, ref_gens, rounds = (100, 5, 2) if quick else (500, 30, 3)
-    ours, own, ofa_flops = [], [], []
-    _ours(mlp, 5)  # warm-up: tables, BLAS
+    mine, own, ofa_flops = [], [], []
+    ours(mlp, 5)  # warm-up: tables, BLAS
     for _ in range(rounds):
-        ours.append(_ours(mlp, ours_gens))
-        own.append(_reference(_OwnCounter(), ref_gens))
-        ofa_flops.append(_reference(flops, max(2, ref_gens // 5)))
-    rate, ref_rate, flops_rate = (float(np.median(v)) for v in (ours, own, ofa_flops))
-    benchmark.pedantic(_ours, args=(mlp, 20), rounds=3, iterations=1)
+        mine.append(ours(mlp, ours_gens))
+        own.append(reference(OwnCounter(), ref_gens))
+        ofa_flops.append(reference(flops, max(2, ref_gens // 5)))
+    rate, ref_rate, flops_rate = (float(np.median(v)) for v in (mine, own, ofa_flops))
+    benchmark.pedantic(ours, args=(mlp, 20), rounds=3, iterations=1)
     benchmark.extra_info.update(
         ours_archs_per_s=rate, reference_archs_per_s=ref_rate, reference_ofa_flops_archs_per_s=flops_rate,
         speedup=rate / ref_rate, speedup_vs_ofa_flops=rate / flops_rate, generations=ours_gens,
@@ -141,6 +152,7 @@ BUILTINS = (
 def test_strategy_overhead(benchmark, name, quick):
     """Ask + tell time per arch at budget 500 (evaluation excluded), two objectives, a MACs constraint."""
     budget = 200 if quick and name in ("tpe", "surrogate") else 500
+
     def run(budget: int = budget):
         return run_search(
             name, W10, "accuracy,latency:mmacs", [f"macs<={LIMIT_M * 1e6:g}"], _CheapEvaluate(), budget, seed=0,

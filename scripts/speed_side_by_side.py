@@ -26,7 +26,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse
-import random
 import sys
 import time
 from pathlib import Path
@@ -36,67 +35,21 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ofa_bench.costs import macs_params
-from ofa_bench.plugins import registry
-from ofa_bench.search.loop import run_search
-from ofa_bench.search.predictor_evaluate import PredictorEvaluate
-from ofa_bench.space import get_space
-
-W10 = get_space("ofa-mbv3-w1.0")
-LIMIT_M = 300.0
-POPULATION = 100
-#: Archs per CPU second of the latest runs (process time: less disturbed by other processes than wall time).
-CPU_RATES: list[float] = []
-
-
-def _mlp():
-    archs = W10.sample(256, rng=0)
-    y = np.random.default_rng(0).random(len(archs))
-    return registry.create("predictor", "mlp", max_epochs=3, device="cpu", seed=0).fit(archs, y)
+from benchmarks.test_search_perf import POPULATION, W10, OwnCounter, fitted_mlp
+from benchmarks.test_search_perf import ours as _ours
+from benchmarks.test_search_perf import reference as _reference
 
 
 def ours(mlp, generations: int) -> float:
-    """Archs per second of our evolution through the search loop (as benchmarks/test_search_perf.py)."""
-    evaluate = PredictorEvaluate(W10, mlp)
-    budget = POPULATION * (generations + 1)
-    start, cpu = time.perf_counter(), time.process_time()
-    result = run_search(
-        "ofa-evolution", W10, "accuracy", [f"macs<={LIMIT_M * 1e6:g}"], evaluate, budget, seed=0,
-        strategy_params={"population_size": POPULATION},
-    )  # fmt: skip
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    assert len(result) == budget and (result.records["macs"] <= LIMIT_M * 1e6).all()
-    CPU_RATES.append(budget / cpu)
-    return budget / seconds
-
-
-class OwnCounter:
-    """OFA finder's efficiency model counting MACs with our analytic counter, per arch."""
-
-    def get_efficiency(self, arch: dict) -> float:
-        arch = W10.from_dict({"ks": arch["ks"], "e": arch["e"], "d": arch["d"], "r": arch["image_size"]})
-        return float(macs_params([arch])[0][0]) / 1e6
+    return _ours(mlp, generations, CPU_RATES)
 
 
 def reference(efficiency: object, generations: int) -> float:
-    """Archs per second of OFA's EvolutionFinder."""
-    from ofa.nas.accuracy_predictor import AccuracyPredictor, MobileNetArchEncoder
-    from ofa.nas.search_algorithm import EvolutionFinder
+    return _reference(efficiency, generations, CPU_RATES)
 
-    encoder = MobileNetArchEncoder(
-        image_size_list=list(W10.resolutions), ks_list=list(W10.ks_choices),
-        expand_list=list(W10.e_choices), depth_list=list(W10.d_choices), n_stage=W10.n_stages,
-    )  # fmt: skip
-    predictor = AccuracyPredictor(encoder, hidden_size=400, n_layers=3, device="cpu")
-    finder = EvolutionFinder(efficiency, predictor, population_size=POPULATION, max_time_budget=generations)
-    random.seed(0)
-    np.random.seed(0)
-    start, cpu = time.perf_counter(), time.process_time()
-    _, best = finder.run_evolution_search(constraint=LIMIT_M, verbose=False)
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    assert best[2] <= LIMIT_M
-    CPU_RATES.append(POPULATION * (generations + 1) / cpu)
-    return POPULATION * (generations + 1) / seconds
+
+#: Archs per CPU second of the latest runs (process time: less disturbed by other processes than wall time).
+CPU_RATES: list[float] = []
 
 
 def predictor_floor(mlp, calls: int = 200) -> float:
@@ -114,7 +67,7 @@ def search(rounds: int, gens: int, ref_gens: int) -> None:
     from ofa.imagenet_classification.elastic_nn.networks import OFAMobileNetV3
     from ofa.nas.efficiency_predictor import Mbv3FLOPsModel
 
-    mlp = _mlp()
+    mlp = fitted_mlp()
     flops = Mbv3FLOPsModel(OFAMobileNetV3(ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6], depth_list=[2, 3, 4]))
     ours(mlp, 5)
     rate, own, ofa_flops, floor, cpu = [], [], [], [], []
@@ -143,7 +96,7 @@ def profile(gens: int) -> None:
     import cProfile
     import pstats
 
-    mlp = _mlp()
+    mlp = fitted_mlp()
     ours(mlp, 5)
     prof = cProfile.Profile()
     prof.enable()
@@ -202,7 +155,7 @@ def forward(rounds: int) -> None:
 def predictor(calls: int) -> None:
     from ofa_bench.plugins.encoding import onehot_codes
 
-    mlp = _mlp()
+    mlp = fitted_mlp()
     array = W10.sample_array(POPULATION, 1)
     h = mlp._first_product(array)
     parts = {
@@ -234,7 +187,9 @@ def main() -> int:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} logical cores; one thread per runtime", flush=True)
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} logical cores; one thread per runtime", flush=True
+    )
     unknown = set(args.what) - {"search", "forward", "predictor"}
     if unknown:
         parser.error(f"unknown comparison {min(unknown)!r}; choose from search, forward, predictor")
