@@ -30,10 +30,13 @@ def _run(*args: str, slowdown: str | None = None) -> subprocess.CompletedProcess
 
 
 def test_gate_trips_on_injected_2x_slowdown(tmp_path):
-    run_json, baseline = tmp_path / "run.json", tmp_path / "baseline.json"
-    measured = _run("-m", "pytest", TARGET, "--quick", "-q", "-p", "no:cacheprovider", f"--benchmark-json={run_json}")
-    assert measured.returncode == 0, measured.stdout[-2000:]
-    assert _run("benchmarks/gate.py", "save", str(run_json), "--baseline", str(baseline)).returncode == 0
+    # The baseline is the fastest of three sessions, as `make bench-baseline` records it: from one, a
+    # slow spell of the shared machine once made the baseline 1.45x slow, so the 2x slowdown read 1.38x.
+    runs, baseline = [tmp_path / f"run{i}.json" for i in range(3)], tmp_path / "baseline.json"
+    for run_json in runs:
+        measured = _run("-m", "pytest", TARGET, "--quick", "-q", "-p", "no:cacheprovider", f"--benchmark-json={run_json}")
+        assert measured.returncode == 0, measured.stdout[-2000:]
+    assert _run("benchmarks/gate.py", "save", *map(str, runs), "--baseline", str(baseline)).returncode == 0
     assert set(json.loads(baseline.read_text())["benchmarks"]) == {TARGET.split("/", 1)[1]}
 
     gate = ("benchmarks/gate.py", "run", "--baseline", str(baseline), "--", TARGET, "--quick", "-q", "-p", "no:cacheprovider")
