@@ -31,6 +31,7 @@ search or an evaluation that meets an arch twice computes it once; :func:`clear_
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -44,7 +45,7 @@ from ofa_bench.errors import OfaBenchError
 from ofa_bench.plugins.predictor_base import ArchRegressor
 from ofa_bench.space import SearchSpace
 
-__all__ = ["ALL_PROXIES", "NETWORK_PROXIES", "ZeroCostPredictor", "clear_cache"]
+__all__ = ["ALL_PROXIES", "NETWORK_PROXIES", "ZeroCostPredictor", "clear_cache", "worker_cpu_seconds"]
 
 #: Allowed values of ``weights``.
 WEIGHTS = ("supernet", "init")
@@ -54,11 +55,20 @@ NETWORK_PROXIES: tuple[str, ...] = tuple(PROXIES)
 ALL_PROXIES: tuple[str, ...] = (*NETWORK_PROXIES, "flops", "params")
 _MAX_CACHE = 200_000
 _SCORES: dict[tuple, float] = {}
+#: CPU seconds that ``jobs`` worker processes spent scoring, as they reported it (this process's own
+#: CPU time is not in it). Workers can be replaced between calls (loky restarts a worker whose memory
+#: grew), so the parent cannot read their clocks reliably; each chunk brings its own figure back.
+_WORKER_CPU = [0.0]
 
 
 def clear_cache() -> None:
     """Forget every memoised score (for timing, and for tests of determinism)."""
     _SCORES.clear()
+
+
+def worker_cpu_seconds() -> float:
+    """CPU seconds spent scoring in ``jobs`` worker processes so far in this process's life."""
+    return _WORKER_CPU[0]
 
 
 class ZeroCostPredictor(ArchRegressor):
@@ -123,9 +133,10 @@ class ZeroCostPredictor(ArchRegressor):
         # between calls, so each loads the benchmark once.
         from joblib import Parallel, delayed
 
-        for done in Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")(
+        for done, cpu in Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")(
             delayed(_score_chunk)(task) for task in tasks
         ):
+            _WORKER_CPU[0] += cpu
             yield from done
 
     def _state(self) -> dict[str, Any]:
@@ -178,11 +189,13 @@ class ZeroCostPredictor(ArchRegressor):
         return float(value)
 
 
-def _score_chunk(task: tuple[dict[str, Any], list[tuple[int, np.ndarray]]]) -> list[tuple[int, float]]:
-    """A worker's share: ``(position, score)`` per row, on one torch thread (module level: picklable)."""
+def _score_chunk(task: tuple[dict[str, Any], list[tuple[int, np.ndarray]]]) -> tuple[list[tuple[int, float]], float]:
+    """A worker's share: ``(position, score)`` per row, on one torch thread (module level: picklable),
+    and the CPU seconds it took (loading the benchmark included, the first time in a worker)."""
+    start = time.process_time()
     params, rows = task
     torch.set_num_threads(1)
     predictor = ZeroCostPredictor(**params)
     predictor.space_ = params["space"]
     ctx = context(predictor.benchmark, predictor.space_, predictor._seed())
-    return [(i, predictor._score(ctx, row)) for i, row in rows]
+    return [(i, predictor._score(ctx, row)) for i, row in rows], time.process_time() - start

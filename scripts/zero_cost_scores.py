@@ -6,8 +6,8 @@ One column per ``proxy@weights`` (``flops`` and ``params`` once, without a varia
 archive index and both accuracies; ``<out>.seconds.json`` holds CPU and wall seconds per arch of
 each column (memo cleared first, data loading and the benchmark's first load not counted). Columns
 already in ``--out`` are kept and skipped, so an interrupted run resumes. One torch thread; with
-``--jobs N`` each proxy scores on N worker processes of one thread each (the CPU figure then counts
-this process only: read the wall figure).
+``--jobs N`` each proxy scores on N worker processes of one thread each, and the CPU figure adds the
+CPU time the workers report (a worker's reload of the benchmark, when loky replaces it, included).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from ofa_bench_predictors.zero_cost import ALL_PROXIES, NETWORK_PROXIES, clear_cache
+from ofa_bench_predictors.zero_cost import ALL_PROXIES, NETWORK_PROXIES, clear_cache, worker_cpu_seconds
 
 from ofa_bench.benchmark.zoo import resolve_benchmark
 from ofa_bench.plugins import registry
@@ -85,13 +85,13 @@ def main() -> None:
         # loading the benchmark once).
         predictor.predict(archs[: max(1, args.jobs)])
         clear_cache()
-        cpu, wall = time.process_time(), time.perf_counter()
+        cpu, wall = time.process_time() + worker_cpu_seconds(), time.perf_counter()
         table[column] = predictor.predict(archs)
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        seconds[column] = {"cpu_per_arch": cpu / len(archs), "wall_per_arch": wall / len(archs)}
+        cpu, wall = time.process_time() + worker_cpu_seconds() - cpu, time.perf_counter() - wall
+        seconds[column] = {"cpu_per_arch": cpu / len(archs), "wall_per_arch": wall / len(archs), "jobs": args.jobs}
         table.to_csv(out, index=False)
         seconds_path.write_text(json.dumps(seconds, indent=1) + "\n")
-        print(f"{column}: {cpu / len(archs):.3f} CPU s/arch", flush=True)
+        print(f"{column}: {cpu / len(archs):.3f} CPU s/arch, {wall / len(archs):.3f} wall s/arch", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 Per column (proxy and variant): Kendall tau, Spearman rho and top-10% precision against the
 archive's validation and test accuracy (``ofa_bench.metrics.predictors.score``, what
 ``ofa-bench predictors evaluate`` reports), Kendall tau against the arch's MACs (the ``flops``
-column, when the CSV has it), and CPU seconds per arch. Prints a Markdown table.
+column, when the CSV has it), and CPU and wall seconds per arch. Prints a Markdown table. ``--source
+random`` keeps the archs the archive drew at random (not those from search trajectories).
 """
 
 from __future__ import annotations
@@ -35,17 +36,18 @@ def table(scores: pd.DataFrame, seconds: dict) -> pd.DataFrame:
                     f"top10_{short}": metrics["top_precision"]}  # fmt: skip
         row["tau_macs"] = kendall_tau(scores[column], scores["flops"]) if "flops" in scores else float("nan")
         row["cpu_s_per_arch"] = seconds.get(column, {}).get("cpu_per_arch", float("nan"))
+        row["wall_s_per_arch"] = seconds.get(column, {}).get("wall_per_arch", float("nan"))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def markdown(frame: pd.DataFrame) -> str:
-    head = "| proxy | weights | tau val | rho val | top-10% val | tau test | rho test | top-10% test | tau vs MACs | CPU s / arch |"
-    lines = [head, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    head = "| proxy | weights | tau val | rho val | top-10% val | tau test | rho test | top-10% test | tau vs MACs | CPU s / arch | wall s / arch |"
+    lines = [head, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in frame.itertuples():
         lines.append(
             f"| `{r.proxy}` | {r.weights} | {r.tau_val:.3f} | {r.rho_val:.3f} | {r.top10_val:.2f} | {r.tau_test:.3f} "
-            f"| {r.rho_test:.3f} | {r.top10_test:.2f} | {r.tau_macs:.2f} | {r.cpu_s_per_arch:.3f} |"
+            f"| {r.rho_test:.3f} | {r.top10_test:.2f} | {r.tau_macs:.2f} | {r.cpu_s_per_arch:.3f} | {r.wall_s_per_arch:.3f} |"
         )
     return "\n".join(lines)
 
@@ -54,15 +56,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scores", nargs="?", default="results/zero_cost/scores.csv")
     parser.add_argument("--out", default="docs/zero_cost/table.csv")
+    parser.add_argument(
+        "--source", help="only the archs the archive says came from this source (random, trajectory, extreme)"
+    )
+    parser.add_argument("--archive", default="shipped:fmnist", help="the archive the scores' index refers to")
     args = parser.parse_args()
     scores = pd.read_csv(args.scores)
+    if args.source:
+        from ofa_bench.benchmark.zoo import resolve_archive
+
+        folder = resolve_archive(args.archive)
+        sources = pd.read_csv(folder / "archive.csv" if folder.is_dir() else folder)["source"].astype(str)
+        kind = sources.str.split(":").str[0].to_numpy()[scores["index"].to_numpy()]
+        if args.source not in set(kind):
+            raise SystemExit(f"--source {args.source!r}: no such archs; sources here: {', '.join(sorted(set(kind)))}")
+        scores = scores[kind == args.source].reset_index(drop=True)
     seconds_path = Path(args.scores).with_suffix(".seconds.json")
     seconds = json.loads(seconds_path.read_text()) if seconds_path.exists() else {}
     frame = table(scores, seconds)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out, index=False, float_format="%.4f")
-    print(f"{len(scores)} archs of the archive")
+    print(f"{len(scores)} archs of the archive" + (f" (source {args.source})" if args.source else ""))
     print(markdown(frame))
 
 

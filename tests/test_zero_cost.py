@@ -174,7 +174,9 @@ def test_worker_processes_give_the_same_scores_each_arch_once(archs, monkeypatch
     alone = _zc(proxy="grasp").fit(rows, np.zeros(5)).predict(rows)
     clear_cache()
     two = _zc(proxy="grasp", jobs=2).fit(rows, np.zeros(5))
+    before = zc_module.worker_cpu_seconds()
     np.testing.assert_array_equal(two.predict(rows), alone)
+    assert zc_module.worker_cpu_seconds() > before  # the workers report the CPU time they spent
     assert alone[1] == alone[3] and len(set(alone.tolist())) == 4
     memo = dict(zc_module._SCORES)
     assert len(memo) == 4  # four distinct archs, each scored and memoised once
