@@ -34,7 +34,9 @@ def test_gate_trips_on_injected_2x_slowdown(tmp_path):
     # slow spell of the shared machine once made the baseline 1.45x slow, so the 2x slowdown read 1.38x.
     runs, baseline = [tmp_path / f"run{i}.json" for i in range(3)], tmp_path / "baseline.json"
     for run_json in runs:
-        measured = _run("-m", "pytest", TARGET, "--quick", "-q", "-p", "no:cacheprovider", f"--benchmark-json={run_json}")
+        measured = _run(
+            "-m", "pytest", TARGET, "--quick", "-q", "-p", "no:cacheprovider", f"--benchmark-json={run_json}"
+        )
         assert measured.returncode == 0, measured.stdout[-2000:]
     assert _run("benchmarks/gate.py", "save", *map(str, runs), "--baseline", str(baseline)).returncode == 0
     assert set(json.loads(baseline.read_text())["benchmarks"]) == {TARGET.split("/", 1)[1]}

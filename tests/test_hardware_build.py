@@ -200,6 +200,7 @@ def test_a_calibration_line_that_makes_small_archs_negative_is_not_kept(tmp_path
     slope_only = _calibrate(Steep(), MINI, path, 8, seed=0, progress=False, table_sum=table_sum)
     assert slope_only["fit"] in ("offset", "ratio")
     assert slope_only["scale"] * smallest + slope_only["overhead_ms"] > 0
+
     # The line is kept when it is sound.
     class Proportional(TorchCPU):
         def latency(self, archs, *, space=None):
