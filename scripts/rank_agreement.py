@@ -127,18 +127,17 @@ def calibration_effect(live_out: Path, norm, live_hv: pd.Series) -> dict:
     """
     from ofa_bench.benchmark.surrogate import ShippedSurrogate, load_surrogate
     from ofa_bench.metrics.anytime import anytime_hypervolume
+    from ofa_bench.search.runlog import read_log
 
     calibrated = load_surrogate("fmnist")
     raw = ShippedSurrogate(predictor=calibrated.predictor, target=calibrated.target, label=calibrated.label)
     space = calibrated.predictor.space_
     out: dict = {"by_seed": {}}
     for seed, live in live_hv.items():
-        lines = (live_out / "units" / f"random-s{seed}" / "log.jsonl").read_text().splitlines()
-        logged = [json.loads(line) for line in lines if line.strip()]
-        records = pd.DataFrame([{"n": e["n"], **e["record"]} for e in logged])
+        records = read_log(live_out / "units" / f"random-s{seed}")  # as the suite reads it, validated
         if len(records) == 0:
             continue
-        archs = [space.from_dict(e["arch"]) for e in logged]
+        archs = [space.from_dict(json.loads(arch)) for arch in records["arch"]]
         row = {"live": float(live)}
         for name, surrogate in (("before", raw), ("after", calibrated)):
             scored = records.assign(accuracy=surrogate.predict(archs))
