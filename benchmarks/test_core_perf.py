@@ -1,8 +1,16 @@
 """Performance of the core: elastic vs static forward, analytic costs, sampling and encoding.
 
-Run: ``.venv/bin/python -m pytest benchmarks`` (add ``--quick`` for the CI form). Targets (issue 2):
-elastic / static forward median <= 1.03 (ofa-mbv3-w1.0, r=160, batch 8, one thread); analytic costs
->= 50,000 archs/s on one core. Figures print in the closing summary.
+Run: ``.venv/bin/python -m pytest benchmarks`` (add ``--quick`` for the CI form). Targets (issues 2
+and 27, ``benchmarks/targets.py``): elastic / static forward <= 1.0 and elastic / ``ofa``'s elastic
+forward <= 0.8 (ofa-mbv3-w1.0, r=160, batch 8, one thread); analytic costs >= 50,000 archs/s on one
+core. Figures print in the closing summary.
+
+Forwards run as the product runs inference on a CPU (live evaluation, the trainer, the torch
+latency runner): modules and images in channels-last memory format, on every side of a comparison.
+The static side is the extracted subnet as a plain PyTorch model; the elastic eval path folds batch
+norm into its convolutions, so the ratio against the extracted subnet with its batch norms folded
+too (:func:`~ofa_bench.nn.layers.fold_batch_norms`) is printed beside it: that one measures what the
+elastic logic itself costs.
 """
 
 from __future__ import annotations
@@ -17,15 +25,21 @@ from benchmarks.conftest import RATIOS, THROUGHPUT
 from benchmarks.targets import record
 from ofa_bench.costs import macs_params
 from ofa_bench.nn import ElasticMobileNetV3
+from ofa_bench.nn.layers import fold_batch_norms
 from ofa_bench.space import get_space
 
 W10 = get_space("ofa-mbv3-w1.0")
+CL = torch.channels_last
+
+
+def _images(n: int, r: int, seed: int) -> torch.Tensor:
+    return torch.randn(n, 3, r, r, generator=torch.Generator().manual_seed(seed)).contiguous(memory_format=CL)
 
 
 @pytest.fixture(scope="module")
 def supernet() -> ElasticMobileNetV3:
     torch.manual_seed(0)
-    return ElasticMobileNetV3(W10).eval()
+    return ElasticMobileNetV3(W10).eval().to(memory_format=CL)
 
 
 def _interleaved_ratio(a, b, x: torch.Tensor, pairs: int) -> float:
@@ -52,14 +66,20 @@ def test_elastic_vs_static_forward(benchmark, supernet, index, quick):
     """(a) Elastic forward of an active subnet vs the same subnet extracted as a static model."""
     arch = W10.sample(4, rng=2026)[index].replace(r=160)
     supernet.set_active(arch)
-    static = supernet.extract().eval()
-    x = torch.randn(8, 3, 160, 160, generator=torch.Generator().manual_seed(index))
+    static = supernet.extract().eval().to(memory_format=CL)
+    folded = fold_batch_norms(static)
+    x = _images(8, 160, index)
     with torch.inference_mode():
         assert torch.allclose(supernet(x), static(x), atol=1e-5)
+        assert torch.allclose(folded(x), static(x), atol=1e-5)
         benchmark.pedantic(supernet, args=(x,), rounds=3 if quick else 10, warmup_rounds=1)
-    ratio = _interleaved_ratio(supernet, static, x, pairs=8 if quick else 30)
-    benchmark.extra_info["elastic_over_static"] = ratio
-    RATIOS[f"forward, subnet {index} (d={''.join(map(str, arch.d))})"] = ratio
+    pairs = 8 if quick else 30
+    ratio = _interleaved_ratio(supernet, static, x, pairs=pairs)
+    ratio_folded = _interleaved_ratio(supernet, folded, x, pairs=pairs)
+    benchmark.extra_info.update(elastic_over_static=ratio, elastic_over_static_bn_folded=ratio_folded)
+    d = "".join(map(str, arch.d))
+    RATIOS[f"forward, subnet {index} (d={d})"] = ratio
+    RATIOS[f"forward vs static with BN folded too, subnet {index} (d={d}; not a target)"] = ratio_folded
     record("forward_ratio", ratio)
 
 
@@ -75,12 +95,13 @@ def test_elastic_vs_ofa_elastic_forward(benchmark, quick):
     ).eval()
     ours = ElasticMobileNetV3(W10).eval()
     load_ofa_weights(ours, theirs.state_dict())
+    ours, theirs = ours.to(memory_format=CL), theirs.to(memory_format=CL)
     ratios = []
     for index, arch in enumerate(W10.sample(5, rng=2026)):
         arch = arch.replace(r=160)
         ours.set_active(arch)
         theirs.set_active_subnet(ks=list(arch.ks), e=list(arch.e), d=list(arch.d))
-        x = torch.randn(8, 3, 160, 160, generator=torch.Generator().manual_seed(index))
+        x = _images(8, 160, index)
         with torch.inference_mode():
             torch.testing.assert_close(ours(x), theirs(x), atol=1e-3, rtol=1e-3)
         ratio = _interleaved_ratio(ours, theirs, x, pairs=6 if quick else 20)
@@ -137,8 +158,8 @@ def test_elastic_vs_static_forward_cuda(benchmark, supernet, index, quick):
     arch = W10.sample(4, rng=2026)[index].replace(r=224)
     net = supernet.cuda()
     net.set_active(arch)
-    static = net.extract().eval()
-    x = torch.randn(64, 3, 224, 224, device="cuda")
+    static = net.extract().eval().to(memory_format=CL)
+    x = torch.randn(64, 3, 224, 224, device="cuda").contiguous(memory_format=CL)
 
     def synced(model):
         def run(inputs):

@@ -9,7 +9,9 @@
   ``evolution_vs_ofa_flops`` of ``benchmarks/targets.py``. Also how much of our time one
   predictor call per generation takes (the floor the predictor sets on our rate).
 - ``forward``: on 5 subnets (ofa-mbv3-w1.0, r=160, batch 8): our elastic forward, our extracted
-  static subnet and ``ofa``'s elastic ``OFAMobileNetV3`` with the same weights, interleaved.
+  static subnet, the same with its batch norms folded (as our elastic eval path folds them) and
+  ``ofa``'s elastic ``OFAMobileNetV3`` with the same weights, interleaved; every model and input
+  channels-last, as the product runs inference on a CPU (``--nchw`` for the default layout).
 - ``predictor``: one generation's predictor call (100 archs) split into its parts.
 
 Everything runs on one thread (torch, BLAS, ONNX Runtime); every figure is the median of the
@@ -111,11 +113,15 @@ def _time(fn, x) -> float:
     return time.perf_counter() - t0
 
 
-def forward(rounds: int) -> None:
+def forward(rounds: int, channels_last: bool = True) -> None:
     from ofa.imagenet_classification.elastic_nn.networks import OFAMobileNetV3
 
     from ofa_bench.nn import ElasticMobileNetV3
+    from ofa_bench.nn.layers import fold_batch_norms
     from ofa_bench.nn.ofa_format import load_ofa_weights
+
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    print(f"forward: {'channels-last' if channels_last else 'NCHW'} models and images")
 
     torch.manual_seed(0)
     theirs = OFAMobileNetV3(
@@ -123,33 +129,38 @@ def forward(rounds: int) -> None:
     ).eval()
     net = ElasticMobileNetV3(W10).eval()
     load_ofa_weights(net, theirs.state_dict())
-    lines, ratios_ofa, ratios_static = [], [], []
+    net, theirs = net.to(memory_format=layout), theirs.to(memory_format=layout)
+    lines, ratios_ofa, ratios_static, ratios_folded = [], [], [], []
     with torch.inference_mode():
         for index, arch in enumerate(W10.sample(5, rng=2026)):
             arch = arch.replace(r=160)
             net.set_active(arch)
             theirs.set_active_subnet(ks=list(arch.ks), e=list(arch.e), d=list(arch.d))
-            static = net.extract().eval()
+            static = net.extract().eval().to(memory_format=layout)
+            folded = fold_batch_norms(static)
             x = torch.randn(8, 3, 160, 160, generator=torch.Generator().manual_seed(index))
-            assert torch.allclose(net(x), static(x), atol=1e-4)
+            x = x.contiguous(memory_format=layout)
+            assert torch.allclose(net(x), static(x), atol=1e-4) and torch.allclose(folded(x), static(x), atol=1e-4)
             torch.testing.assert_close(net(x), theirs(x), atol=1e-3, rtol=1e-3)
             for _ in range(2):
-                net(x), static(x), theirs(x)
-            te, ts, to = [], [], []
+                net(x), static(x), folded(x), theirs(x)
+            te, ts, tf, to = [], [], [], []
             for i in range(rounds):
-                order = [(net, te), (static, ts), (theirs, to)]
+                order = [(net, te), (static, ts), (folded, tf), (theirs, to)]
                 for fn, out in order if i % 2 == 0 else order[::-1]:
                     out.append(_time(fn, x))
-            e_s = float(np.median(np.array(te) / np.array(ts)))
-            e_o = float(np.median(np.array(te) / np.array(to)))
+            e_s, e_f, e_o = (float(np.median(np.array(te) / np.array(t))) for t in (ts, tf, to))
             ratios_static.append(e_s)
+            ratios_folded.append(e_f)
             ratios_ofa.append(e_o)
             lines.append(f"  subnet {index} d={''.join(map(str, arch.d))}: elastic {np.median(te) * 1e3:.2f} ms, "
-                         f"static {np.median(ts) * 1e3:.2f} ms, ofa elastic {np.median(to) * 1e3:.2f} ms; "
-                         f"elastic/static {e_s:.3f}, elastic/ofa {e_o:.3f}")  # fmt: skip
+                         f"static {np.median(ts) * 1e3:.2f} ms, static BN folded {np.median(tf) * 1e3:.2f} ms, "
+                         f"ofa elastic {np.median(to) * 1e3:.2f} ms; elastic/static {e_s:.3f}, "
+                         f"elastic/static-folded {e_f:.3f}, elastic/ofa {e_o:.3f}")  # fmt: skip
             print(lines[-1], flush=True)
     print(f"forward: elastic/static median {np.median(ratios_static):.3f} (target <= 1.0), worst {max(ratios_static):.3f}; "
-          f"elastic/ofa-elastic median {np.median(ratios_ofa):.3f} (target <= 0.8)")  # fmt: skip
+          f"elastic/ofa-elastic median {np.median(ratios_ofa):.3f} (target <= 0.8); elastic/static with BN folded "
+          f"too median {np.median(ratios_folded):.3f}, worst {max(ratios_folded):.3f} (no target)")  # fmt: skip
 
 
 def predictor(calls: int) -> None:
@@ -182,6 +193,7 @@ def main() -> int:
     parser.add_argument("--generations", type=int, default=100, help="ours; the reference runs 5 per round")
     parser.add_argument("--ref-generations", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="cProfile our search instead of timing")
+    parser.add_argument("--nchw", action="store_true", help="forward: default memory layout instead of channels-last")
     args = parser.parse_args()
     torch.set_num_threads(1)
     from threadpoolctl import threadpool_limits
@@ -200,7 +212,7 @@ def main() -> int:
         if what == "search":
             search(args.rounds, args.generations, args.ref_generations)
         elif what == "forward":
-            forward(max(args.rounds, 5) * 2)
+            forward(max(args.rounds, 5) * 2, channels_last=not args.nchw)
         else:
             predictor(max(args.rounds, 50))
     return 0

@@ -13,6 +13,7 @@ import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ofa_bench.costs import block_plan
@@ -336,6 +337,63 @@ def test_frozen_cache_refreshes_when_weights_change(mini):
     block.set_active(5, 6)
     assert_close(fast(), slow())
     assert_close(fast(), block.extract().eval()(y))
+
+
+def test_frozen_path_folds_batch_norm_and_runs_channels_last(mini):
+    """The eval path carries no batch-norm tensors (they are folded in) and gives the same output channels-last."""
+    space = mini.space
+    arch = space.sample(1, rng=11)[0]
+    mini.set_active(arch)
+    x = _images(space, arch.r, n=3)
+    with torch.enable_grad():
+        slow = mini(x).detach()
+    with torch.inference_mode():
+        fast = mini(x)
+        cl = mini.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    assert_close(fast, slow)
+    assert_close(cl, slow)
+    used = [block for i, block in enumerate(mini.blocks) if i in {flat for _, _, flat in arch.active_blocks}]
+    for block in used:
+        weights = block._frozen[1]
+        assert not any(key.endswith("_bn") for key in weights)
+        mid = block.mid[block.expand]
+        assert weights["expand_bias"].shape == weights["depth_bias"].shape == (mid,)
+        assert weights["project_bias"].shape == (block.plan.out_channels,)
+
+
+def test_fold_batch_norms_gives_the_same_static_subnet_without_batch_norm(mini):
+    from ofa_bench.nn.layers import fold_batch_norms
+
+    space = mini.space
+    arch = space.sample(1, rng=12)[0]
+    static = mini.extract(arch).train()  # a training-mode model: the copy comes back in eval mode
+    before = copy.deepcopy(static.state_dict())
+    folded = fold_batch_norms(static)
+    assert not folded.training and static.training
+    assert not _bns(folded) and len(_bns(static)) > 0
+    assert all(torch.equal(before[k], v) for k, v in static.state_dict().items())  # the original is untouched
+    x = _images(space, arch.r, n=3)
+    with torch.no_grad():
+        assert_close(folded(x), static.eval()(x))
+
+
+def test_depthwise_bias_on_both_paths():
+    """A bias is added per channel by the oneDNN path and by the small-map gradient path, whose gradient it gets."""
+    from ofa_bench.nn.depthwise import depthwise_conv
+
+    x = torch.randn(2, 4, 6, 6)
+    weight = torch.randn(4, 1, 3, 3, requires_grad=True)
+    bias = torch.randn(4, requires_grad=True)
+    with torch.no_grad():
+        expected = F.conv2d(x, weight, bias, 1, 1, 1, 4)
+        torch.testing.assert_close(depthwise_conv(x, weight, 1, bias), expected)
+    out = depthwise_conv(x, weight, 1, bias)  # 36 pixels: the small-map path
+    torch.testing.assert_close(out.detach(), expected)
+    out.square().sum().backward()
+    reference_w, reference_b = weight.detach().clone().requires_grad_(), bias.detach().clone().requires_grad_()
+    F.conv2d(x, reference_w, reference_b, 1, 1, 1, 4).square().sum().backward()
+    torch.testing.assert_close(bias.grad, reference_b.grad)
+    torch.testing.assert_close(weight.grad, reference_w.grad)
 
 
 def test_clear_cache_after_edits_through_data(mini):

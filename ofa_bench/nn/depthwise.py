@@ -30,13 +30,16 @@ __all__ = ["SMALL_MAP", "depthwise_conv"]
 SMALL_MAP = 144
 
 
-def depthwise_conv(x: torch.Tensor, weight: torch.Tensor, stride: int) -> torch.Tensor:
+def depthwise_conv(
+    x: torch.Tensor, weight: torch.Tensor, stride: int, bias: torch.Tensor | None = None
+) -> torch.Tensor:
     """Depthwise convolution with ``same`` padding (odd kernel): ``F.conv2d`` with ``groups=channels``.
 
     Args:
         x: ``(n, c, h, w)`` input.
         weight: ``(c, 1, k, k)`` kernel, ``k`` odd.
         stride: Stride of both spatial dimensions.
+        bias: Optional ``(c,)`` added to each output channel.
     """
     k_h, k_w = weight.shape[-2:]
     h, w = x.shape[-2:]
@@ -45,8 +48,9 @@ def depthwise_conv(x: torch.Tensor, weight: torch.Tensor, stride: int) -> torch.
         top, left = (k_h - crop_h) // 2, (k_w - crop_w) // 2
         weight = weight[:, :, top : top + crop_h, left : left + crop_w]
     if h * w <= SMALL_MAP and weight.requires_grad and torch.is_grad_enabled():
-        return _SmallMapDepthwise.apply(x, weight, stride)
-    return F.conv2d(x, weight, None, stride, (crop_h // 2, crop_w // 2), 1, weight.size(0))
+        out = _SmallMapDepthwise.apply(x, weight, stride)
+        return out if bias is None else out + bias.reshape(1, -1, 1, 1)
+    return F.conv2d(x, weight, bias, stride, (crop_h // 2, crop_w // 2), 1, weight.size(0))
 
 
 class _SmallMapDepthwise(torch.autograd.Function):

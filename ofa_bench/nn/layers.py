@@ -6,6 +6,7 @@ quantise like any MobileNetV3.
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 
 import torch
@@ -13,7 +14,7 @@ from torch import nn
 
 from ofa_bench.nn.depthwise import depthwise_conv
 
-__all__ = ["ConvBNAct", "DepthwiseConv2d", "SqueezeExcite", "MBConv", "MobileNetV3", "activation"]
+__all__ = ["ConvBNAct", "DepthwiseConv2d", "SqueezeExcite", "MBConv", "MobileNetV3", "activation", "fold_batch_norms"]
 
 
 def activation(name: str) -> nn.Module:
@@ -40,7 +41,7 @@ class DepthwiseConv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.jit.is_scripting():
             return super().forward(x)
-        return depthwise_conv(x, self.weight, self.stride[0])
+        return depthwise_conv(x, self.weight, self.stride[0], self.bias)
 
 
 class ConvBNAct(nn.Sequential):
@@ -138,3 +139,25 @@ class MobileNetV3(nn.Module):
         x = self.final_expand(self.blocks(self.stem(x)))
         x = self.feature_mix(x.mean((2, 3), keepdim=True))
         return self.classifier(torch.flatten(x, 1))
+
+
+@torch.no_grad()
+def fold_batch_norms(model: nn.Module) -> nn.Module:
+    """An inference copy of ``model`` with every :class:`ConvBNAct`'s batch norm folded into its convolution.
+
+    The convolution gets the bias ``beta - mean * s`` and the weight ``weight * s`` per output
+    channel, ``s = gamma / sqrt(var + eps)``; the eval-mode output is the same up to rounding.
+    Training the copy would no longer update batch statistics, so it is returned in eval mode.
+    """
+    folded = copy.deepcopy(model).eval()
+    for module in folded.modules():
+        if isinstance(module, ConvBNAct) and "bn" in module._modules:
+            conv, bn = module.conv, module.bn
+            scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+            bias = bn.bias - bn.running_mean * scale
+            if conv.bias is not None:
+                bias = bias + conv.bias * scale
+            conv.weight.mul_(scale.reshape(-1, 1, 1, 1))
+            conv.bias = nn.Parameter(bias)
+            del module._modules["bn"]
+    return folded
