@@ -212,8 +212,16 @@ def _calibrate(
     archs = calibration_archs(space, n, seed)
     summed = table_sum(out, archs)  # the table saved so far: scale 1, no overhead
     with _bar(progress, f"calibrating on {runner.name}", len(archs), 0) as show:
-        measured = runner.latency(archs)
+        measured = np.asarray(runner.latency(archs), dtype=np.float64).reshape(-1)
         show(len(archs))
+    bad = ~(np.isfinite(measured) & (measured > 0)) if measured.shape == (len(archs),) else None
+    if bad is None or bad.any():
+        got = f"{measured.size} values" if bad is None else f"{measured[bad][0]!r} for {archs[int(np.argmax(bad))]}"
+        raise OfaBenchError(
+            f"calibrating on {runner.name}: whole-arch latencies must be {len(archs)} finite values > 0 (ms); got {got}"
+        )
+    if not (np.all(np.isfinite(summed)) and np.all(summed > 0)):
+        raise OfaBenchError(f"calibrating on {runner.name}: the table's summed latencies must be finite and > 0")
     candidates = []  # (fit, scale, overhead), the preferred first
     if len(archs) >= 3 and np.ptp(summed) > 0:
         slope, intercept, _, _ = theilslopes(measured, summed)
@@ -221,6 +229,7 @@ def _calibrate(
             candidates.append(("line", float(slope), float(intercept)))
     candidates.append(("offset", 1.0, float(np.median(measured - summed))))
     candidates.append(("ratio", float(np.median(measured / summed)), 0.0))
+    # The ratio is positive for positive timings, so the search always ends by it.
     fit, scale, overhead = next(c for c in candidates if np.all(c[1] * summed + c[2] > 0))
     fitted = scale * summed + overhead
     return {

@@ -207,3 +207,27 @@ def test_a_calibration_line_that_makes_small_archs_negative_is_not_kept(tmp_path
             return 2.0 * summed.latency(archs) + 1.0
 
     assert _calibrate(Proportional(), MINI, path, 8, seed=0, progress=False, table_sum=table_sum)["fit"] == "line"
+
+
+@pytest.mark.parametrize("bad", [np.nan, 0.0, -1.0, "short"])
+def test_calibration_refuses_timings_that_are_not_positive_latencies(tmp_path: Path, bad) -> None:
+    """A runner answering NaN, zero, a negative time or the wrong number of values gets one clear error."""
+    from ofa_bench_hardware.lut import LookupTableBackend
+    from ofa_bench_hardware.lut_build import _calibrate
+    from ofa_bench_hardware.lut_format import save_table
+
+    entries = {x.key(): {"count": 1, "mean": 0.05 + x.macs / 1e7, "std": 0.0} for x in layer_grid(MINI).distinct()}
+    path = save_table(tmp_path / "t.yaml", {"space": MINI.name}, entries)
+    summed = LookupTableBackend(table=path)
+
+    class Broken(TorchCPU):
+        def latency(self, archs, *, space=None):
+            out = 2.0 * summed.latency(archs)
+            if bad == "short":
+                return out[:-1]
+            out[1] = bad
+            return out
+
+    table_sum = lambda table, archs: LookupTableBackend(table=table).latency(archs)
+    with pytest.raises(OfaBenchError, match=r"calibrating on torch-cpu: whole-arch latencies must be 8 finite values > 0"):
+        _calibrate(Broken(), MINI, path, 8, seed=0, progress=False, table_sum=table_sum)
