@@ -46,6 +46,7 @@ def test_demo_suite_builds_a_table_runs_every_strategy_and_reports(
     assert summary["benchmark"] == "fmnist" and summary["oracle"]["label"] == results.state["oracle"]["label"]
     out = capsys.readouterr().out
     assert "Default suite on fmnist (ofa-fmnist" in out and "the shipped surrogate of fmnist" in out
+    assert summary["oracle"]["noisy"] and "its mean plus a seeded noise draw per answer" in out
     again = demo.run_demo_suite(tmp_path, budget=10, seeds=2)
     assert again.lut_seconds < outcome.lut_seconds and again.results.runs["hv"].tolist() == runs["hv"].tolist()
 

@@ -115,10 +115,10 @@ def _demo_suite(args: argparse.Namespace) -> dict[str, Any]:
     with progress.stage_bars(args, progress.SUITE_STAGES) as update:
         outcome = run_demo_suite(args.out, budget=args.budget, seeds=args.seeds, progress=update, show_lut_progress=show)
     results, benchmark = outcome.results, outcome.suite.benchmark
-    oracle = results.state.get("oracle") or {}
+    oracle = {**(results.state.get("oracle") or {}), "noisy": bool(results.state["suite"]["oracle"].get("noisy"))}
     summary = {
         "benchmark": benchmark.dir, "preset": benchmark.preset, "fingerprint": results.state["fingerprint"],
-        "oracle": {k: oracle.get(k) for k in ("mode", "label", "predictor", "kendall_tau", "noise_sd")},
+        "oracle": {k: oracle.get(k) for k in ("mode", "label", "predictor", "kendall_tau", "noise_sd", "noisy")},
         "lut": str(outcome.lut), "lut_seconds": round(outcome.lut_seconds, 3), "out": str(results.out_dir),
         "report": str(outcome.report.markdown), "html": str(outcome.report.html),
         "baseline": results.baseline, "beats_baseline_hv": results.beats_baseline("hv"),
@@ -144,9 +144,10 @@ def _oracle_line(benchmark: str, oracle: dict[str, Any]) -> str:
     tau, sd = oracle.get("kendall_tau"), oracle.get("noise_sd")
     quality = f", held-out Kendall tau {tau:.3f}" if isinstance(tau, (int, float)) else ""
     noise = f", noise sd {sd:.4f}" if isinstance(sd, (int, float)) else ""
+    answers = "its mean plus a seeded noise draw per answer" if oracle.get("noisy") else "its noise-free mean"
     return (
-        f"the shipped surrogate of {benchmark} ({oracle.get('predictor')}{quality}{noise}; {oracle.get('label')}): "
-        "no dataset, no training"
+        f"the shipped surrogate of {benchmark} ({oracle.get('predictor')}{quality}{noise}; {oracle.get('label')}), "
+        f"{answers}: no dataset, no training"
     )
 
 
