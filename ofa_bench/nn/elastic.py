@@ -75,10 +75,11 @@ def _permute_bn(bn: nn.BatchNorm2d, order: torch.Tensor) -> None:
 class ElasticMBConv(nn.Module):
     """An inverted-residual block with elastic kernel size and expand ratio.
 
-    In eval mode without autograd, the active weight slices are copied once and reused until the
-    active setting or a tensor's version changes (in-place updates, optimiser steps and
-    ``load_state_dict`` all bump it). Edits through ``.data`` bypass version tracking: call
-    :meth:`ElasticMobileNetV3.clear_cache` after them.
+    In eval mode without autograd, the active weight slices are copied once, with the batch norms
+    folded into the convolutions (:func:`fold_batch_norm`), and reused until the active setting or
+    a tensor's version changes (in-place updates, optimiser steps and ``load_state_dict`` all bump
+    it). Edits through ``.data`` bypass version tracking: call :meth:`ElasticMobileNetV3.clear_cache`
+    after them.
 
     Args:
         plan: Fixed facts of the block position (channels, stride, activation, SE).
