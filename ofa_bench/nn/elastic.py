@@ -13,9 +13,9 @@ from torch import nn
 
 from ofa_bench.costs import BlockPlan, se_channels
 from ofa_bench.nn.depthwise import depthwise_conv
-from ofa_bench.nn.layers import ConvBNAct, MBConv, SqueezeExcite
+from ofa_bench.nn.layers import ConvBNAct, MBConv, SqueezeExcite, fold_batch_norm
 
-__all__ = ["ElasticMBConv", "elastic_batch_norm", "fold_batch_norm"]
+__all__ = ["ElasticMBConv", "elastic_batch_norm"]
 
 
 def elastic_batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
@@ -43,17 +43,6 @@ def elastic_batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
     )
 
 
-def fold_batch_norm(weight: torch.Tensor, bn: nn.BatchNorm2d, c: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A convolution weight and bias equal to ``weight`` followed by eval-mode ``bn`` on its first ``c`` channels.
-
-    ``bn(conv(x, weight)) == conv(x, weight * s) + (beta - mean * s)`` with ``s = gamma / sqrt(var + eps)``
-    per output channel, up to rounding. Returns contiguous copies.
-    """
-    scale = bn.weight[:c] * torch.rsqrt(bn.running_var[:c] + bn.eps)
-    bias = bn.bias[:c] - bn.running_mean[:c] * scale
-    return (weight * scale.reshape(-1, *([1] * (weight.dim() - 1)))).contiguous(), bias.contiguous()
-
-
 def _hardswish_(x: torch.Tensor) -> torch.Tensor:
     return F.hardswish(x, inplace=True)
 
@@ -76,10 +65,10 @@ class ElasticMBConv(nn.Module):
     """An inverted-residual block with elastic kernel size and expand ratio.
 
     In eval mode without autograd, the active weight slices are copied once, with the batch norms
-    folded into the convolutions (:func:`fold_batch_norm`), and reused until the active setting or
-    a tensor's version changes (in-place updates, optimiser steps and ``load_state_dict`` all bump
-    it). Edits through ``.data`` bypass version tracking: call :meth:`ElasticMobileNetV3.clear_cache`
-    after them.
+    folded into the convolutions (:func:`~ofa_bench.nn.layers.fold_batch_norm`), and reused until
+    the active setting or a tensor's version changes (in-place updates, optimiser steps and
+    ``load_state_dict`` all bump it). Edits through ``.data`` bypass version tracking: call
+    :meth:`ElasticMobileNetV3.clear_cache` after them.
 
     Args:
         plan: Fixed facts of the block position (channels, stride, activation, SE).

@@ -14,7 +14,10 @@ from torch import nn
 
 from ofa_bench.nn.depthwise import depthwise_conv
 
-__all__ = ["ConvBNAct", "DepthwiseConv2d", "SqueezeExcite", "MBConv", "MobileNetV3", "activation", "fold_batch_norms"]
+__all__ = [
+    "ConvBNAct", "DepthwiseConv2d", "SqueezeExcite", "MBConv", "MobileNetV3", "activation", "fold_batch_norm",
+    "fold_batch_norms",
+]  # fmt: skip
 
 
 def activation(name: str) -> nn.Module:
@@ -141,6 +144,23 @@ class MobileNetV3(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
+def fold_batch_norm(
+    weight: torch.Tensor, bn: nn.BatchNorm2d, c: int | None = None, bias: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A convolution weight and bias equal to ``(weight, bias)`` followed by eval-mode ``bn``.
+
+    ``bn(conv(x, w, b)) == conv(x, w * s, (b - mean) * s + beta)`` with ``s = gamma / sqrt(var + eps)``
+    per output channel, up to rounding; ``c`` takes the first ``c`` channels of ``bn`` (an elastic
+    width; default all). Returns new contiguous tensors.
+    """
+    c = bn.num_features if c is None else c
+    scale = bn.weight[:c] * torch.rsqrt(bn.running_var[:c] + bn.eps)
+    shift = bn.bias[:c] - bn.running_mean[:c] * scale
+    if bias is not None:
+        shift = shift + bias * scale
+    return (weight * scale.reshape(-1, *([1] * (weight.dim() - 1)))).contiguous(), shift.contiguous()
+
+
 @torch.no_grad()
 def fold_batch_norms(model: nn.Module) -> nn.Module:
     """An inference copy of ``model`` with every :class:`ConvBNAct`'s batch norm folded into its convolution.
@@ -152,12 +172,9 @@ def fold_batch_norms(model: nn.Module) -> nn.Module:
     folded = copy.deepcopy(model).eval()
     for module in folded.modules():
         if isinstance(module, ConvBNAct) and "bn" in module._modules:
-            conv, bn = module.conv, module.bn
-            scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
-            bias = bn.bias - bn.running_mean * scale
-            if conv.bias is not None:
-                bias = bias + conv.bias * scale
-            conv.weight.mul_(scale.reshape(-1, 1, 1, 1))
+            conv = module.conv
+            weight, bias = fold_batch_norm(conv.weight, module.bn, bias=conv.bias)
+            conv.weight.copy_(weight)
             conv.bias = nn.Parameter(bias)
             del module._modules["bn"]
     return folded
