@@ -9,7 +9,9 @@ form). Targets (issue 6):
   encoding, random weights), both on ofa-mbv3-w1.0 and one thread, measured side by side in one
   test. The reference is timed with two efficiency models: its own ``Mbv3FLOPsModel`` and a
   per-arch call of our analytic counter (faster, so the stricter baseline the ratio is taken on).
-  The reference runs fewer generations (its rate is flat over generations).
+  The reference runs fewer generations (its rate is flat over generations). The same test times
+  the predictor call alone on a generation and prints what it allows at most (``ceiling``: its
+  archs per CPU second over the reference's), as no strategy scores archs faster than its oracle.
 - Strategy overhead (ask + tell, evaluation excluded) <= 5 ms per arch for every built-in at
   budget 500, two objectives (accuracy, latency:mmacs) and a MACs constraint.
 """
@@ -71,6 +73,22 @@ def ours(mlp, generations: int, cpu_rates: list[float] | None = None) -> float:
     return budget / seconds
 
 
+def predictor_seconds(mlp, calls: int = 200) -> float:
+    """CPU seconds of one predictor call on a 100-arch generation (median of back-to-back calls).
+
+    ``POPULATION / predictor_seconds(mlp)`` is the most archs per CPU second any strategy could score
+    with this oracle on this core: a ceiling for the ratios against the reference.
+    """
+    array = W10.sample_array(POPULATION, 1)
+    mlp.predict(array)  # the first call builds the int8 session
+    times = []
+    for _ in range(calls):
+        t0 = time.process_time()
+        mlp.predict(array)
+        times.append(time.process_time() - t0)
+    return float(np.median(times))
+
+
 class OwnCounter:
     """An efficiency model for OFA's finder that counts MACs with our analytic counter, per arch."""
 
@@ -110,23 +128,32 @@ def test_evolution_vs_ofa_evolution_finder(benchmark, mlp, quick):
 
     flops = Mbv3FLOPsModel(OFAMobileNetV3(ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6], depth_list=[2, 3, 4]))
     ours_gens, ref_gens, rounds = (100, 5, 2) if quick else (500, 30, 3)
-    mine, own, ofa_flops = [], [], []
+    mine, own, ofa_flops, cpu = [], [], [], []
     ours(mlp, 5)  # warm-up: tables, BLAS
     for _ in range(rounds):
         mine.append(ours(mlp, ours_gens))
-        own.append(reference(OwnCounter(), ref_gens))
-        ofa_flops.append(reference(flops, max(2, ref_gens // 5)))
+        own.append(reference(OwnCounter(), ref_gens, cpu))
+        ofa_flops.append(reference(flops, max(2, ref_gens // 5), cpu))
     rate, ref_rate, flops_rate = (float(np.median(v)) for v in (mine, own, ofa_flops))
+    # The ceiling: archs per CPU second of the predictor call alone, over the reference's per CPU second.
+    ceiling = POPULATION / predictor_seconds(mlp, 50 if quick else 200)
+    ref_cpu, flops_cpu = float(np.median(cpu[0::2])), float(np.median(cpu[1::2]))
     benchmark.pedantic(ours, args=(mlp, 20), rounds=3, iterations=1)
     benchmark.extra_info.update(
         ours_archs_per_s=rate, reference_archs_per_s=ref_rate, reference_ofa_flops_archs_per_s=flops_rate,
         speedup=rate / ref_rate, speedup_vs_ofa_flops=rate / flops_rate, generations=ours_gens,
+        predictor_alone_archs_per_cpu_s=ceiling, ceiling_speedup=ceiling / ref_cpu,
+        ceiling_speedup_vs_ofa_flops=ceiling / flops_cpu,
     )  # fmt: skip
     THROUGHPUT["evolution (ours), MLP oracle + MACs limit"] = rate
     THROUGHPUT["ofa EvolutionFinder, our MACs counter"] = ref_rate
     THROUGHPUT["ofa EvolutionFinder, ofa Mbv3FLOPsModel"] = flops_rate
     THROUGHPUT["speed-up over ofa finder (x, not archs/s)"] = rate / ref_rate
     THROUGHPUT["speed-up over ofa finder + its FLOPs model (x)"] = rate / flops_rate
+    # No strategy can beat the oracle's own cost: what these targets allow on this core at most.
+    THROUGHPUT["predictor call alone, 100 archs (per CPU s)"] = ceiling
+    THROUGHPUT["ceiling: predictor alone / ofa finder (x)"] = ceiling / ref_cpu
+    THROUGHPUT["ceiling: predictor alone / ofa + FLOPs (x)"] = ceiling / flops_cpu
     record("evolution_vs_ofa_own_counter", rate / ref_rate)
     record("evolution_vs_ofa_flops", rate / flops_rate)
 

@@ -37,7 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.test_search_perf import POPULATION, W10, OwnCounter, fitted_mlp
+from benchmarks.test_search_perf import POPULATION, W10, OwnCounter, fitted_mlp, predictor_seconds
 from benchmarks.test_search_perf import ours as _ours
 from benchmarks.test_search_perf import reference as _reference
 
@@ -54,17 +54,6 @@ def reference(efficiency: object, generations: int) -> float:
 CPU_RATES: list[float] = []
 
 
-def predictor_floor(mlp, calls: int = 200) -> float:
-    """CPU seconds of one predictor call on a 100-arch generation (median of back-to-back calls), ours."""
-    array = W10.sample_array(POPULATION, 1)
-    times = []
-    for _ in range(calls):
-        t0 = time.process_time()
-        mlp.predict(array)
-        times.append(time.process_time() - t0)
-    return float(np.median(times))
-
-
 def search(rounds: int, gens: int, ref_gens: int) -> None:
     from ofa.imagenet_classification.elastic_nn.networks import OFAMobileNetV3
     from ofa.nas.efficiency_predictor import Mbv3FLOPsModel
@@ -78,7 +67,7 @@ def search(rounds: int, gens: int, ref_gens: int) -> None:
         own.append(reference(OwnCounter(), ref_gens))
         ofa_flops.append(reference(flops, max(2, ref_gens // 5)))
         cpu.append(CPU_RATES[-3:])
-        floor.append(predictor_floor(mlp, 50))
+        floor.append(predictor_seconds(mlp, 50))
         print(f"  round {i}: ours {rate[-1]:,.0f}/s, ofa+our counter {own[-1]:,.0f}/s, ofa+flops {ofa_flops[-1]:,.0f}/s",
               flush=True)  # fmt: skip
     r, o, f, p = (float(np.median(v)) for v in (rate, own, ofa_flops, floor))
