@@ -63,10 +63,10 @@ def main() -> None:
     args = parser.parse_args()
     scores = pd.read_csv(args.scores)
     if args.source:
-        from ofa_bench.benchmark.zoo import resolve_archive
+        from ofa_bench.benchmark.zoo import archive_file
 
-        folder = resolve_archive(args.archive)
-        sources = pd.read_csv(folder / "archive.csv" if folder.is_dir() else folder)["source"].astype(str)
+        # Every row, repeats included: the scores' index counts the archive's rows (read_archive drops repeats).
+        sources = pd.read_csv(archive_file(args.archive))["source"].astype(str)
         kind = sources.str.split(":").str[0].to_numpy()[scores["index"].to_numpy()]
         if args.source not in set(kind):
             raise SystemExit(f"--source {args.source!r}: no such archs; sources here: {', '.join(sorted(set(kind)))}")

@@ -315,3 +315,13 @@ def test_a_shipped_archive_is_named_like_a_shipped_benchmark(capsys) -> None:
     assert report["space"] == "ofa-fmnist"
     assert cli.main(["predictors", "evaluate", "--archive", "shipped:nope", "--predictors", "gbdt"]) == 2
     assert "no shipped benchmark 'nope'; shipped: fmnist" in capsys.readouterr().err
+
+
+def test_archive_file_gives_a_folders_csv_a_files_path_and_a_shipped_archives_csv(tmp_path) -> None:
+    from ofa_bench.benchmark.zoo import archive_file, resolve_archive
+
+    shipped = archive_file("shipped:fmnist")
+    assert shipped == resolve_archive("shipped:fmnist") / "archive.csv" and shipped.is_file()
+    (tmp_path / "archive.csv").write_text("arch,accuracy\n")
+    assert archive_file(tmp_path) == tmp_path / "archive.csv"
+    assert archive_file(str(tmp_path / "measured.jsonl")) == tmp_path / "measured.jsonl"

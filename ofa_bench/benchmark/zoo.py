@@ -25,6 +25,7 @@ __all__ = [
     "PROVENANCE_FILE",
     "SHIPPED_ARCHIVE",
     "ZOO_DIR",
+    "archive_file",
     "cache_dir",
     "provenance",
     "resolve_archive",
@@ -89,6 +90,15 @@ def resolve_archive(ref: str | os.PathLike[str]) -> Path:
     if not (folder / "archive.csv").is_file():
         raise OfaBenchError(f"{text!r}: the shipped benchmark {name!r} ships no measured archive")
     return folder
+
+
+def archive_file(ref: str | os.PathLike[str]) -> Path:
+    """The file of measured archs a reference means: an archive folder's ``archive.csv``, else the file itself.
+
+    ``ref`` is what :func:`resolve_archive` takes (``shipped:<name>`` or a path to a folder or a file).
+    """
+    folder = resolve_archive(ref)
+    return folder / "archive.csv" if folder.is_dir() else folder
 
 
 def is_shipped(directory: str | Path) -> bool:

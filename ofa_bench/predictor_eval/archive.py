@@ -73,10 +73,9 @@ def read_archive(path: str | Path, target: str = "accuracy", space: str | Search
         OfaBenchError: One line naming the problem: an unreadable or malformed file, missing
             columns, a target that is not a number (with its line), archs of another space.
     """
-    from ofa_bench.benchmark.zoo import resolve_archive
+    from ofa_bench.benchmark.zoo import archive_file
 
-    folder = resolve_archive(path)
-    source = str(folder / "archive.csv" if folder.is_dir() else folder)
+    source = str(archive_file(path))
     where = f"archive {str(path)!r}"
     rows = _rows(source, where)
     if not rows:
