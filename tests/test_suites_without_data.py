@@ -100,3 +100,7 @@ def test_the_suite_runs_without_the_data_and_as_with_it(
     assert (without.runs["status"] == "done").all() and len(without.runs) == len(suite.strategies) * 2
     assert without.verdict_metric == "hv_test" and without.runs["hv_test"].notna().all()
     assert "shipped surrogate" in report
+    # The default suite answers with the surrogate's noise, the CI suite with its mean; the report says which.
+    noisy = source == "default"
+    assert without.noisy_oracle is noisy
+    assert ("noisy draws (seeded per run)" if noisy else "noise-free mean") in report

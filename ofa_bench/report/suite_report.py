@@ -295,9 +295,8 @@ def _oracle(results: SuiteResults) -> list[Block]:
                    "its quality on a held-out part of the archive is shown.")]  # fmt: skip
         blocks += _family_warning(results)
     if info.get("mode") == "shipped":
-        noisy = results.state["suite"]["oracle"].get("noisy")
         rows = [[info.get("predictor"), info.get("label"), _num(info.get("kendall_tau")), _num(info.get("noise_sd")),
-                 "noisy draws (seeded per run)" if noisy else "noise-free mean",
+                 "noisy draws (seeded per run)" if results.noisy_oracle else "noise-free mean",
                  (info.get("archive") or {}).get("n", "–")]]  # fmt: skip
         columns = ["shipped surrogate", "label", "Kendall tau (held out)", "noise sd", "answers", "archive archs"]
         blocks += [("h2", "Predictors"), ("table", (columns, rows)), ("p",

@@ -89,6 +89,11 @@ class SuiteResults:
         return list(dict.fromkeys(u["label"] for u in self.state["units"]))
 
     @property
+    def noisy_oracle(self) -> bool:
+        """Whether the suite's surrogate oracle answered with seeded noise draws (``oracle: {noisy: true}``)."""
+        return bool((self.state["suite"].get("oracle") or {}).get("noisy"))
+
+    @property
     def unfinished(self) -> list[str]:
         """Run keys that did not finish (killed, still running, not started): left out of the tests."""
         runs = self.runs

@@ -115,7 +115,7 @@ def _demo_suite(args: argparse.Namespace) -> dict[str, Any]:
     with progress.stage_bars(args, progress.SUITE_STAGES) as update:
         outcome = run_demo_suite(args.out, budget=args.budget, seeds=args.seeds, progress=update, show_lut_progress=show)
     results, benchmark = outcome.results, outcome.suite.benchmark
-    oracle = {**(results.state.get("oracle") or {}), "noisy": bool(results.state["suite"]["oracle"].get("noisy"))}
+    oracle = {**(results.state.get("oracle") or {}), "noisy": results.noisy_oracle}
     summary = {
         "benchmark": benchmark.dir, "preset": benchmark.preset, "fingerprint": results.state["fingerprint"],
         "oracle": {k: oracle.get(k) for k in ("mode", "label", "predictor", "kendall_tau", "noise_sd", "noisy")},
