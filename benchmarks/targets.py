@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FIGURES", "TARGETS", "Target", "record", "verdicts"]
+__all__ = ["CEILINGS", "FIGURES", "TARGETS", "Target", "record", "record_ceiling", "verdicts"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,8 @@ TARGETS: tuple[Target, ...] = (
 
 #: Figures recorded in this session, by target key.
 FIGURES: dict[str, list[float]] = {}
+#: The best figure each target could reach on this machine, when a benchmark measured one (by key).
+CEILINGS: dict[str, float] = {}
 
 
 def record(key: str, value: float) -> None:
@@ -80,6 +82,16 @@ def record(key: str, value: float) -> None:
     if not any(t.key == key for t in TARGETS):
         raise KeyError(f"no target with key {key!r}; keys: {sorted({t.key for t in TARGETS})}")
     FIGURES.setdefault(key, []).append(float(value))
+
+
+def record_ceiling(key: str, value: float) -> None:
+    """Record the best figure a target could reach here, measured in the same run (e.g. the oracle alone).
+
+    The table then says, beside a MISS, whether the bound is within reach on this machine at all.
+    """
+    if not any(t.key == key for t in TARGETS):
+        raise KeyError(f"no target with key {key!r}; keys: {sorted({t.key for t in TARGETS})}")
+    CEILINGS[key] = float(value)
 
 
 def verdicts(figures: dict[str, list[float]] | None = None) -> list[tuple[Target, float | None, str]]:
@@ -114,11 +126,20 @@ def machine_line(threads: int) -> str:
             "figures depend on the CPU (a MISS here is not a failed build)")  # fmt: skip
 
 
-def table(figures: dict[str, list[float]] | None = None) -> list[str]:
-    """The verdicts as lines of a fixed-width table (:func:`machine_line` says on which CPU)."""
+def table(figures: dict[str, list[float]] | None = None, ceilings: dict[str, float] | None = None) -> list[str]:
+    """The verdicts as lines of a fixed-width table (:func:`machine_line` says on which CPU).
+
+    A MISS whose target has a recorded ceiling (:func:`record_ceiling`) says it: ``MISS (ceiling
+    28.0 here: out of reach)`` when even the ceiling misses the bound, else ``MISS (ceiling 208)``.
+    """
+    ceilings = CEILINGS if ceilings is None else ceilings
     lines = [f"{'measure':92s} {'target':>14s} {'figure':>12s}  verdict"]
     for target, figure, verdict in verdicts(figures):
         bound = f"{target.op} {target.bound:,g} {target.unit}"
         shown = "-" if figure is None else f"{figure:,.{3 if figure < 100 else 0}f}"
+        ceiling = ceilings.get(target.key)
+        if verdict == "MISS" and ceiling is not None:
+            reach = "" if target.met(ceiling) else " here: out of reach"
+            verdict += f" (ceiling {ceiling:,.{1 if ceiling < 100 else 0}f}{reach})"
         lines.append(f"{target.measure:92s} {bound:>14s} {shown:>12s}  {verdict}")
     return lines

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from benchmarks.conftest import THROUGHPUT
-from benchmarks.targets import record
+from benchmarks.targets import record, record_ceiling
 from ofa_bench.costs import macs_params
 from ofa_bench.objectives import ANALYTIC_COLUMNS, analytic_columns
 from ofa_bench.plugins import registry
@@ -156,6 +156,8 @@ def test_evolution_vs_ofa_evolution_finder(benchmark, mlp, quick):
     THROUGHPUT["ceiling: predictor alone / ofa + FLOPs (x)"] = ceiling / flops_cpu
     record("evolution_vs_ofa_own_counter", rate / ref_rate)
     record("evolution_vs_ofa_flops", rate / flops_rate)
+    record_ceiling("evolution_vs_ofa_own_counter", ceiling / ref_cpu)
+    record_ceiling("evolution_vs_ofa_flops", ceiling / flops_cpu)
 
 
 class _CheapEvaluate:

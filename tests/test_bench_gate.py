@@ -177,6 +177,21 @@ def test_targets_table_says_pass_miss_and_not_measured():
         targets.record("no-such-target", 1.0)
 
 
+def test_a_miss_says_whether_its_ceiling_could_meet_the_bound():
+    from benchmarks import targets
+
+    figures = {"evolution_vs_ofa_own_counter": [8.0], "evolution_vs_ofa_flops": [60.0], "costs_rate": [60_000.0]}
+    ceilings = {"evolution_vs_ofa_own_counter": 28.0, "evolution_vs_ofa_flops": 208.0, "costs_rate": 1e6}
+    rows = {line.split("  ")[0].strip(): line for line in targets.table(figures, ceilings)[1:]}
+    own = next(v for k, v in rows.items() if k.startswith("evolution / ofa EvolutionFinder, both"))
+    flops = next(v for k, v in rows.items() if k.startswith("evolution / ofa EvolutionFinder with"))
+    assert own.endswith("MISS (ceiling 28.0 here: out of reach)")  # 28 < 50: no strategy gets there
+    assert flops.endswith("MISS (ceiling 208)")  # within reach: the strategy's own cost is what misses
+    assert next(v for k, v in rows.items() if k.startswith("analytic MACs")).endswith("PASS")  # a PASS stays bare
+    with pytest.raises(KeyError):
+        targets.record_ceiling("no-such-target", 1.0)
+
+
 def test_a_changed_kind_is_invalid_not_normalised_by_the_wrong_kernel():
     base = {"b": Timing(0.01, 5, "numpy", kernel=0.002)}
     now = {"b": Timing(0.01, 5, "torch", kernel=0.02)}
