@@ -128,16 +128,16 @@ def test_evolution_vs_ofa_evolution_finder(benchmark, mlp, quick):
 
     flops = Mbv3FLOPsModel(OFAMobileNetV3(ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6], depth_list=[2, 3, 4]))
     ours_gens, ref_gens, rounds = (100, 5, 2) if quick else (500, 30, 3)
-    mine, own, ofa_flops, cpu = [], [], [], []
+    mine, own, ofa_flops, own_cpu, flops_cpu = [], [], [], [], []
     ours(mlp, 5)  # warm-up: tables, BLAS
     for _ in range(rounds):
         mine.append(ours(mlp, ours_gens))
-        own.append(reference(OwnCounter(), ref_gens, cpu))
-        ofa_flops.append(reference(flops, max(2, ref_gens // 5), cpu))
+        own.append(reference(OwnCounter(), ref_gens, own_cpu))
+        ofa_flops.append(reference(flops, max(2, ref_gens // 5), flops_cpu))
     rate, ref_rate, flops_rate = (float(np.median(v)) for v in (mine, own, ofa_flops))
     # The ceiling: archs per CPU second of the predictor call alone, over the reference's per CPU second.
     ceiling = POPULATION / predictor_seconds(mlp, 50 if quick else 200)
-    ref_cpu, flops_cpu = float(np.median(cpu[0::2])), float(np.median(cpu[1::2]))
+    ref_cpu, flops_cpu = float(np.median(own_cpu)), float(np.median(flops_cpu))
     benchmark.pedantic(ours, args=(mlp, 20), rounds=3, iterations=1)
     benchmark.extra_info.update(
         ours_archs_per_s=rate, reference_archs_per_s=ref_rate, reference_ofa_flops_archs_per_s=flops_rate,
