@@ -7,7 +7,9 @@
   accuracy predictor) with two efficiency models: our MACs counter called per arch, and ``ofa``'s
   ``Mbv3FLOPsModel``; the ratios are the targets ``evolution_vs_ofa_own_counter`` and
   ``evolution_vs_ofa_flops`` of ``benchmarks/targets.py``. Also how much of our time one
-  predictor call per generation takes (the floor the predictor sets on our rate).
+  predictor call per generation takes (the floor the predictor sets on our rate), and the rate of
+  a strategy whose own logic costs nothing (it replays archs drawn beforehand) through the same
+  loop, oracle and base-class bookkeeping: what is left for the strategy under each target.
 - ``forward``: on 5 subnets (ofa-mbv3-w1.0, r=160, batch 8): our elastic forward, our extracted
   static subnet, the same with its batch norms folded (as our elastic eval path folds them) and
   ``ofa``'s elastic ``OFAMobileNetV3`` with the same weights, interleaved; every model and input
@@ -37,7 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.test_search_perf import POPULATION, W10, OwnCounter, fitted_mlp, predictor_seconds
+from benchmarks.test_search_perf import LIMIT_M, POPULATION, W10, OwnCounter, fitted_mlp, predictor_seconds
 from benchmarks.test_search_perf import ours as _ours
 from benchmarks.test_search_perf import reference as _reference
 
@@ -54,6 +56,44 @@ def reference(efficiency: object, generations: int) -> float:
 CPU_RATES: list[float] = []
 
 
+def free_strategy(mlp, generations: int) -> float:
+    """Archs scored per second through the same loop by a strategy whose own logic costs nothing.
+
+    It proposes feasible archs drawn beforehand, a generation at a time, through the base class
+    (so the duplicate bookkeeping every built-in pays is in); the rest is the loop and the oracle.
+    """
+    from ofa_bench_strategies._base import ArrayStrategy
+
+    from ofa_bench.costs import array_costs
+    from ofa_bench.search.loop import run_search
+    from ofa_bench.search.predictor_evaluate import PredictorEvaluate
+
+    budget = POPULATION * (generations + 1)
+    drawn = W10.sample_array(3 * budget, 5)
+    drawn = drawn[array_costs(W10, drawn, True, False)[0] <= LIMIT_M * 1e6][:budget]
+
+    class Replay(ArrayStrategy):
+        name = "replay"
+
+        def preferred_batch_size(self) -> int:
+            return POPULATION
+
+        def _init(self) -> None:
+            self._next = 0
+
+        def _propose(self, n: int) -> np.ndarray:
+            self._next += n
+            return drawn[self._next - n : self._next]
+
+    evaluate = PredictorEvaluate(W10, mlp)
+    start, cpu = time.perf_counter(), time.process_time()
+    result = run_search(Replay(), W10, "accuracy", [f"macs<={LIMIT_M * 1e6:g}"], evaluate, budget, seed=0)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert len(result) == budget
+    CPU_RATES.append(budget / cpu)
+    return budget / seconds
+
+
 def search(rounds: int, gens: int, ref_gens: int) -> None:
     from ofa.imagenet_classification.elastic_nn.networks import OFAMobileNetV3
     from ofa.nas.efficiency_predictor import Mbv3FLOPsModel
@@ -61,16 +101,18 @@ def search(rounds: int, gens: int, ref_gens: int) -> None:
     mlp = fitted_mlp()
     flops = Mbv3FLOPsModel(OFAMobileNetV3(ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6], depth_list=[2, 3, 4]))
     ours(mlp, 5)
-    rate, own, ofa_flops, floor, cpu = [], [], [], [], []
+    free_strategy(mlp, 5)
+    rate, own, ofa_flops, floor, free, cpu = [], [], [], [], [], []
     for i in range(rounds):
         rate.append(ours(mlp, gens))
         own.append(reference(OwnCounter(), ref_gens))
         ofa_flops.append(reference(flops, max(2, ref_gens // 5)))
-        cpu.append(CPU_RATES[-3:])
+        free.append(free_strategy(mlp, gens))
+        cpu.append(CPU_RATES[-4:])
         floor.append(predictor_seconds(mlp, 50))
-        print(f"  round {i}: ours {rate[-1]:,.0f}/s, ofa+our counter {own[-1]:,.0f}/s, ofa+flops {ofa_flops[-1]:,.0f}/s",
-              flush=True)  # fmt: skip
-    r, o, f, p = (float(np.median(v)) for v in (rate, own, ofa_flops, floor))
+        print(f"  round {i}: ours {rate[-1]:,.0f}/s, ofa+our counter {own[-1]:,.0f}/s, ofa+flops {ofa_flops[-1]:,.0f}/s, "
+              f"free strategy {free[-1]:,.0f}/s", flush=True)  # fmt: skip
+    r, o, f, p, z = (float(np.median(v)) for v in (rate, own, ofa_flops, floor, free))
     print(f"search: ours {r:,.0f} archs/s | ofa EvolutionFinder + our MACs counter {o:,.0f} archs/s "
           f"| ofa EvolutionFinder + Mbv3FLOPsModel {f:,.0f} archs/s")  # fmt: skip
     print(f"  evolution_vs_ofa_own_counter = {r / o:.2f}x (target >= 50)")
@@ -81,6 +123,12 @@ def search(rounds: int, gens: int, ref_gens: int) -> None:
     print(f"  predictor call per generation (CPU, called back to back): {p * 1e3:.3f} ms = {share:.0%} of our CPU time "
           f"per generation; with every other cost removed our rate would be {POPULATION / p:,.0f} archs/s = "
           f"{POPULATION / p / c[1]:.1f}x / {POPULATION / p / c[2]:.1f}x (CPU rates)")  # fmt: skip
+    # What the strategy's own logic may cost per generation for each target, given the free strategy's time.
+    spare = [POPULATION / (bound * rate_) - POPULATION / z for bound, rate_ in ((50, o), (100, f))]
+    print(f"  a strategy that costs nothing, same loop and oracle: {z:,.0f} archs/s = {z / o:.1f}x / {z / f:.1f}x "
+          f"({POPULATION / z * 1e3:.3f} ms per generation; ours {POPULATION / r * 1e3:.3f}); left for the strategy's "
+          f"own logic per generation: {spare[0] * 1e3:.3f} ms for 50x, {spare[1] * 1e3:.3f} ms for 100x "
+          "(negative: out of reach whatever the strategy)")  # fmt: skip
 
 
 def profile(gens: int) -> None:
