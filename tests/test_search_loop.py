@@ -179,6 +179,22 @@ def test_resume_refuses_another_run_in_the_directory(tmp_path: Path) -> None:
         _run(tmp_path / "run", budget=8, strategy_params={"population_size": 10})
 
 
+def test_a_run_that_failed_before_its_first_evaluation_does_not_block_its_directory(tmp_path: Path) -> None:
+    def broken(archs):
+        raise OfaBenchError("the lut backend needs a table")
+
+    with pytest.raises(OfaBenchError, match="needs a table"):
+        _run(tmp_path / "run", budget=8, evaluate=broken)
+    assert (tmp_path / "run" / META_FILE).exists() and not RunLog.open(tmp_path / "run").entries
+    # The corrected command (other settings) runs there, and equals the same run in a fresh directory.
+    fixed = _run(tmp_path / "run", budget=8, strategy="random", strategy_params={})
+    np.testing.assert_array_equal(fixed.X, _run(tmp_path / "fresh", budget=8, strategy="random", strategy_params={}).X)
+    assert json.loads((tmp_path / "run" / META_FILE).read_text())["strategy"] == "random"
+    # Once it holds evaluations, another run is refused there as before.
+    with pytest.raises(OfaBenchError, match="holds another run"):
+        _run(tmp_path / "run", budget=8)
+
+
 def test_a_larger_budget_continues_a_finished_run(tmp_path: Path) -> None:
     short = _run(tmp_path / "run", budget=12)
     longer = _run(tmp_path / "run", budget=20)

@@ -170,8 +170,8 @@ def _versions() -> dict[str, str]:
 
 
 def _check_same(log: RunLog, settings: Mapping[str, Any], run_dir: str | Path) -> None:
-    if not log.meta:
-        return
+    if not log.meta or not log.entries:
+        return  # nothing evaluated there yet (e.g. a run that failed before its first batch): nothing to keep
     keys = [*_SAME, *(k for k in ("fingerprint", "oracle") if k in settings or k in log.meta)]
     for key in keys:
         old, new = log.meta.get(key), json.loads(json.dumps(settings.get(key)))
