@@ -153,7 +153,7 @@ def test_specs_create_backends(table: Path) -> None:
     assert registry.create_from_spec("hardware", lut) is lut
     with pytest.raises(OfaBenchError, match="unknown hardware backend 'nope'; known: .*lut.*macs"):
         registry.create_from_spec("hardware", "nope:x=1")
-    with pytest.raises(OfaBenchError, match="cannot create hardware backend 'lut'"):
+    with pytest.raises(OfaBenchError, match="hardware backend 'lut' has no parameter 'tabel' .did you mean 'table'.."):
         registry.create_from_spec("hardware", f"lut:tabel={table}")
 
 

@@ -131,8 +131,24 @@ def test_create_rejects_an_instance_of_another_kind() -> None:
 
 def test_create_rejects_unknown_params() -> None:
     registry.register("hardware", "fake", FakeBackend)
-    with pytest.raises(PluginError, match="cannot create hardware backend 'fake': .*'speed'"):
+    with pytest.raises(PluginError, match="hardware backend 'fake' has no parameter 'speed'; its parameters: ms, device$"):
         registry.create("hardware", "fake", speed=1)
+
+
+def test_unknown_params_are_named_with_every_accepted_one_through_kwargs_chains() -> None:
+    # torch-cpu's own __init__ takes channels_last and hands **kwargs to its base runner's.
+    with pytest.raises(PluginError, match="no parameter 'repeat' .did you mean 'repeats'..; its parameters: ") as exc:
+        registry.create("hardware", "torch-cpu", repeat=5)
+    accepted = str(exc.value).split("its parameters: ")[1].split(", ")
+    assert {"channels_last", "threads", "repeats", "warmup", "statistic"} <= set(accepted)
+    with pytest.raises(PluginError, match="no parameter 'pop' .did you mean 'pop_size'..; its parameters: pop_size"):
+        registry.create("strategy", "nsga2", pop=10)
+    registry.register("hardware", "fake", FakeBackend)
+    with pytest.raises(PluginError, match="no parameter 'a', 'b'; its parameters: ms, device$"):
+        registry.create("hardware", "fake", b=1, a=2)
+    # A **kwargs no base class closes: the constructor itself judges (and its refusal is reported).
+    assert registry.parameter_names(type("Open", (), {"__init__": lambda self, **kw: None})) is None
+    assert registry.parameter_names(type("Bare", (), {})) == []
 
 
 def test_register_overwriting_warns() -> None:

@@ -102,7 +102,7 @@ def test_search_with_a_surrogate_oracle_file(bench: Path, tmp_path: Path, capsys
         (["--constraint", "macs>10"], "must read <column><=<number>"),
         (["--budget", "0"], "argument --budget: must be an integer >= 1 and <= 1,000,000; got '0'"),
         (["--param", "population_size"], "--param 'population_size' must read KEY=VALUE"),
-        (["--param", "wings=2"], "cannot create search strategy 'random'"),
+        (["--param", "wings=2"], "search strategy 'random' has no parameter 'wings'; its parameters: dedupe"),
         (["--oracle", "magic"], "--oracle 'magic': use 'live', 'shipped' or 'surrogate:<predictor file>'"),
         (["--oracle", "surrogate:/nonexistent.predictor"], "not found"),
     ],

@@ -18,6 +18,7 @@ and one that fails to import is reported with its package name without breaking 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import fnmatch
 import importlib
 import inspect
@@ -42,6 +43,7 @@ __all__ = [
     "kinds",
     "label",
     "names",
+    "parameter_names",
     "parse_spec",
     "refresh",
     "register",
@@ -185,6 +187,16 @@ class Registry:
                 f"got {name_or_instance!r}"
             )
         cls = self.get(name_or_instance)
+        accepted = parameter_names(cls)
+        unknown = sorted(set(params) - set(accepted)) if accepted is not None else []
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], accepted, n=1, cutoff=0.5)
+            close = close or [a for a in accepted if a.startswith(unknown[0])][:1]
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise PluginError(
+                f"{self.label} {name_or_instance!r} has no parameter {', '.join(map(repr, unknown))}{hint}; "
+                f"its parameters: {', '.join(accepted) or 'none'}"
+            )
         try:
             inspect.signature(cls).bind(**params)
         except TypeError as exc:
@@ -318,6 +330,30 @@ def get(kind: str, name: str) -> type:
         PluginError: The kind or name is unknown, or the plug-in fails to load.
     """
     return _registry(kind).get(name)
+
+
+def parameter_names(cls: type) -> list[str] | None:
+    """The keyword parameters ``cls(...)`` accepts, following ``**kwargs`` handed to base classes.
+
+    ``None`` when the list is open-ended (a ``**kwargs`` that no base class's ``__init__`` closes).
+    """
+    names: list[str] = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        if klass is object:  # reached with no __init__ of its own in the chain: no parameters
+            return names
+        try:
+            parameters = list(inspect.signature(init).parameters.values())[1:]  # without self
+        except (TypeError, ValueError):
+            return None
+        names += [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in names]
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            return names
+        if all(k.__dict__.get("__init__") is None for k in klass.__mro__[1:-1]):
+            return None  # **kwargs that only object's __init__ would get: kept by the class itself
+    return names
 
 
 def create(kind: str, name_or_instance: str | object, **params: Any) -> Any:
