@@ -102,6 +102,12 @@ class Evaluator:
             )
         if oracle is not None and not isinstance(oracle, Predictor):
             raise OfaBenchError(f"oracle must be a fitted Predictor instance; got {type(oracle).__name__}")
+        fitted_on = getattr(oracle, "predicts_", None)
+        if fitted_on not in (None, "accuracy"):
+            raise OfaBenchError(
+                f"the oracle was fitted to predict {fitted_on!r}, not accuracy; fit one on accuracy "
+                "(ofa-bench predictors fit --target accuracy)"
+            )
         self.oracle = oracle
         self.device = resolve_device(device) if oracle is None else torch.device("cpu")
         self.progress = progress

@@ -249,6 +249,12 @@ def test_cli_fit_then_predict_with_std(jsonl: Path, tmp_path: Path, capsys, meas
     assert cli.main(["predictors", "predict", "--model", str(model), "--archs", str(source), "--std"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 3 and all(0 < r["accuracy"] < 1 and r["accuracy_std"] > 0 for r in lines)
+    # A predictor of another column names its predictions after it, and is no accuracy oracle.
+    argv = ["predictors", "fit", "--archive", str(jsonl), "--predictor", "gp", "--target", "loss", "--out"]
+    assert cli.main([*argv, str(tmp_path / "loss.zip")]) == 0
+    capsys.readouterr()
+    assert cli.main(["predictors", "predict", "--model", str(tmp_path / "loss.zip"), "--archs", str(source)]) == 0
+    assert all(set(json.loads(line)) - set(archs[0].to_dict()) == {"loss"} for line in capsys.readouterr().out.split())
 
 
 # ----- noise ceiling ---------------------------------------------------------------------------------

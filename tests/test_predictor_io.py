@@ -61,6 +61,29 @@ def test_file_records_format_name_params_and_space(saved: Path) -> None:
     assert meta["state"]["model"]["kind"] == "skops"
 
 
+def test_the_column_a_predictor_was_fitted_on_travels_and_keeps_it_from_answering_accuracy(
+    data, saved: Path, tmp_path: Path
+) -> None:
+    from ofa_bench.benchmark import Benchmark
+    from ofa_bench.data import DataSpec
+    from ofa_bench.evaluate import Evaluator
+    from ofa_bench.nn import ElasticMobileNetV3
+
+    archs, y = data
+    gp = registry.create("predictor", "gp").fit(archs, y)
+    macs = load_predictor(save_predictor(gp, tmp_path / "macs.zip", predicts="macs"))
+    assert macs.predicts_ == "macs" and not hasattr(load_predictor(saved), "predicts_")  # older files: unknown
+    np.testing.assert_allclose(macs.predict(archs), gp.predict(archs))
+    bench = Benchmark.create(tmp_path / "bench", ElasticMobileNetV3(MINI), DataSpec(calib_size=16), {}, 16)
+    with pytest.raises(OfaBenchError, match="the oracle was fitted to predict 'macs', not accuracy"):
+        Evaluator(bench, oracle=macs)
+    accuracy = load_predictor(save_predictor(gp, tmp_path / "acc.zip", predicts="accuracy"))
+    with Evaluator(bench, oracle=accuracy, cache=False) as evaluator:
+        assert len(evaluator.evaluate(archs[:3])) == 3
+    bad = _rewrite(tmp_path / "acc.zip", tmp_path / "bad.zip", meta_change=lambda m: m.update(predicts=[1]))
+    assert "predicts must be a column name" in _error(bad)
+
+
 def test_mlp_weights_are_a_torch_weights_only_file(data, tmp_path: Path) -> None:
     import torch
 

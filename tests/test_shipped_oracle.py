@@ -200,6 +200,11 @@ def test_search_cli_takes_the_shipped_oracle(bench: Path, tmp_path: Path, capsys
     argv = ["search", "--bench", str(bench), "--strategy", "random", "--budget", "8", "--oracle", "shipped"]
     assert cli.main([*argv, "--objectives", "accuracy,macs", "--out", str(tmp_path / "run"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["oracle"] == load_surrogate(bench).oracle_label
+    # A surrogate answers accuracy only: loss would be NaN in every record (an empty front, exit 0).
+    for extra, role in ((["--objectives", "accuracy,loss"], "objective"), (["--constraint", "loss<=1"], "constraint")):
+        assert cli.main([*argv, *extra, "--out", str(tmp_path / "loss")]) == 2
+        assert f"{role} column 'loss' is measured by the live oracle only" in capsys.readouterr().err
+    assert not (tmp_path / "loss").exists()
 
 
 # ----- suites ----------------------------------------------------------------------------------------
@@ -211,6 +216,11 @@ def test_suite_fields_of_shipped_mode(bench: Path, plain_bench: Path) -> None:
     assert suite.benchmark.device == "cpu"
     with pytest.raises(OfaBenchError, match=r"oracle\.mode: benchmark '.*plain' ships no surrogate"):
         load_suite(_suite(plain_bench))
+    # A misspelt benchmark is the benchmark field's fault, not the oracle's.
+    with pytest.raises(OfaBenchError, match=r": benchmark: unknown benchmark 'fminst'"):
+        load_suite({**_suite(bench), "benchmark": "fminst"})
+    with pytest.raises(OfaBenchError, match=r"objectives\[1\]: loss is measured by the live oracle only"):
+        load_suite(_suite(bench, objectives=["accuracy", "loss"]))
     with pytest.raises(OfaBenchError, match="noisy: needs mode: shipped"):
         load_suite(_suite(bench, oracle={"mode": "live", "noisy": True}))
     with pytest.raises(OfaBenchError, match="predictor: not used with mode: shipped"):

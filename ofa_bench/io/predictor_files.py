@@ -1,7 +1,8 @@
 """Save and load fitted predictors without executing code from the file.
 
 A predictor file is a zip archive holding ``predictor.json`` (format, version, predictor name,
-constructor parameters as JSON, search-space name, and an index of the learned state) plus one
+constructor parameters as JSON, search-space name, the record column it was fitted to predict when
+the writer said, and an index of the learned state) plus one
 member per piece of state: ``.npy`` arrays (read with ``allow_pickle=False``), ``.pt`` tensors
 (read with ``torch.load(weights_only=True)``), ``.skops`` scikit-learn models (read by skops with
 only the types the predictor class declares in ``trusted_types``) and nested predictor files.
@@ -47,12 +48,14 @@ _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _MAX_DEPTH = 4  # nested predictors (ensemble members) may nest, but not without end
 
 
-def save_predictor(predictor: Predictor, path: str | Path) -> Path:
+def save_predictor(predictor: Predictor, path: str | Path, predicts: str | None = None) -> Path:
     """Write a fitted predictor to ``path`` atomically.
 
     Args:
         predictor: A fitted, saveable predictor.
         path: File to write (its directory must exist).
+        predicts: The record column it was fitted on (``accuracy``, ``macs``...); read back as the
+            loaded predictor's ``predicts_``, so it is not used as an oracle of another column.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -60,7 +63,7 @@ def save_predictor(predictor: Predictor, path: str | Path) -> Path:
     Raises:
         OfaBenchError: Not fitted, not saveable, or a parameter that is not JSON (e.g. a callable).
     """
-    data = dumps_predictor(predictor)
+    data = dumps_predictor(predictor, predicts)
     path = Path(path)
     try:
         with atomic_path(path) as tmp:
@@ -87,9 +90,9 @@ def load_predictor(path: str | Path) -> Predictor:
     return loads_predictor(data, where)
 
 
-def dumps_predictor(predictor: Predictor) -> bytes:
+def dumps_predictor(predictor: Predictor, predicts: str | None = None) -> bytes:
     """The bytes :func:`save_predictor` writes."""
-    return _dumps(predictor, 0)
+    return _dumps(predictor, 0, predicts)
 
 
 def loads_predictor(data: bytes, where: str = "predictor data") -> Predictor:
@@ -100,7 +103,7 @@ def loads_predictor(data: bytes, where: str = "predictor data") -> Predictor:
 # ----- writing -------------------------------------------------------------------------------------
 
 
-def _dumps(predictor: Predictor, depth: int) -> bytes:
+def _dumps(predictor: Predictor, depth: int, predicts: str | None = None) -> bytes:
     if depth > _MAX_DEPTH:
         raise OfaBenchError(f"predictors nest deeper than {_MAX_DEPTH} levels; cannot save")
     cls = type(predictor)
@@ -132,6 +135,8 @@ def _dumps(predictor: Predictor, depth: int) -> bytes:
             "params": params,
             "state": index,
         }
+        if predicts is not None:
+            meta["predicts"] = str(predicts)
         archive.writestr(_META, json.dumps(meta, indent=1, allow_nan=False))
     return buffer.getvalue()
 
@@ -256,6 +261,11 @@ def _loads(data: bytes, where: str, depth: int, budget: list[int]) -> Predictor:
         if not isinstance(exc, OfaBenchError):
             reason = f"{type(exc).__name__}: {reason}"
         raise OfaBenchError(f"{where}: state does not fit {name!r} ({reason})") from None
+    predicts = meta.get("predicts")
+    if predicts is not None:
+        if not isinstance(predicts, str):
+            raise OfaBenchError(f"{where}: predicts must be a column name; got {excerpt(predicts)}")
+        predictor.predicts_ = predicts
     return predictor
 
 

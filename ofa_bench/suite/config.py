@@ -159,6 +159,11 @@ class Suite(Section):
         columns = [(f"objectives[{i}]", o.column) for i, o in enumerate(objectives)]
         columns += [(f"constraints[{i}]", c.column) for i, c in enumerate(self.constraint_list)]
         for where, column in columns:
+            if column == "loss" and self.oracle.mode != "live":
+                raise ValueError(
+                    f"{where}: loss is measured by the live oracle only; oracle.mode {self.oracle.mode} answers "
+                    "accuracy (use oracle.mode: live, or accuracy)"
+                )
             backend = column.partition(":")[2] if column.startswith("latency:") else None
             if backend is None and column not in BASE_COLUMNS:
                 known = ", ".join([*BASE_COLUMNS, "latency:<backend>"])
@@ -199,7 +204,11 @@ class Suite(Section):
         from ofa_bench.benchmark.zoo import resolve_benchmark
 
         try:
-            info = surrogate_info(resolve_benchmark(self.benchmark.dir))
+            directory = resolve_benchmark(self.benchmark.dir)
+        except OfaBenchError as exc:
+            raise ValueError(f"benchmark: {exc}") from None
+        try:
+            info = surrogate_info(directory)
         except OfaBenchError as exc:
             raise ValueError(f"oracle.mode: {exc}") from None
         if info is None:

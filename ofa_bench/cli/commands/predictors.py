@@ -124,7 +124,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         predictor.set_params(seed=args.seed)
     with plugin_code():
         predictor.fit(archive.space.from_array(archive.array), archive.y)
-    path = save_predictor(predictor, args.out)
+    path = save_predictor(predictor, args.out, predicts=archive.target)
     summary = {"predictor": args.predictor, "space": archive.space.name, "archs": len(archive), "out": str(path)}
     if args.json:
         print(output.dumps(summary))
@@ -151,11 +151,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 std = predictor.predict_std(archs)
         except NotImplementedError:
             raise OfaBenchError(f"--std: predictor {type(predictor).name!r} gives no uncertainty") from None
+    target = args.target or getattr(predictor, "predicts_", None) or "accuracy"
     lines = []
     for i, arch in enumerate(archs):
-        record = {**arch.to_dict(), args.target: float(pred[i])}
+        record = {**arch.to_dict(), target: float(pred[i])}
         if std is not None:
-            record[f"{args.target}_std"] = float(np.asarray(std)[i])
+            record[f"{target}_std"] = float(np.asarray(std)[i])
         lines.append(json.dumps(record, separators=(",", ":")) + "\n")
     write_text(args.out, "".join(lines), "predictions")
     return 0
@@ -217,5 +218,7 @@ def add_commands(command: Any, group: Any) -> None:
     p.add_argument("--model", required=True, metavar="FILE", help="file written by 'ofa-bench predictors fit'")
     p.add_argument("--archs", default="-", metavar="FILE", help="JSON-lines archs, or - for stdin (default)")
     p.add_argument("--out", default="-", metavar="FILE", help="JSON lines with the prediction added (default stdout)")
-    p.add_argument("--target", default="accuracy", help="name of the predicted field (default accuracy)")
+    p.add_argument(
+        "--target", help="name of the predicted field (default: the column the predictor was fitted on, else accuracy)"
+    )
     p.add_argument("--std", action="store_true", help="add <target>_std where the predictor estimates it")

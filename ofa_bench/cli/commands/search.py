@@ -132,6 +132,12 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     from ofa_bench.evaluate import Evaluator
 
+    if oracle is not None and "loss" in columns:
+        role = "objective" if "loss" in [o.column for o in objectives] else "constraint"
+        raise OfaBenchError(
+            f"{role} column 'loss' is measured by the live oracle only; --oracle {args.oracle} answers accuracy "
+            "(use --oracle live, or accuracy)"
+        )
     with Evaluator(args.bench, device=args.device, cache=not args.no_cache, oracle=oracle) as evaluator:
         check_satisfiable(evaluator.space, constraints)
         out = Path(args.out)
