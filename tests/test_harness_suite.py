@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,20 @@ def test_unknown_strategy_names_the_entry_and_lists_the_known(tmp_path: Path) ->
 )
 def test_bad_fields_give_one_line_naming_the_path(changes: dict[str, Any], expected: str, tmp_path: Path) -> None:
     assert _error(changes, tmp_path).startswith(expected)
+
+
+def test_a_lone_problem_lists_every_known_name_however_many_plug_ins_are_installed(tmp_path: Path) -> None:
+    from ofa_bench_strategies.random_search import RandomSearch
+
+    with contextlib.ExitStack() as stack:
+        for i in range(8):
+            stack.enter_context(registry.registered_while("strategy", f"third-party-strategy-long-name-{i}", RandomSearch))
+        message = _error({"strategies": ["randm"]}, tmp_path)
+        assert message.endswith(f"known: {', '.join(registry.names('strategy'))}"), message
+        assert len(message) > 300 and "more problem" not in message and "..." not in message
+        two = _error({"strategies": ["randm", "tpee"]}, tmp_path)  # two long problems: the second is counted
+        assert two.endswith("; and 1 more problem"), two
+    assert not registry.names("strategy", "third-party-*")
 
 
 def test_missing_top_level_field(tmp_path: Path) -> None:

@@ -388,6 +388,8 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
 
 
 _MAX_MESSAGE = 200
+#: Length a problem's message may take when it is the only one (the lists of known names fit).
+_MAX_SINGLE = 1000
 
 
 #: Length of the part of an error line that lists problems; beyond it, a count of the rest.
@@ -401,6 +403,8 @@ def _messages(errors: Sequence[Mapping[str, Any]]) -> str:
     section allows) do not fit in :data:`_MAX_LINE` characters, the allowed fields are left out so
     every problem is still named; what still does not fit is counted, never dropped silently.
     """
+    if len(errors) == 1:  # one problem: said whole, with every allowed value (within a sane bound)
+        return _message(errors[0], limit=_MAX_SINGLE)
     full = [_message(e) for e in errors]
     compact = [_message(e, allowed=False) for e in errors]
     for lines in (full, compact):
@@ -412,10 +416,10 @@ def _messages(errors: Sequence[Mapping[str, Any]]) -> str:
             break
         shown.append(line)
     rest = len(compact) - len(shown)
-    return "; ".join(shown) + f"; and {rest} more problem{'s' if rest > 1 else ''}"
+    return "; ".join(shown) + (f"; and {rest} more problem{'s' if rest > 1 else ''}" if rest else "")
 
 
-def _message(error: Mapping[str, Any], allowed: bool = True) -> str:
+def _message(error: Mapping[str, Any], allowed: bool = True, limit: int = _MAX_MESSAGE) -> str:
     """One pydantic error as ``path: what is wrong`` (with the fields its section allows, unless not ``allowed``)."""
     loc = tuple(error["loc"])
     kind = error["type"]
@@ -429,7 +433,7 @@ def _message(error: Mapping[str, Any], allowed: bool = True) -> str:
         message = f"unknown field{fields}"
     else:
         message = f"{error['msg']}; got {excerpt(error.get('input'))}"
-    if len(message) > _MAX_MESSAGE:  # a validator's own message may quote a whole list
-        message = message[: _MAX_MESSAGE - 3] + "..."
+    if len(message) > limit:  # a validator's own message may quote a whole list
+        message = message[: limit - 3] + "..."
     path = _path(loc)
     return f"{path}: {message}" if path else message
