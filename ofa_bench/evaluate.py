@@ -220,7 +220,7 @@ class Evaluator:
 
     def _predict(self, archs: list[Arch], key: str | None) -> dict[Arch, Measurement]:
         start = time.perf_counter()
-        with plugin_code():
+        with plugin_code(f"oracle {self.oracle_label!r}: predict()"):
             predicted = self.oracle.predict(archs)
         accuracy = np.asarray(predicted, dtype=np.float64).reshape(-1)
         if accuracy.shape != (len(archs),):
@@ -275,7 +275,7 @@ class Evaluator:
         position = {a: i for i, a in enumerate(unique)}
         index = np.array([position[a] for a in archs], dtype=np.int64)
         for backend in backends:
-            with plugin_code():
+            with plugin_code(f"hardware backend {backend.name or type(backend).__name__!r}: describe() or latency()"):
                 info = backend.describe()
                 measured = backend.latency(unique) if unique else ()
             name = f"latency:{info.get('name') or backend.name or type(backend).__name__}"

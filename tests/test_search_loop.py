@@ -272,6 +272,44 @@ def test_a_strategy_breaking_the_protocol_is_named() -> None:
     with pytest.raises(PluginError, match="strategy 'short' proposed 3 archs when asked for 4"):
         run_search(Short(), MINI, OBJ, [], evaluate, 8, 0, batch_size=4)
 
+    class Arrays(Strategy):
+        name = "arrays"
+
+        def ask(self, n):
+            return self.space.sample_array(n, self.rng)
+
+    with pytest.raises(PluginError, match="'arrays': ask.. returned a numpy array; it returns a list of Arch .* overrides ask_array"):
+        run_search(Arrays(), MINI, OBJ, [], evaluate, 8, 0, batch_size=4)
+
+
+def test_an_exception_inside_a_plug_in_names_the_plug_in_and_the_call() -> None:
+    """A plug-in's own bug (a KeyError in tell, say) is reported as the plug-in's, with the original chained."""
+
+    class Greedy(Strategy):
+        name = "greedy"
+
+        def ask(self, n):
+            return self.space.sample(n, self.rng)
+
+        def tell(self, archs, records):
+            records[0]["latency"]  # the column is latency:mmacs
+
+    with pytest.raises(PluginError, match=r"^search strategy 'greedy': tell\(\) raised KeyError: 'latency'$") as exc:
+        run_search(Greedy(), MINI, OBJ, [], evaluate, 8, 0, batch_size=4)
+    assert isinstance(exc.value.__cause__, KeyError)
+
+    class Broken(Greedy):
+        name = "broken"
+
+        def setup(self, *args):
+            raise RuntimeError("no GPU")
+
+    with pytest.raises(PluginError, match=r"^search strategy 'broken': setup\(\) raised RuntimeError: no GPU$"):
+        run_search(Broken(), MINI, OBJ, [], evaluate, 8, 0, batch_size=4)
+    # The evaluation function is the caller's own code: what it raises comes out unchanged.
+    with pytest.raises(Crash):
+        _run(budget=8, evaluate=lambda archs: (_ for _ in ()).throw(Crash()))
+
 
 def test_a_configured_backend_measures_its_column_once() -> None:
     """``latency:lut`` with a ``lut:table=...`` spec is measured by that spec only, not also by a default ``lut``."""

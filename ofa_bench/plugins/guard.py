@@ -133,9 +133,19 @@ def check_deadline() -> None:
 
 
 class plugin_code:  # lower case: used as a function: ``with plugin_code():``
-    """Run a call into plug-in code: stdout to stderr, and under this thread's deadline if there is one."""
+    """Run a call into plug-in code: stdout to stderr, and under this thread's deadline if there is one.
 
-    __slots__ = ("deadline",)
+    Args:
+        what: The call, as users know it (``"search strategy 'greedy': tell()"``). Given, an exception
+            the plug-in raises that is not an :class:`~ofa_bench.errors.OfaBenchError` comes out as a
+            :class:`~ofa_bench.errors.PluginError` naming the call and the original exception (chained,
+            so ``--debug`` shows where it was raised): the command then blames the plug-in, not itself.
+    """
+
+    __slots__ = ("deadline", "what")
+
+    def __init__(self, what: str | None = None) -> None:
+        self.what = what
 
     def __enter__(self) -> None:
         _redirect()
@@ -153,6 +163,13 @@ class plugin_code:  # lower case: used as a function: ``with plugin_code():``
         _restore()
         if deadline is not None and kind is None and time.monotonic() >= deadline.at:
             raise OutOfTime  # the call returned after the deadline: the caller stops here
+        if self.what is not None and kind is not None and issubclass(kind, Exception):
+            from ofa_bench.errors import OfaBenchError, PluginError
+
+            if not issubclass(kind, OfaBenchError):
+                reason = " ".join(str(value).split())
+                reason = reason if len(reason) <= 300 else reason[:297] + "..."
+                raise PluginError(f"{self.what} raised {kind.__name__}" + (f": {reason}" if reason else "")) from value
 
 
 class wall_deadline:  # lower case: used as a function: ``with wall_deadline(seconds):``

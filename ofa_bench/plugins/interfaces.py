@@ -131,7 +131,15 @@ class Strategy(abc.ABC):
         Built-in strategies override this (and :meth:`tell_array`) so a loop over cheap
         evaluations never builds :class:`Arch` objects.
         """
-        return self.space.to_array(self.ask(n))
+        archs = self.ask(n)
+        if isinstance(archs, np.ndarray):
+            from ofa_bench.errors import PluginError
+
+            raise PluginError(
+                f"search strategy {self.name or type(self).__name__!r}: ask() returned a numpy array; it returns "
+                "a list of Arch (a strategy that works on batch arrays overrides ask_array() and tell_array() instead)"
+            )
+        return self.space.to_array(archs)
 
     def tell_array(self, array: np.ndarray, records: Mapping[str, np.ndarray]) -> None:
         """Receive measurements column-wise (``records[column][i]`` is of ``array[i]``); wraps :meth:`tell`.

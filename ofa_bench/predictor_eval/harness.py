@@ -123,10 +123,10 @@ def evaluate_predictors(
                     predictor.set_params(seed=seed)
                 archs = archive.space.from_array(archive.array[train])
                 start = time.perf_counter()
-                with plugin_code():
+                with plugin_code(f"accuracy predictor {name!r}: fit()"):
                     predictor.fit(archs, archive.y[train])
                 fitted = time.perf_counter()
-                with plugin_code():
+                with plugin_code(f"accuracy predictor {name!r}: predict()"):
                     pred = np.asarray(predictor.predict(archive.space.from_array(x_test)), dtype=np.float64)
                 done = time.perf_counter()
                 rows.append({

@@ -84,7 +84,7 @@ def run_search(
         raise OfaBenchError(f"budget must be >= 1 evaluation; got {budget}")
     check_satisfiable(space, constraints)
     name, strategy, params = _make_strategy(strategy, strategy_params)
-    with plugin_code():  # the strategy's code: its prints go to stderr, and a wall deadline holds it
+    with plugin_code(f"search strategy {name!r}: setup()"):  # its prints go to stderr; a deadline holds it
         strategy.setup(space, objectives, constraints, seed)
         batch = int(batch_size or strategy.preferred_batch_size())
     if batch < 1:
@@ -283,7 +283,7 @@ class _Run:
     def _ask(self, n: int) -> np.ndarray:
         name = self.strategy.name or type(self.strategy).__name__
         try:
-            with plugin_code():
+            with plugin_code(f"search strategy {name!r}: ask({n})"):
                 X = np.asarray(self.strategy.ask_array(n))
         except SpaceError as exc:  # ask() returned something other than archs (dicts, say)
             raise PluginError(f"strategy {name!r}: ask({n}) did not return archs of {self.space.name}: {exc}") from None
@@ -313,7 +313,7 @@ class _Run:
 
     def _tell(self, X: np.ndarray, records: dict[str, np.ndarray]) -> float:
         start = time.perf_counter()
-        with plugin_code():
+        with plugin_code(f"search strategy {self.strategy.name or type(self.strategy).__name__!r}: tell()"):
             self.strategy.tell_array(X, records)
         return time.perf_counter() - start
 

@@ -47,7 +47,7 @@ class PredictorEvaluate:
         """The predictor's values for a batch array."""
         # A predictor that declares it takes batch arrays gets the array; any other gets archs.
         batch = array if getattr(self.predictor, "accepts_arrays", False) else self.space.from_array(array)
-        with plugin_code():
+        with plugin_code(f"oracle {self.label!r}: predict()"):
             values = self.predictor.predict(batch)
         return self._check(values, len(array))
 

@@ -122,7 +122,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     predictor = registry.create_from_spec("predictor", args.predictor)
     if args.seed is not None and "seed" in predictor.get_params(deep=False):
         predictor.set_params(seed=args.seed)
-    with plugin_code():
+    with plugin_code(f"accuracy predictor {args.predictor!r}: fit()"):
         predictor.fit(archive.space.from_array(archive.array), archive.y)
     path = save_predictor(predictor, args.out, predicts=archive.target)
     summary = {"predictor": args.predictor, "space": archive.space.name, "archs": len(archive), "out": str(path)}
@@ -142,7 +142,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     predictor = load_predictor(args.model)
     space = predictor.space_
     archs = read_archs(space, args.archs)
-    with plugin_code():
+    with plugin_code(f"accuracy predictor {getattr(predictor, 'name', None) or type(predictor).__name__!r}: predict()"):
         pred = predictor.predict(archs)
     std = None
     if args.std:
