@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -139,3 +144,37 @@ def test_plain_strategy_is_asked_in_batches_of_ten() -> None:
     result = run_search(strategy, space, "accuracy", [], evaluate, 25, seed=0)
     assert len(result) == 25 and strategy.told == 25
     assert np.bincount(result.batch)[1:].tolist() == [10, 10, 5]
+
+
+def test_a_failed_kit_check_shows_the_values_it_compared(tmp_path: Path) -> None:
+    """pytest rewrites the kits' asserts (they are registered before import), not only the author's test file."""
+    (tmp_path / "test_short_backend.py").write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+            import pytest
+            from ofa_bench.plugins import HardwareBackend
+            from ofa_bench.plugins.testing import HardwareBackendTests
+
+            class Short(HardwareBackend):
+                name = "short"
+
+                def latency(self, archs):
+                    return np.ones(max(len(archs) - 1, 0))
+
+                def describe(self):
+                    return {"name": self.name, "device": "cpu", "version": "0", "units": "ms"}
+
+            class TestShort(HardwareBackendTests):
+                @pytest.fixture
+                def backend(self):
+                    return Short()
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "shape_and_values", tmp_path],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert re.search(r"^E\s+assert \(\d+,\) == \(\d+,\)$", done.stdout, flags=re.MULTILINE), done.stdout[-2000:]

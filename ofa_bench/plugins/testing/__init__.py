@@ -16,6 +16,7 @@ first access, so using one never imports the others.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 __all__ = ["HardwareBackendTests", "PredictorTests", "StrategyTests"]
@@ -30,4 +31,19 @@ _MODULES = {
 def __getattr__(name: str) -> Any:
     if name not in _MODULES:
         raise AttributeError(f"module 'ofa_bench.plugins.testing' has no attribute {name!r}")
+    _rewrite_asserts()
     return getattr(importlib.import_module(_MODULES[name]), name)
+
+
+def _rewrite_asserts() -> None:
+    """Have pytest rewrite the kits' asserts, so a failed check shows the values it compared.
+
+    pytest rewrites only test modules and what is registered before it is imported; a kit's
+    failure would otherwise read as a bare ``AssertionError``. Outside pytest this does nothing.
+    """
+    import pytest
+
+    pytest.register_assert_rewrite(*(m for m in (*_MODULES.values(), _CONFORMANCE) if m not in sys.modules))
+
+
+_CONFORMANCE = "ofa_bench.plugins.testing.conformance"
