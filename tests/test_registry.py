@@ -119,6 +119,21 @@ def test_create_passes_an_instance_through() -> None:
     assert registry.create("hardware", backend, ms=None) is backend
 
 
+def test_an_entry_point_named_otherwise_than_its_class_is_refused_naming_both() -> None:
+    from importlib.metadata import EntryPoint
+
+    from ofa_bench.plugins.registry import Registry
+
+    hardware = Registry("hardware", "ofa_bench.hardware", HardwareBackend, "hardware backend")
+    hardware._entry_points = {
+        "phone2": EntryPoint("phone2", "ofa_bench_hardware.proxies:MMacsProxy", "ofa_bench.hardware"),
+        "mmacs": EntryPoint("mmacs", "ofa_bench_hardware.proxies:MMacsProxy", "ofa_bench.hardware"),
+    }
+    with pytest.raises(PluginError, match="'phone2' .* calls itself 'mmacs' .*rename the entry point to 'mmacs'"):
+        hardware.get("phone2")
+    assert hardware.get("mmacs").name == "mmacs"
+
+
 def test_create_rejects_params_with_an_instance() -> None:
     with pytest.raises(PluginError, match="parameters ms given with a hardware backend instance"):
         registry.create("hardware", FakeBackend(), ms=1.0)

@@ -155,6 +155,14 @@ class Registry:
             raise PluginError(f"{where} failed to load: {reason}") from exc
         if not (isinstance(obj, type) and issubclass(obj, self.base)):
             raise PluginError(f"{where} is {obj!r}, not a subclass of {self.base.__name__}")
+        own = getattr(obj, "name", None)
+        if isinstance(own, str) and own and own != name:
+            # Records, columns (latency:<name>) and logs use the class's name: a different entry-point
+            # name would create the plug-in under one name and file its results under another.
+            raise PluginError(
+                f"{where} calls itself {own!r} (its class attribute 'name'); rename the entry point to {own!r} "
+                f"or set name = {name!r}"
+            )
         self._loaded[name] = obj
         return obj
 
