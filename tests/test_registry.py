@@ -134,6 +134,18 @@ def test_an_entry_point_named_otherwise_than_its_class_is_refused_naming_both() 
     assert hardware.get("mmacs").name == "mmacs"
 
 
+def test_a_plug_in_missing_an_abstract_method_is_named_with_the_method() -> None:
+    class NoLatency(HardwareBackend):
+        name = "no-latency"
+
+        def describe(self) -> dict[str, Any]:
+            return {}
+
+    with registry.registered_while("hardware", "no-latency", NoLatency):
+        with pytest.raises(PluginError, match=r"hardware backend 'no-latency' \(.*NoLatency\) does not implement latency\(\)"):
+            registry.create("hardware", "no-latency")
+
+
 def test_create_rejects_params_with_an_instance() -> None:
     with pytest.raises(PluginError, match="parameters ms given with a hardware backend instance"):
         registry.create("hardware", FakeBackend(), ms=1.0)

@@ -195,6 +195,12 @@ class Registry:
                 f"got {name_or_instance!r}"
             )
         cls = self.get(name_or_instance)
+        if inspect.isabstract(cls):
+            missing = ", ".join(f"{m}()" for m in sorted(cls.__abstractmethods__))
+            raise PluginError(
+                f"{self.label} {name_or_instance!r} ({cls.__module__}:{cls.__qualname__}) does not implement "
+                f"{missing}, which every {self.base.__name__} must"
+            )
         accepted = parameter_names(cls)
         unknown = sorted(set(params) - set(accepted)) if accepted is not None else []
         if unknown:
