@@ -195,6 +195,16 @@ def test_a_run_that_failed_before_its_first_evaluation_does_not_block_its_direct
         _run(tmp_path / "run", budget=8)
 
 
+def test_a_finished_run_whose_log_was_cut_short_is_resumed_not_reported_as_done(tmp_path: Path) -> None:
+    whole = _run(tmp_path / "run", budget=12)
+    log = tmp_path / "run" / LOG_FILE
+    log.write_text("".join(log.read_text().splitlines(keepends=True)[:5]))  # a batch and a bit of the next
+    assert not RunLog.open(tmp_path / "run").done
+    again = _run(tmp_path / "run", budget=12)
+    np.testing.assert_array_equal(again.X, whole.X)
+    assert RunLog.open(tmp_path / "run").done and len(RunLog.open(tmp_path / "run").entries) == 12
+
+
 def test_a_larger_budget_continues_a_finished_run(tmp_path: Path) -> None:
     short = _run(tmp_path / "run", budget=12)
     longer = _run(tmp_path / "run", budget=20)

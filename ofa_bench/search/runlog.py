@@ -90,8 +90,17 @@ class RunLog:
 
     @property
     def done(self) -> bool:
-        """Whether the run finished its budget."""
-        return self.meta.get("status") == "done"
+        """Whether the run finished its budget: marked done, and the log holds every evaluation of it.
+
+        A log cut short after the run finished (a disk copy that stopped, a file truncated by hand) is
+        not done: resuming evaluates what is missing again instead of reporting a short run as finished.
+        """
+        if self.meta.get("status") != "done":
+            return False
+        try:
+            return len(self.entries) >= int(self.meta.get("budget", 0))
+        except (TypeError, ValueError):
+            return False
 
     def write_meta(self, meta: Mapping[str, Any]) -> None:
         """Replace ``run.json`` atomically."""
