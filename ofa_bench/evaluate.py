@@ -164,6 +164,12 @@ class Evaluator:
         key = self._cache_key()
         results = self._lookup(unique, key)
         missing = [a for a in unique if a not in results]
+        if missing and self.oracle is None:
+            # Live accuracy takes seconds per arch: a backend that cannot measure these archs (a table
+            # of another space, a device that does not answer) fails now, on one arch, not after them all.
+            for backend in backend_objs:
+                with plugin_code(f"hardware backend {backend.name or type(backend).__name__!r}: latency()"):
+                    backend.latency(missing[:1])
         if missing:
             results.update(self._predict(missing, key) if self.oracle is not None else self._measure_all(missing, key))
         return self._frame(archs, unique, results, backend_objs)

@@ -130,6 +130,35 @@ def test_duplicates_are_measured_once_and_dicts_are_accepted(bench: Path, monkey
     assert len(Evaluator(bench).evaluate([])) == 0
 
 
+def test_a_backend_that_cannot_measure_fails_before_live_accuracy_is_measured(
+    bench: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ofa_bench.errors import PluginError
+    from ofa_bench.plugins import HardwareBackend
+
+    class OtherSpace(HardwareBackend):
+        name = "other-space"
+
+        def latency(self, archs):
+            raise OfaBenchError("lookup table t.yaml was built for space 'ofa-mini'")
+
+        def describe(self):
+            return {"name": self.name, "device": "cpu", "version": "0", "units": "ms"}
+
+    calls = _count_measurements(monkeypatch)
+    with pytest.raises(OfaBenchError, match="built for space 'ofa-mini'"):
+        Evaluator(bench, cache=False).evaluate(_archs(3), [OtherSpace()])
+    assert calls == []
+
+    class Buggy(OtherSpace):
+        def latency(self, archs):
+            return {}["device"]
+
+    with pytest.raises(PluginError, match="hardware backend 'other-space': latency.. raised KeyError: 'device'"):
+        Evaluator(bench, cache=False).evaluate(_archs(3), [Buggy()])
+    assert calls == []
+
+
 # ----- cache ------------------------------------------------------------------------------------
 
 
@@ -385,6 +414,15 @@ def test_cli_archive(bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "latency:mparams" in lines[0] and json.loads(err)["count"] == 2
     code, stdout, _ = _run(capsys, argv + ["--quiet"])
     assert code == 0 and "Archive of 2 archs" in stdout
+
+
+def test_cli_evaluate_of_a_folder_without_a_benchmark_names_the_commands_that_give_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stdout, err = _run(capsys, ["evaluate", "--bench", str(tmp_path), "--archs", "-"])
+    assert code == 2 and stdout == "" and len(err.splitlines()) == 1
+    assert f"benchmark {str(tmp_path)!r} has no benchmark.json; train one with 'ofa-bench train --out DIR'" in err
+    assert "'ofa-bench bench list'" in err and "Benchmark.create" not in err
 
 
 @pytest.mark.parametrize(
