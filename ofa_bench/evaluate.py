@@ -113,6 +113,7 @@ class Evaluator:
         self.progress = progress
         self._cache = MeasurementCache(cache_dir(self.benchmark.directory)) if cache else None
         self._measurer: Measurer | None = None
+        self._probed: set[object] = set()  # backends (spec or instance id) that measured an arch here
 
     @property
     def space(self) -> SearchSpace:
@@ -166,10 +167,14 @@ class Evaluator:
         missing = [a for a in unique if a not in results]
         if missing and self.oracle is None:
             # Live accuracy takes seconds per arch: a backend that cannot measure these archs (a table
-            # of another space, a device that does not answer) fails now, on one arch, not after them all.
-            for backend in backend_objs:
-                with plugin_code(f"hardware backend {backend.name or type(backend).__name__!r}: latency()"):
-                    backend.latency(missing[:1])
+            # of another space, a device that does not answer) fails now, on one arch, not after them
+            # all. Once per backend and evaluator, so a search's later batches pay nothing for it.
+            for spec, backend in zip(backends, backend_objs):
+                probed = spec if isinstance(spec, str) else id(spec)
+                if probed not in self._probed:
+                    with plugin_code(f"hardware backend {backend.name or type(backend).__name__!r}: latency()"):
+                        backend.latency(missing[:1])
+                    self._probed.add(probed)
         if missing:
             results.update(self._predict(missing, key) if self.oracle is not None else self._measure_all(missing, key))
         return self._frame(archs, unique, results, backend_objs)

@@ -158,6 +158,18 @@ def test_a_backend_that_cannot_measure_fails_before_live_accuracy_is_measured(
         Evaluator(bench, cache=False).evaluate(_archs(3), [Buggy()])
     assert calls == []
 
+    class Counting(OtherSpace):
+        asked: list[int] = []
+
+        def latency(self, archs):
+            self.asked.append(len(archs))
+            return np.ones(len(archs))
+
+    backend, evaluator = Counting(), Evaluator(bench, cache=False)
+    evaluator.evaluate(_archs(3), [backend])
+    evaluator.evaluate(_archs(5)[3:], [backend])
+    assert Counting.asked == [1, 3, 2]  # the probe once per evaluator, then every batch whole
+
 
 # ----- cache ------------------------------------------------------------------------------------
 
