@@ -134,6 +134,27 @@ def test_an_entry_point_named_otherwise_than_its_class_is_refused_naming_both() 
     assert hardware.get("mmacs").name == "mmacs"
 
 
+def test_an_unknown_name_declared_in_a_misspelt_group_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    from ofa_bench.plugins import registry as module
+    from ofa_bench.plugins.registry import Registry
+
+    declared = [EntryPoint("greedy", "my_pkg.greedy:Greedy", "ofa_bench.strategy")]
+
+    def entry_points(*, group: str | None = None, name: str | None = None) -> list[EntryPoint]:
+        return [ep for ep in declared if group in (None, ep.group) and name in (None, ep.name)]
+
+    monkeypatch.setattr(module, "entry_points", entry_points)
+    strategies = Registry("strategy", "ofa_bench.strategies", module.Strategy, "search strategy")
+    with pytest.raises(PluginError, match=r"unknown search strategy 'greedy'; known: none \(an entry point 'greedy' "
+                       r"is declared by an unknown package in group 'ofa_bench.strategy'; search strategy plug-ins are found "
+                       r"in group 'ofa_bench.strategies'\)$"):  # fmt: skip
+        strategies.get("greedy")
+    with pytest.raises(PluginError, match=r"unknown search strategy 'other'; known: none$"):
+        strategies.get("other")
+
+
 def test_a_plug_in_missing_an_abstract_method_is_named_with_the_method() -> None:
     class NoLatency(HardwareBackend):
         name = "no-latency"

@@ -143,7 +143,7 @@ class Registry:
         ep = self._scan().get(name)
         if ep is None:
             known = ", ".join(self.names()) or "none"
-            raise PluginError(f"unknown {self.label} {name!r}; known: {known}")
+            raise PluginError(f"unknown {self.label} {name!r}; known: {known}{self._elsewhere(name)}")
         where = f"{self.label} {name!r} (entry point {ep.value} from {_origin(ep)})"
         try:
             # Importing runs the plug-in's code; not under a deadline, as half an import is worse than a late one.
@@ -165,6 +165,16 @@ class Registry:
             )
         self._loaded[name] = obj
         return obj
+
+    def _elsewhere(self, name: str) -> str:
+        """A hint when ``name`` is declared in a misspelt group (``ofa_bench.strategy``, say)."""
+        for ep in entry_points(name=name):
+            if ep.group != self.group and ep.group.replace("-", "_").lower().startswith("ofa_bench"):
+                return (
+                    f" (an entry point {name!r} is declared by {_origin(ep)} in group {ep.group!r}; "
+                    f"{self.label} plug-ins are found in group {self.group!r})"
+                )
+        return ""
 
     def create(self, name_or_instance: str | object, **params: Any) -> Any:
         """Create a plug-in by name, or pass an existing instance through.
