@@ -29,6 +29,18 @@ class ConformanceTests:
 
         return get_space(self.space_name)
 
+    def _check_parameters_stored(self, plugin: object) -> None:
+        """Each constructor parameter is an attribute of the same name: run.json records them so."""
+        from ofa_bench.plugins.registry import parameter_names
+
+        names = parameter_names(type(plugin)) or []
+        missing = [name for name in names if not hasattr(plugin, name)]
+        assert not missing, (
+            f"{type(plugin).__name__} takes {', '.join(missing)} but stores no attribute of that name; "
+            "store each parameter under its own name (self.<name> = <name>), as the registry, run.json and "
+            "get_params read them back"
+        )
+
     def _must_override(self, fixture: str) -> NoReturn:
         """What the plug-in fixture of a kit does when a subclass forgot to override it."""
         raise NotImplementedError(f"{type(self).__name__} must override the {fixture!r} fixture")

@@ -43,6 +43,10 @@ class HardwareBackendTests(ConformanceTests):
         assert isinstance(backend, HardwareBackend)
         assert isinstance(backend.name, str) and backend.name
 
+    def test_parameters_are_stored_under_their_own_names(self, backend: HardwareBackend) -> None:
+        """Every constructor parameter is an attribute of that name, as for every kind of plug-in."""
+        self._check_parameters_stored(backend)
+
     def test_describe_has_required_keys(self, backend: HardwareBackend) -> None:
         """``describe()`` names the backend, device, version and units for provenance."""
         info = backend.describe()

@@ -133,6 +133,10 @@ class StrategyTests(ConformanceTests):
         assert isinstance(strategy, Strategy)
         assert isinstance(strategy.name, str) and strategy.name
 
+    def test_parameters_are_stored_under_their_own_names(self, strategy: Strategy) -> None:
+        """Every constructor parameter is an attribute of that name (a run records them so, to be rerun)."""
+        self._check_parameters_stored(strategy)
+
     def test_ask_respects_n(self, strategy: Strategy, space: SearchSpace) -> None:
         """``ask(n)`` returns exactly ``n`` archs, for several ``n`` and between tells."""
         strategy.setup(space, MULTI, (), 0)
