@@ -263,3 +263,25 @@ def test_reuse_refuses_an_archive_of_other_weights(bench: Path, tmp_path: Path) 
         reuse_archive(Benchmark.load(bench), tmp_path / "missing")
     with pytest.raises(OfaBenchError, match="long_budget must be >= 1"):
         ArchivePlan(long_runs=("random",))
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--long-runs", "nsga2"], "--long-runs nsga2 needs --long-budget N >= 1"),
+        (["--random", "5"], "--noise-archs (100) must be <= --random (5)"),
+        (["--strategies", "random,nope"], "--strategies: unknown strategy 'nope'; known: "),
+        (["--long-runs", "nope", "--long-budget", "3"], "--long-runs: unknown strategy 'nope'; known: "),
+    ],
+)
+def test_build_archive_errors_name_the_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    """The plan's checks, given on the command line, name the options (not ArchivePlan's fields), before any work."""
+    from ofa_bench import cli
+
+    out = tmp_path / "archive"
+    assert cli.main(["build-archive", "--bench", str(tmp_path / "no-bench"), "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert "long_budget" not in err and "noise_archs" not in err and not out.exists()

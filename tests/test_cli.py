@@ -184,6 +184,11 @@ BAD_INPUTS = {
         None,
         ["--arch: malformed JSON at line 1 column 9"],
     ),
+    "export unknown keyword": (
+        ["export", "--space", MBV3, "--arch", "medium", "--out", "m.onnx"],
+        None,
+        ["--arch: malformed JSON at line 1 column 1", "give largest, smallest, a JSON arch, @FILE or -"],
+    ),
     "export missing arch file": (
         ["export", "--space", MBV3, "--arch", "@arch.json", "--out", "m.onnx"],
         None,
@@ -245,6 +250,94 @@ def test_interrupt_exits_130_quietly(capsys: pytest.CaptureFixture[str], monkeyp
 
     monkeypatch.setattr(catalog, "macs_params", interrupted)
     assert _run(capsys, ["spaces"]) == (130, "", "")
+
+
+#: Commands that resume when rerun: (module in ofa_bench.cli.commands, its function, a command line).
+RESUMABLE = {
+    "search": ("search", "_cmd_search", ["search", "--bench", "b", "--strategy", "random", "--budget", "4",
+                                         "--out", "o"]),
+    "run": ("harness", "_cmd_run", ["run", "suite.yaml"]),
+    "archive": ("evaluate", "_cmd_archive", ["archive", "--bench", "b", "-n", "2"]),
+    "build-archive": ("build_archive", "_cmd_build_archive", ["build-archive", "--bench", "b", "--out", "o"]),
+    "build-lut": ("hardware", "_cmd_build_lut", ["hardware", "build-lut", "--space", "ofa-mini", "--runner", "r",
+                                                 "--out", "t.yaml"]),
+    "data fetch": ("data", "_cmd_fetch", ["data", "fetch", "fashion-mnist"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", RESUMABLE)
+def test_interrupted_resumable_command_says_how_to_resume(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    import importlib
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    module, function, argv = RESUMABLE[name]
+    monkeypatch.setattr(importlib.import_module(f"ofa_bench.cli.commands.{module}"), function, interrupted)
+    assert _run(capsys, argv) == (130, "", "ofa-bench: interrupted; rerun the same command to resume\n")
+    assert _run(capsys, [*argv, "--quiet"]) == (130, "", "")
+    if name == "archive":  # without the cache a rerun measures everything again
+        assert _run(capsys, [*argv, "--no-cache"]) == (130, "", "")
+
+
+def test_sigterm_of_a_resumable_command_says_how_to_resume_then_ends_as_before(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handler prints the note and re-sends SIGTERM with the default action; main restores the handler after."""
+    import os
+    import signal
+
+    from ofa_bench.cli.commands import search
+
+    before = signal.getsignal(signal.SIGTERM)
+    sent: list[tuple[int, int]] = []
+
+    def terminated(args: object) -> int:
+        handler = signal.getsignal(signal.SIGTERM)
+        assert callable(handler)
+        monkeypatch.setattr(os, "kill", lambda pid, sig: sent.append((pid, sig)))
+        handler(signal.SIGTERM, None)
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the re-sent signal ends the process
+        return 0
+
+    monkeypatch.setattr(search, "_cmd_search", terminated)
+    assert cli.main(RESUMABLE["search"][2]) == 0
+    assert sent == [(os.getpid(), signal.SIGTERM)]
+    assert capfd.readouterr().err == "ofa-bench: interrupted; rerun the same command to resume\n"
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["sample", "--space", "ofa-mini", "-n", "1", "--sed", "3"],
+            "sample: unrecognized arguments: --sed 3 (did you mean --seed?); see 'ofa-bench sample --help'",
+        ),
+        (
+            ["search", "--bench", "b", "--strategy", "random", "--out", "o", "--bugdet", "4"],
+            (
+                "search: the following arguments are required: --budget; unknown option --bugdet "
+                "(did you mean --budget?); see 'ofa-bench search --help'"
+            ),
+        ),
+        (
+            ["hardware", "build-lut", "--space", "ofa-mini", "--runner", "torch-cpu", "--out", "t.yaml", "--treads=2"],
+            "(did you mean --threads?); see 'ofa-bench hardware build-lut --help'",
+        ),
+        (["spaces", "--zzz"], "spaces: unrecognized arguments: --zzz; see 'ofa-bench spaces --help'"),
+        (["--jsn", "spaces"], "error: unrecognized arguments: --jsn (did you mean --json?); see 'ofa-bench --help'"),
+    ],
+)
+def test_unknown_option_points_to_the_subcommand_help_and_the_closest_option(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, argv: list[str], expected: str
+) -> None:
+    monkeypatch.chdir(tmp_path)  # nothing runs, but were it to, it writes here
+    code, out, err = _run(capsys, argv)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert expected in err, err
 
 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
@@ -333,7 +426,7 @@ def test_export_check_writes_onnx_that_matches(capsys: pytest.CaptureFixture[str
     assert out_file.stat().st_size == summary["bytes"] > 0
     assert summary["onnx_max_abs_diff"] <= 1e-4
     assert summary["input"] == [1, 1, 24, 24]
-    assert "random init (seed 0)" in summary["weights"]
+    assert "random init (seed 0)" in summary["weights"] and "later issue" not in summary["weights"]
     (macs,), _ = macs_params([get_space("ofa-mini").from_json(arch_file.read_text())])
     assert summary["macs"] == macs
 

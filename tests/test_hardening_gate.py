@@ -141,6 +141,23 @@ def test_the_run_folder_itself_is_checked_too(
     assert f"run directory {str(bad / 'results.json')!r}: summary[0].median" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [["check"], ["baseline", "save"]])
+def test_an_unfinished_suite_run_says_to_rerun_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """A run folder with suite.json (written first) but no results.json (written last) is an interrupted suite."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "suite.json").write_text("{}")
+    assert cli.main([*command, str(run), *([str(tmp_path / "dest")] if command[0] == "baseline" else [])]) == 2
+    line = _one_line(capsys.readouterr().err, run)
+    assert f"{str(run)!r}: no results.json: the suite did not finish; rerun 'ofa-bench run SUITE --out {run}'" in line
+    assert "give the output directory" not in line
+    (run / "suite.json").unlink()  # not a suite run at all
+    assert cli.main(["check", str(run)]) == 2
+    assert "no suite.json; give the output directory of 'ofa-bench run'" in capsys.readouterr().err
+
+
 def test_a_good_baseline_still_passes(run_and_baseline: tuple[Path, Path]) -> None:
     run, baseline = run_and_baseline
     gate = evaluate_checks(run, baseline)

@@ -46,6 +46,15 @@ def test_a_name_with_a_nul_byte_exits_2_before_anything_is_written(
     assert not (tmp_path / "out").exists()
 
 
+def test_an_unknown_suite_lists_the_built_in_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    from ofa_bench.suite.config import BUILTIN_SUITES
+
+    assert cli.main(["run", "nope", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"ofa-bench: error: nope: no such suite file; built-in suites by name: {', '.join(BUILTIN_SUITES)}\n"
+    assert "default" in BUILTIN_SUITES
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [

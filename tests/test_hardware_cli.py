@@ -111,6 +111,26 @@ def test_ofa_tables_need_a_space(tmp_path: Path, capsys) -> None:
     assert code == 2 and "--space is required" in err
 
 
+@pytest.mark.parametrize(
+    ("runner", "flags", "fragment"),
+    [
+        ("torch-cpu:threads=2", ["--threads", "1"], "--runner 'torch-cpu:threads=2' sets threads=2 but --threads 1"),
+        ("torch-cpu:batch_size=4", ["--batch-size", "2"], "sets batch_size=4 but --batch-size 2 was given"),
+        ("torch-cpu:channels_last=maybe", [], "parameter channels_last must be true or false; got 'maybe'"),
+    ],
+)
+def test_runner_spec_conflicting_with_a_flag_is_refused(
+    tmp_path: Path, capsys, runner: str, flags: list[str], fragment: str
+) -> None:
+    """A spec parameter would silently win over the flag (2 threads for --threads 1): refused before any timing."""
+    out = tmp_path / "t.yaml"
+    argv = ["hardware", "build-lut", "--space", "ofa-mini", "--runner", runner, "--out", str(out), *flags]
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and fragment in err and err.count("\n") == 1 and not out.exists()
+    code, _, err = run(capsys, "hardware", "fit-linear", "--space", "ofa-mini", "--runner", runner, *flags)
+    assert code == 2 and fragment in err
+
+
 def test_unavailable_runner(table: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 

@@ -214,6 +214,21 @@ def test_train_on_a_missing_dataset_is_one_line(capsys: pytest.CaptureFixture[st
     assert "does not exist" in _one_error_line(code, err)
 
 
+@pytest.mark.parametrize("dataset", ["fashion-mnist", "idx"])
+def test_missing_data_names_the_root_option_of_the_command_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, dataset: str
+) -> None:
+    """``data check`` takes ``--root``, ``train`` takes ``--data-root``: each message names its own."""
+    missing = str(tmp_path / "nope")
+    code, _, err = _run(capsys, ["data", "check", dataset, "--root", missing])
+    line = _one_error_line(code, err)
+    assert "pass --root DIR" in line and "--data-root" not in line
+    if dataset == "fashion-mnist":  # train says what to do about a missing idx folder in its own words
+        argv = ["train", "--preset", "ofa-fmnist", "--data", dataset, "--data-root", missing, "--out", str(tmp_path)]
+        code, _, err = _run(capsys, argv)
+        assert "pass --data-root DIR" in _one_error_line(code, err)
+
+
 @pytest.mark.slow
 def test_installed_fashion_mnist_is_verified(capsys: pytest.CaptureFixture[str]) -> None:
     try:

@@ -18,6 +18,7 @@ import pytest
 from ofa_bench.errors import PluginError
 from ofa_bench.plugins import registry
 from ofa_bench.plugins.interfaces import HardwareBackend
+from ofa_bench.plugins.parameters import parameter_names
 
 
 class FakeBackend(HardwareBackend):
@@ -195,8 +196,12 @@ def test_unknown_params_are_named_with_every_accepted_one_through_kwargs_chains(
     with pytest.raises(PluginError, match="no parameter 'a', 'b'; its parameters: ms, device$"):
         registry.create("hardware", "fake", b=1, a=2)
     # A **kwargs no base class closes: the constructor itself judges (and its refusal is reported).
-    assert registry.parameter_names(type("Open", (), {"__init__": lambda self, **kw: None})) is None
-    assert registry.parameter_names(type("Bare", (), {})) == []
+    assert parameter_names(type("Open", (), {"__init__": lambda self, **kw: None})) is None
+    assert parameter_names(type("Bare", (), {})) == []
+    # A bool parameter takes true or false only, however the plug-in is created (spec, suite, Python).
+    with pytest.raises(PluginError, match="search strategy 'random': parameter dedupe must be true or false; got 'maybe'"):
+        registry.create("strategy", "random", dedupe="maybe")
+    assert registry.create("strategy", "random", dedupe=False).dedupe is False
 
 
 def test_register_overwriting_warns() -> None:

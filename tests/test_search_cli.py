@@ -105,6 +105,9 @@ def test_search_with_a_surrogate_oracle_file(bench: Path, tmp_path: Path, capsys
         (["--param", "wings=2"], "search strategy 'random' has no parameter 'wings'; its parameters: dedupe"),
         (["--oracle", "magic"], "--oracle 'magic': use 'live', 'shipped' or 'surrogate:<predictor file>'"),
         (["--oracle", "surrogate:/nonexistent.predictor"], "not found"),
+        (["--param", "dedupe=maybe"], "search strategy 'random': parameter dedupe must be true or false; got 'maybe'"),
+        (["--strategy", "random:dedupe=maybe"], "parameter dedupe must be true or false; got 'maybe'"),
+        (["--strategy", "random:dedupe=1"], "parameter dedupe must be true or false; got 1"),
     ],
 )
 def test_bad_input_is_one_line(bench: Path, tmp_path: Path, capsys, extra: list[str], message: str) -> None:
@@ -117,6 +120,20 @@ def test_bad_input_is_one_line(bench: Path, tmp_path: Path, capsys, extra: list[
     code, stdout, err = _run(capsys, argv)
     assert code == 2 and stdout == ""
     assert len(err.strip().splitlines()) == 1 and err.startswith("ofa-bench: error:") and message in err
+
+
+def test_search_refuses_a_device_that_is_not_here_as_evaluate_does(
+    bench: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--device cuda`` without CUDA is refused, even with the shipped oracle (which never runs the supernet)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    argv = _search(bench, tmp_path / "run")
+    argv[argv.index("--device") + 1] = "cuda"
+    for oracle in ("live", "shipped"):
+        code, _, err = _run(capsys, [*argv, "--oracle", oracle])
+        assert code == 2 and "device 'cuda' asked for, but this machine has no usable CUDA GPU" in err
+    code, _, evaluate_err = _run(capsys, ["evaluate", "--bench", str(bench), "--device", "cuda", "--archs", "-"])
+    assert evaluate_err == err and not (tmp_path / "run").exists()
 
 
 def test_infeasible_constraint_reports_the_minimum(bench: Path, tmp_path: Path, capsys) -> None:

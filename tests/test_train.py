@@ -134,6 +134,45 @@ def test_train_rss_flag_errors_are_one_line(tmp_path: Path, capsys: pytest.Captu
     assert not (tmp_path / "run").exists()
 
 
+def test_train_resume_without_a_checkpoint_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--resume`` into a folder with no checkpoint refuses rather than silently training from scratch."""
+    (tmp_path / "empty").mkdir()
+    for out in (tmp_path / "empty", tmp_path / "missing"):
+        assert main(["train", "--out", str(out), "--resume", "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert f"nothing to resume in {str(out)!r}: no checkpoint.pt (drop --resume" in err
+        assert len(err.strip().splitlines()) == 1
+    assert list((tmp_path / "empty").iterdir()) == [] and not (tmp_path / "missing").exists()
+
+
+def test_train_schedule_that_is_a_directory_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--schedule", str(tmp_path), "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"schedule file {str(tmp_path)!r} is a directory; a schedule is a YAML file" in err
+    assert "not found" not in err
+
+
+def test_interrupted_train_says_how_to_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    """Ctrl-C prints how to go on: nothing before the first checkpoint, --resume after it."""
+    from ofa_bench.train import trainer
+
+    def interrupted(self: Trainer, resume: bool = False) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer.Trainer, "fit", interrupted)
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out)]) == 130
+    assert "interrupted" not in capsys.readouterr().err  # no checkpoint yet: a rerun starts afresh
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(b"")
+    assert main(["train", "--out", str(out), "--resume"]) == 130
+    assert capsys.readouterr().err == "ofa-bench: interrupted; rerun the same command to resume\n"
+    assert main(["train", "--out", str(out)]) == 130  # as if the first run had written a checkpoint
+    assert "rerun with --resume to continue from the last checkpoint" in capsys.readouterr().err
+    assert main(["train", "--out", str(out), "--resume", "--quiet"]) == 130
+    assert capsys.readouterr().err == ""
+
+
 def test_scaled_schedule_rounds_and_keeps_one_epoch() -> None:
     fmnist = load_schedule("fmnist")
     quarter = scaled_schedule(fmnist, 0.25)
@@ -376,10 +415,22 @@ def test_corrupted_and_foreign_checkpoints_are_one_line_errors(tmp_path: Path, t
     other = schedule.model_copy(update={"batch_size": 64})
     short = Schedule(phases=schedule.phases[:1], batch_size=256)
     Trainer(MINI, tmp_path / "short", short, DATA).run()
-    with pytest.raises(OfaBenchError, match="another schedule"):
+    with pytest.raises(OfaBenchError, match="written with schedule .*; this run asks for schedule .*; resume needs"):
         Trainer(MINI, tmp_path / "short", other, DATA).run(resume=True)
     code = main(["train", "--out", str(out), "--resume", "--quiet"])
     assert code == 2
+
+
+def test_a_checkpoint_of_another_seed_names_which_seed_is_which(tmp_path: Path) -> None:
+    from ofa_bench.train.checkpoint import load_checkpoint, save_checkpoint
+
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, {"seed": 0})
+    with pytest.raises(OfaBenchError) as info:
+        load_checkpoint(path, {"seed": 5})
+    assert str(info.value) == (
+        f"checkpoint {str(path)!r} was written with seed 0; this run asks for seed 5; resume needs the same seed"
+    )
 
 
 def test_no_ps_and_sandwich_modes_train(tmp_path: Path, tiny_schedule: Path) -> None:

@@ -208,7 +208,10 @@ class Benchmark:
         meta_path = directory / BENCHMARK_FILE
         if not meta_path.is_file():
             hint = " (its writing did not finish)" if (directory / CHECKPOINT_FILE).exists() else ""
-            raise OfaBenchError(f"{where} has no {BENCHMARK_FILE}{hint}; create one with Benchmark.create")
+            raise OfaBenchError(
+                f"{where} has no {BENCHMARK_FILE}{hint}; train one with 'ofa-bench train --out DIR', "
+                "or name a shipped one (see 'ofa-bench bench list')"
+            )
         meta = _read_meta(meta_path)
         where = f"{where}: {BENCHMARK_FILE}"
         try:

@@ -14,10 +14,13 @@ parses its options, calls the library and prints) and runs it; their shared argu
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
 import errno
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 from ofa_bench.cli.commands import (
@@ -47,12 +50,47 @@ _COMMAND_MODULES = (archs, catalog, demo, train, evaluate, data, hardware, predi
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line, like every other error of the CLI."""
 
+    #: The arguments a subcommand's parser was given, searched for a misspelt option on any error.
+    _given: Sequence[str] = ()
+
     def error(self, message: str) -> NoReturn:
         command = self.prog.removeprefix(PROG).strip()
         where = f"{command}: " if command else ""
         hint = f"see '{self.prog} --help'"
-        print_error(f"{where}{message}; {hint}")
+        print_error(f"{where}{message}{self._did_you_mean(message)}; {hint}")
         raise SystemExit(2)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        if self._subparsers is None:  # a subcommand: all it is given is its own
+            self._given = list(sys.argv[1:] if args is None else args)
+        namespace, extras = super().parse_known_args(args, namespace)
+        # What a subcommand does not know is its error, so the message points to its --help
+        # (argparse would hand the leftovers up to 'ofa-bench' and its --help).
+        if extras and self._subparsers is None and self.prog != PROG:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self._given = extras
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace
+
+    def _did_you_mean(self, message: str) -> str:
+        """The closest option to the first given ``--option`` this parser lacks (a misspelt one), or ``""``."""
+        options = [o for o in self._option_string_actions if o.startswith("--")]
+        for token in self._given:
+            if token == "--":
+                break
+            name = token.partition("=")[0]
+            if name.startswith("--") and not any(o.startswith(name) for o in options):
+                close = difflib.get_close_matches(name, options, n=1)
+                if close:
+                    # A misspelt required option is first reported as missing: name the misspelling too.
+                    unknown = "" if name in message else f"; unknown option {name}"
+                    return f"{unknown} (did you mean {close[0]}?)"
+        return ""
 
 
 # ----- parser and entry point -------------------------------------------------------------------
@@ -120,6 +158,50 @@ def _os_problem(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def _interrupt_note(args: argparse.Namespace) -> str | None:
+    """The line a command prints when interrupted (its ``on_interrupt``), or ``None``."""
+    on_interrupt = getattr(args, "on_interrupt", None)
+    if on_interrupt is None or args.quiet:
+        return None
+    try:
+        return on_interrupt(args)
+    except Exception:  # noqa: BLE001  (a note must never hide the interrupt)
+        return None
+
+
+def _say_from_handler(line: str) -> None:
+    # os.write, not print: a signal handler may run while the main thread is inside a write to stderr.
+    with contextlib.suppress(OSError):
+        os.write(2, f"{PROG}: {line}\n".encode())
+
+
+@contextlib.contextmanager
+def _note_on_sigterm(args: argparse.Namespace) -> Iterator[None]:
+    """While a resumable command runs, SIGTERM prints its note, then ends the process as before (status 143)."""
+    if getattr(args, "on_interrupt", None) is None or args.quiet or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+    pid = os.getpid()
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        signal.signal(signum, signal.SIG_DFL)
+        if os.getpid() == pid:  # not in a forked worker, which inherited this handler
+            note = _interrupt_note(args)
+            if note:
+                _say_from_handler(note)
+        os.kill(os.getpid(), signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ofa-bench`` command.
 
@@ -136,8 +218,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for commands that record their command line
     try:
-        return args.run(args)
+        with _note_on_sigterm(args):
+            return args.run(args)
     except KeyboardInterrupt:
+        note = _interrupt_note(args)
+        if note:
+            print(f"{PROG}: {note}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader stopped early, e.g. `ofa-bench sample ... | head`
         _silence_stdout()

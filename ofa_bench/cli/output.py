@@ -16,14 +16,29 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PROG", "console", "count_archs", "dumps", "human", "plain", "print_error", "print_figures", "table"]
+__all__ = [
+    "PROG", "RESUME_NOTE", "console", "count_archs", "dumps", "human", "plain", "print_error", "print_figures",
+    "rerun_resumes", "table",
+]  # fmt: skip
 
 PROG = "ofa-bench"
+
+#: What an interrupted command that resumes where it stopped prints (see :func:`rerun_resumes`).
+RESUME_NOTE = "interrupted; rerun the same command to resume"
 
 
 def print_error(message: str) -> None:
     # Collapsing whitespace keeps the promise of exactly one line, whatever the message holds.
     print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def rerun_resumes(args: argparse.Namespace) -> str | None:
+    """The note of a command that resumes when rerun: ``parser.set_defaults(on_interrupt=rerun_resumes)``.
+
+    ``main`` prints what a command's ``on_interrupt`` returns (``None``: nothing) on stderr when
+    Ctrl-C or SIGTERM stops it, unless ``--quiet``.
+    """
+    return RESUME_NOTE
 
 
 def dumps(obj: Any) -> str:

@@ -112,20 +112,21 @@ def _dataset_folder(folder: Path, dataset: IdxDataset) -> Path | None:
     return None
 
 
-def _how_to_get(dataset: IdxDataset) -> str:
+def _how_to_get(dataset: IdxDataset, root_option: str) -> str:
     if dataset.name == "fashion-mnist":
         return (
             "install it with 'apt-get install dataset-fashion-mnist' (Debian, as root), run "
-            "'ofa-bench data fetch fashion-mnist', or pass --data-root DIR"
+            f"'ofa-bench data fetch fashion-mnist', or pass {root_option} DIR"
         )
-    return "pass --data-root DIR, a folder of train-images-idx3-ubyte[.gz] and the three other MNIST-format files"
+    return f"pass {root_option} DIR, a folder of train-images-idx3-ubyte[.gz] and the three other MNIST-format files"
 
 
-def find_root(dataset: IdxDataset, root: str | Path | None) -> Path:
+def find_root(dataset: IdxDataset, root: str | Path | None, root_option: str = "--data-root") -> Path:
     """The folder that holds ``dataset``, by the lookup order of this module.
 
     An explicit ``root`` is the only place looked at when given, so a typo is not silently
-    replaced by another copy.
+    replaced by another copy. ``root_option`` is the option that gives it, for messages
+    (``train --data-root``, ``data check --root``).
 
     Raises:
         OfaBenchError: Not found; the message says where it looked and how to get the data.
@@ -134,13 +135,14 @@ def find_root(dataset: IdxDataset, root: str | Path | None) -> Path:
         folder = Path(root).expanduser()
         if not folder.is_dir():
             state = "is not a folder" if folder.exists() else "does not exist"
-            raise OfaBenchError(f"{dataset.name} data root {str(folder)!r} {state}; {_how_to_get(dataset)}")
+            how = _how_to_get(dataset, root_option)
+            raise OfaBenchError(f"{dataset.name} data root {str(folder)!r} {state}; {how}")
         found = _dataset_folder(folder, dataset)
         if found is None:
             first = dataset.files["train_images"]
             raise OfaBenchError(
                 f"{dataset.name} data not found under {str(folder)!r}: expected {first}[.gz] there or in "
-                f"{dataset.name}/; {_how_to_get(dataset)}"
+                f"{dataset.name}/; {_how_to_get(dataset, root_option)}"
             )
         return found
     places = []
@@ -156,11 +158,13 @@ def find_root(dataset: IdxDataset, root: str | Path | None) -> Path:
         if found is not None:
             return found
     looked = ", ".join(str(p) for p in places) or "nowhere (no root given)"
-    raise OfaBenchError(f"{dataset.name} data not found (looked in {looked}); {_how_to_get(dataset)}")
+    raise OfaBenchError(f"{dataset.name} data not found (looked in {looked}); {_how_to_get(dataset, root_option)}")
 
 
-def read_splits(dataset: IdxDataset, root: str | Path | None, verify: bool = True) -> IdxSplits:
-    """Read and check the four files of ``dataset`` (see :func:`find_root` for ``root``).
+def read_splits(
+    dataset: IdxDataset, root: str | Path | None, verify: bool = True, root_option: str = "--data-root"
+) -> IdxSplits:
+    """Read and check the four files of ``dataset`` (see :func:`find_root` for ``root`` and ``root_option``).
 
     Checks the IDX structure, that images and labels agree in count, that labels fit the classes,
     and with ``verify`` that pinned datasets match their hashes.
@@ -168,7 +172,7 @@ def read_splits(dataset: IdxDataset, root: str | Path | None, verify: bool = Tru
     Raises:
         OfaBenchError: One line naming the file and what is wrong.
     """
-    folder = find_root(dataset, root)
+    folder = find_root(dataset, root, root_option)
     arrays: dict[str, np.ndarray] = {}
     digests: dict[str, str] = {}
     for part in _PARTS:
@@ -176,7 +180,7 @@ def read_splits(dataset: IdxDataset, root: str | Path | None, verify: bool = Tru
         path = _file_in(folder, name)
         if path is None:
             raise OfaBenchError(
-                f"{dataset.name} file {name}[.gz] is missing from {str(folder)!r}; {_how_to_get(dataset)}"
+                f"{dataset.name} file {name}[.gz] is missing from {str(folder)!r}; {_how_to_get(dataset, root_option)}"
             )
         raw = read_idx_bytes(path)
         digests[part] = sha256_of(raw)

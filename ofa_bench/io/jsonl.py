@@ -327,17 +327,20 @@ def read_arch(space: SearchSpace, value: str, what: str = "arch") -> Arch:
     """
     if value in ("largest", "smallest"):
         return space.largest() if value == "largest" else space.smallest()
-    if value == "-" or value.startswith("@"):
+    inline = value != "-" and not value.startswith("@")
+    if inline:
+        text, where = value, what
+    else:
         source = "-" if value == "-" else value[1:]
         text = read_text(source, what)
         where = f"{what} " + ("stdin" if source == "-" else f"file {source!r}")
-    else:
-        text, where = value, what
     try:
         data = parse_json(text, where)
     except OfaBenchError as exc:
         if str(exc).endswith(": Extra data"):
             raise OfaBenchError(f"{where}: holds more than one JSON value; expected one arch") from None
+        if inline:  # perhaps a misspelt keyword rather than broken JSON
+            raise OfaBenchError(f"{exc}; give largest, smallest, a JSON arch, @FILE or - (stdin)") from None
         raise
     try:
         return space.from_dict(data)

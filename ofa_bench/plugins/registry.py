@@ -31,6 +31,7 @@ from typing import Any
 from ofa_bench.errors import PluginError
 from ofa_bench.plugins.guard import plugin_code, stdout_to_stderr
 from ofa_bench.plugins.interfaces import HardwareBackend, Predictor, Strategy
+from ofa_bench.plugins.parameters import check_bool_params, parameter_names
 from ofa_bench.plugins.spec import parse_spec
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
     "kinds",
     "label",
     "names",
-    "parameter_names",
     "parse_spec",
     "refresh",
     "register",
@@ -221,6 +221,7 @@ class Registry:
                 f"{self.label} {name_or_instance!r} has no parameter {', '.join(map(repr, unknown))}{hint}; "
                 f"its parameters: {', '.join(accepted) or 'none'}"
             )
+        check_bool_params(cls, params, f"{self.label} {name_or_instance!r}")
         try:
             inspect.signature(cls).bind(**params)
         except TypeError as exc:
@@ -354,30 +355,6 @@ def get(kind: str, name: str) -> type:
         PluginError: The kind or name is unknown, or the plug-in fails to load.
     """
     return _registry(kind).get(name)
-
-
-def parameter_names(cls: type) -> list[str] | None:
-    """The keyword parameters ``cls(...)`` accepts, following ``**kwargs`` handed to base classes.
-
-    ``None`` when the list is open-ended (a ``**kwargs`` that no base class's ``__init__`` closes).
-    """
-    names: list[str] = []
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        if klass is object:  # reached with no __init__ of its own in the chain: no parameters
-            return names
-        try:
-            parameters = list(inspect.signature(init).parameters.values())[1:]  # without self
-        except (TypeError, ValueError):
-            return None
-        names += [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in names]
-        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-            return names
-        if all(k.__dict__.get("__init__") is None for k in klass.__mro__[1:-1]):
-            return None  # **kwargs that only object's __init__ would get: kept by the class itself
-    return names
 
 
 def create(kind: str, name_or_instance: str | object, **params: Any) -> Any:

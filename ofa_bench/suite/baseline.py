@@ -214,6 +214,12 @@ def read_run_dir(directory: str | Path, what: str) -> tuple[dict[str, Any], dict
             the file and the field.
     """
     path = Path(directory)
+    if (path / "suite.json").is_file() and not (path / "results.json").is_file():
+        # suite.json is written before the first run, results.json after the last: an interrupted suite.
+        raise OfaBenchError(
+            f"{what} {str(path)!r}: no results.json: the suite did not finish; rerun "
+            f"'ofa-bench run SUITE --out {path}' to finish it"
+        )
     for name in ("suite.json", "results.json"):
         if not (path / name).is_file():
             raise OfaBenchError(f"{what} {str(path)!r}: no {name}; give the output directory of 'ofa-bench run'")

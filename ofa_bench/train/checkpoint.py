@@ -46,8 +46,8 @@ def load_checkpoint(path: str | Path, identity: dict[str, Any]) -> dict[str, Any
     for key, expected in identity.items():
         if state.get(key) != expected:
             raise OfaBenchError(
-                f"checkpoint {name} was written with another {key} ({_short(state.get(key))}); "
-                f"resume needs the same {key} as the run that wrote it ({_short(expected)})"
+                f"checkpoint {name} was written with {key} {_short(state.get(key))}; this run asks for "
+                f"{key} {_short(expected)}; resume needs the same {key}"
             )
     return state
 

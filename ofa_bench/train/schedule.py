@@ -190,7 +190,8 @@ def load_schedule(path: str | Path) -> Schedule:
         path = _SHIPPED_DIR / f"{path}.yaml"
     if not path.is_file():
         shipped = ", ".join(shipped_schedules())
-        raise OfaBenchError(f"schedule file {str(path)!r} not found (shipped schedules by name: {shipped})")
+        problem = "is a directory; a schedule is a YAML file" if path.is_dir() else "not found"
+        raise OfaBenchError(f"schedule file {str(path)!r} {problem} (shipped schedules by name: {shipped})")
     data = read_yaml(path, f"schedule file {str(path)!r}")  # bounded: see docs/security.md
     try:
         return Schedule.model_validate(data)

@@ -21,7 +21,7 @@ from ofa_bench.space import SearchSpace
 
 __all__ = ["EXPORT_WEIGHTS", "add_commands"]
 
-EXPORT_WEIGHTS = "random init (seed 0), untrained; loading a trained --checkpoint comes in a later issue"
+EXPORT_WEIGHTS = "random init (seed 0), untrained: the arch's graph, MACs and latency, not its accuracy"
 
 
 def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callable[..., Any]) -> None:

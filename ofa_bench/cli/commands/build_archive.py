@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ofa_bench.cli import arguments, output, progress
+from ofa_bench.errors import OfaBenchError
 
 __all__ = ["add_commands"]
 
@@ -19,6 +20,7 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
         "measure a benchmark's archive: random, extreme and search-trajectory archs with validation and test "
         "accuracy, plus a noise model; resumable, parallel, shareable between concurrent builders",
     )
+    p.set_defaults(on_interrupt=output.rerun_resumes)  # measurements are kept in the benchmark's cache
     p.add_argument("--bench", required=True, help="benchmark directory or shipped name (e.g. fmnist)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for archive.csv, noise.csv, archive.json")
     p.add_argument("--random", type=arguments.int_at_least(0, 10_000_000), default=768, help="uniform random archs (768)")
@@ -59,11 +61,12 @@ def _cmd_build_archive(args: argparse.Namespace) -> int:
     from ofa_bench.benchmark.provenance import format_command
 
     strategies = tuple(s.strip() for s in args.strategies.split(",") if s.strip())
+    long_runs = tuple(s.strip() for s in args.long_runs.split(",") if s.strip())
+    _check_options(args, strategies, long_runs)
     plan = ArchivePlan(
         random=args.random, strategies=strategies, trajectory_budget=args.trajectory_budget,
         trajectory_seeds=args.trajectory_seeds, extremes=not args.no_extremes, noise_archs=args.noise_archs,
-        noise_repeats=args.noise_repeats, seed=args.seed,
-        long_runs=tuple(s.strip() for s in args.long_runs.split(",") if s.strip()), long_budget=args.long_budget,
+        noise_repeats=args.noise_repeats, seed=args.seed, long_runs=long_runs, long_budget=args.long_budget,
     )  # fmt: skip
     with progress.counting_bar(args, "measuring jobs") as update:
         table = build_archive(
@@ -87,6 +90,24 @@ def _cmd_build_archive(args: argparse.Namespace) -> int:
     rows = [[source, count] for source, count in summary["sources"].items()]
     title = f"archive of {info['fingerprint']}: {summary['archs']} archs in {args.out}"
     return output.print_figures(args, payload, title, ["source", "archs"], rows, caption="; ".join(notes) or None)
+
+
+def _check_options(args: argparse.Namespace, strategies: tuple[str, ...], long_runs: tuple[str, ...]) -> None:
+    """Refuse what :class:`ArchivePlan` would refuse, naming the options rather than the plan's fields."""
+    from ofa_bench.plugins import registry
+
+    if long_runs and args.long_budget < 1:
+        raise OfaBenchError(f"--long-runs {args.long_runs} needs --long-budget N >= 1, the evaluations of a long run")
+    if args.noise_archs > args.random:
+        raise OfaBenchError(
+            f"--noise-archs ({args.noise_archs}) must be <= --random ({args.random}): "
+            "the noise model re-measures the first random archs"
+        )
+    known = registry.names("strategy")
+    for option, names in (("--strategies", strategies), ("--long-runs", long_runs)):
+        for name in names:
+            if name not in known:
+                raise OfaBenchError(f"{option}: unknown strategy {name!r}; known: {', '.join(known)}")
 
 
 def add_fit_command(command: Callable[..., argparse.ArgumentParser]) -> None:

@@ -27,6 +27,7 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
     p.add_argument("name", choices=_IDX_DATASETS, help="dataset")
     p.add_argument("--root", metavar="DIR", help="the dataset's folder (default: the lookup order; idx needs it)")
     p = data("fetch", _cmd_fetch, "download Fashion-MNIST's upstream files, verified, atomically and resumably")
+    p.set_defaults(on_interrupt=output.rerun_resumes)
     p.add_argument("name", choices=("fashion-mnist",), help="dataset")
     p.add_argument("--root", metavar="DIR", help="destination folder (default: the user cache, where loading looks)")
     p.add_argument("--url", metavar="URL", help="base URL serving the .gz files (default: the upstream mirror)")
@@ -52,7 +53,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.name == "idx" and args.root is None:
         raise OfaBenchError("data check idx needs --root DIR: the folder of the four MNIST-format files")
     dataset = FASHION_MNIST if args.name == "fashion-mnist" else ANY_IDX
-    found = read_splits(dataset, args.root)
+    found = read_splits(dataset, args.root, root_option="--root")
     report = {
         "dataset": args.name,
         "root": str(found.root),

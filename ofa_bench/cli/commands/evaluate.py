@@ -27,6 +27,8 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
         ("archive", _cmd_archive, "measure N seeded random archs on a benchmark (resumable through the cache)"),
     ):
         p = command(name, run, help)
+        if name == "archive":
+            p.set_defaults(on_interrupt=_archive_interrupted)
         p.add_argument("--bench", required=True, metavar="DIR|NAME", help=bench_help)
         p.add_argument(
             "--split", choices=("valid", "test"), default="valid",
@@ -46,6 +48,11 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
         p.add_argument("--out", metavar="FILE", help=out_help)
         p.add_argument("--no-cache", action="store_true", help="neither read nor write the benchmark's cache.sqlite")
         p.add_argument("--device", choices=["cpu", "cuda"], help="where the supernet runs (default: cuda when present)")
+
+
+def _archive_interrupted(args: argparse.Namespace) -> str | None:
+    # Measurements resume through the cache; with --no-cache a rerun starts over.
+    return None if args.no_cache else output.rerun_resumes(args)
 
 
 def _evaluator(args: argparse.Namespace) -> Any:

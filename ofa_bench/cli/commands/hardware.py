@@ -29,10 +29,27 @@ __all__ = ["add_commands"]
 
 
 def _runner_params(args: argparse.Namespace) -> dict[str, Any]:
-    """Runner constructor parameters from the options given on the command line."""
+    """Runner constructor parameters from the options given on the command line.
+
+    Raises:
+        OfaBenchError: An option that sets what the ``--runner`` spec sets to another value (the spec
+            would silently win), or a bool parameter of the spec that is not true or false.
+    """
+    from ofa_bench.plugins.parameters import check_bool_params
+
     names = ("threads", "batch_size", "repeats", "warmup", "rounds", "clock", "statistic")
     params = {k: getattr(args, k) for k in names}
-    return {k: v for k, v in params.items() if v is not None}
+    given = {k: v for k, v in params.items() if v is not None}
+    name, spec_params = registry.parse_spec(args.runner)
+    for key in sorted(given.keys() & spec_params.keys()):
+        if spec_params[key] != given[key]:
+            option = f"--{key.replace('_', '-')}"
+            raise OfaBenchError(
+                f"--runner {args.runner!r} sets {key}={spec_params[key]} but {option} {given[key]} was given; "
+                f"give {key} once"
+            )
+    check_bool_params(registry.get("hardware", name), spec_params, f"--runner {args.runner!r}")
+    return given
 
 
 def _create_runner(spec: str, given: dict[str, Any], defaults: dict[str, Any]) -> Any:
@@ -251,6 +268,7 @@ def add_commands(command: Any, group: Any) -> None:
         "remote:url=http://HOST:PORT (a device agent)"
     )
     p = hw("build-lut", _cmd_build_lut, "time every distinct layer of a space on a runner into a lookup table")
+    p.set_defaults(on_interrupt=output.rerun_resumes)  # an unfinished table is resumed
     p.add_argument("--space", type=arguments.space, required=True, help=f"search-space preset: {', '.join(preset_names())}")
     p.add_argument("--runner", required=True, help=runner_help)
     p.add_argument("--backend", default="lut", help="table backend to build, any with a build classmethod (default lut)")

@@ -18,7 +18,9 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
     """Add the ``run`` and ``report`` subcommands."""
 
     p = command("run", _cmd_run, "run (or resume) a benchmark suite: every strategy x seed, then its report")
-    p.add_argument("suite", metavar="SUITE.yaml", help="suite file (see docs/harness.md)")
+    p.set_defaults(on_interrupt=output.rerun_resumes)
+    suite_help = "suite file (see docs/harness.md), or a built-in suite's name, e.g. 'default'"
+    p.add_argument("suite", metavar="SUITE.yaml", help=suite_help)
     p.add_argument("--out", metavar="DIR", help="output directory; rerun into it to resume (default: out/<suite name>)")
     jobs_help = "parallel runs (default: the suite's engine.jobs)"
     p.add_argument("--jobs", type=arguments.int_at_least(1, limits.MAX_JOBS), metavar="N", help=jobs_help)
@@ -50,9 +52,11 @@ def _overrides(items: list[str]) -> dict[str, Any]:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from ofa_bench.report.suite_report import write_report
-    from ofa_bench.suite.config import load_suite
+    from ofa_bench.suite.config import BUILTIN_SUITES, load_suite
     from ofa_bench.suite.runner import run_suite
 
+    if not Path(args.suite).exists() and args.suite not in BUILTIN_SUITES:
+        raise OfaBenchError(f"{args.suite}: no such suite file; built-in suites by name: {', '.join(BUILTIN_SUITES)}")
     overrides = _overrides(args.overrides)
     if args.engine:
         overrides["engine.kind"] = args.engine

@@ -28,6 +28,7 @@ PARETO_CSV = "pareto.csv"
 def add_commands(command: Any, group: Any) -> None:
     """Add ``ofa-bench search``."""
     p = command("search", _cmd_search, "run one search strategy on a benchmark to a budget of evaluations")
+    p.set_defaults(on_interrupt=output.rerun_resumes)  # the run log in --out
     p.add_argument(
         "--bench", required=True, metavar="DIR|NAME", help="benchmark directory (benchmark.json + supernet.pt) or shipped name (e.g. fmnist)"
     )
@@ -117,15 +118,20 @@ def check_columns(columns: Sequence[tuple[str, str]]) -> None:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
+    from ofa_bench.nn import resolve_device
     from ofa_bench.objectives import backends_for, check_satisfiable, parse_constraint, parse_objectives
+    from ofa_bench.plugins.parameters import check_bool_params
     from ofa_bench.search.loop import evaluator_fn, run_search
 
     name, spec_params = registry.parse_spec(args.strategy)
-    registry.get("strategy", name)  # an unknown name fails here, listing the known ones
+    strategy = registry.get("strategy", name)  # an unknown name fails here, listing the known ones
     objectives = parse_objectives(args.objectives)
     constraints = tuple(parse_constraint(c) for c in args.constraint)
     check_columns([("objective", o.column) for o in objectives] + [("constraint", c.column) for c in constraints])
     params = {**spec_params, **parse_params(args.param)}
+    check_bool_params(strategy, params, f"search strategy {name!r}")
+    if args.device is not None:
+        resolve_device(args.device)  # as evaluate does, whatever the oracle: a shipped one runs on the CPU
     columns = [o.column for o in objectives] + [c.column for c in constraints]
     backends = backends_for(columns, args.backends)
     oracle = _oracle(args.oracle, args.bench)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ofa_bench.cli import arguments, output, progress
@@ -27,6 +28,7 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
         help="YAML schedule, or a shipped one by name (fmnist); default: progressive shrinking for digits",
     )
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    p.set_defaults(on_interrupt=_interrupted)
     baseline = p.add_mutually_exclusive_group()
     baseline.add_argument(
         "--no-ps", action="store_true", help="baseline: everything elastic from the start, same epochs"
@@ -64,13 +66,29 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], group: Callabl
     )
 
 
+def _interrupted(args: argparse.Namespace) -> str | None:
+    """What to do after an interrupt: resume from the last epoch's checkpoint, if one was written."""
+    from ofa_bench.train.trainer import CHECKPOINT_NAME
+
+    if not (Path(args.out) / CHECKPOINT_NAME).is_file():
+        return None  # stopped before the first epoch ended: a rerun starts afresh anyway
+    if args.resume:
+        return output.RESUME_NOTE
+    return "interrupted; rerun with --resume to continue from the last checkpoint"
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from ofa_bench.data import DataSpec
     from ofa_bench.evaluate import Evaluator
     from ofa_bench.train import default_schedule, load_schedule, no_ps_schedule, rss_schedule, scaled_schedule
-    from ofa_bench.train.trainer import Trainer
+    from ofa_bench.train.trainer import CHECKPOINT_NAME, Trainer
 
     space = args.preset
+    if args.resume and not (Path(args.out) / CHECKPOINT_NAME).is_file():
+        # Training from scratch here would be silent: --resume promises a continuation.
+        raise OfaBenchError(
+            f"nothing to resume in {args.out!r}: no {CHECKPOINT_NAME} (drop --resume to start a new training)"
+        )
     if args.threads is not None:
         if args.threads < 1:
             raise OfaBenchError(f"--threads must be an integer >= 1; got {args.threads}")

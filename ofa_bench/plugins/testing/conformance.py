@@ -31,7 +31,7 @@ class ConformanceTests:
 
     def _check_parameters_stored(self, plugin: object) -> None:
         """Each constructor parameter is an attribute of the same name: run.json records them so."""
-        from ofa_bench.plugins.registry import parameter_names
+        from ofa_bench.plugins.parameters import parameter_names
 
         names = parameter_names(type(plugin)) or []
         missing = [name for name in names if not hasattr(plugin, name)]
