@@ -116,7 +116,10 @@ def table_files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
         elif path.is_file():
             files.append(path)
         else:
-            raise OfaBenchError(f"lookup table {str(path)!r} does not exist")
+            raise OfaBenchError(
+                f"lookup table {str(path)!r} does not exist; profile one with 'ofa-bench hardware build-lut "
+                f"--space SPACE --runner torch-cpu --out {path}' (docs/hardware.md)"
+            )
     return files
 
 

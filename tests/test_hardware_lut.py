@@ -124,7 +124,7 @@ def test_malformed_tables_name_the_file(tmp_path: Path, text: str, fragment: str
 
 
 def test_absent_sources(tmp_path: Path) -> None:
-    with pytest.raises(OfaBenchError, match="does not exist"):
+    with pytest.raises(OfaBenchError, match="does not exist; profile one with 'ofa-bench hardware build-lut .*nope.yaml'"):
         LookupTableBackend(table=tmp_path / "nope.yaml")
     with pytest.raises(OfaBenchError, match="holds no .yaml"):
         LookupTableBackend(table=tmp_path)
