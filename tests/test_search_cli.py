@@ -153,3 +153,16 @@ def test_strategy_takes_a_spec_like_every_plugin_kind(bench: Path, tmp_path: Pat
     assert meta["strategy_params"]["population_size"] == 4 and meta["strategy_params"]["mutate_prob"] == 0.3
     code, _, err = _run(capsys, [*argv[:-2], "--strategy", "ofa-evolution:population_sz=4"])
     assert code == 2 and "population_sz" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_finished_run_is_not_continued_with_other_backends_nor_taken_by_a_suite(
+    bench: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "run"
+    assert _run(capsys, _search(bench, out))[0] == 0
+    code, _, err = _run(capsys, _search(bench, out, "--backends", "mparams"))
+    assert code == 2 and "holds another run (backends: ['mmacs'] there, ['mmacs', 'mparams'] now)" in err
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(f"name: t\nbenchmark: {bench}\nobjectives: [accuracy]\nstrategies: [random]\nbudget: {{evaluations: 4}}\n")
+    code, _, err = _run(capsys, ["run", str(suite), "--out", str(out)])
+    assert code == 2 and "holds a search run (run.json), not a suite run" in err

@@ -68,7 +68,7 @@ def run_search(
         run_dir: Directory for ``run.json`` and ``log.jsonl``; a rerun with the same settings resumes.
         progress: Called with ``(evaluations done, budget)`` after every batch.
         meta: Extra metadata for ``run.json`` (benchmark fingerprint, oracle label...); the keys
-            ``fingerprint`` and ``oracle`` must also match when resuming.
+            ``fingerprint``, ``oracle`` and ``backends`` must also match when resuming.
 
     Returns:
         The :class:`RunResult` with every evaluation in order.
@@ -172,7 +172,7 @@ def _versions() -> dict[str, str]:
 def _check_same(log: RunLog, settings: Mapping[str, Any], run_dir: str | Path) -> None:
     if not log.meta or not log.entries:
         return  # nothing evaluated there yet (e.g. a run that failed before its first batch): nothing to keep
-    keys = [*_SAME, *(k for k in ("fingerprint", "oracle") if k in settings or k in log.meta)]
+    keys = [*_SAME, *(k for k in ("fingerprint", "oracle", "backends") if k in settings or k in log.meta)]
     for key in keys:
         old, new = log.meta.get(key), json.loads(json.dumps(settings.get(key)))
         if old != new:

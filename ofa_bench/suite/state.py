@@ -34,6 +34,12 @@ def without_gate(suite: Any) -> Any:
 def read_state(out: Path) -> dict[str, Any] | None:
     path = out / SUITE_FILE
     if not path.exists():
+        from ofa_bench.search.runlog import META_FILE
+
+        if (out / META_FILE).is_file():  # a single search's run directory: its files would mix with a suite's
+            raise OfaBenchError(
+                f"{str(out)!r} holds a search run ({META_FILE}), not a suite run; use another output directory"
+            )
         return None
     try:
         state = read_json(path, repr(str(path)))
