@@ -98,6 +98,7 @@ class RemoteRunner(Runner):
             raise OfaBenchError(f"remote: timeout_s must be a positive number of seconds; got {timeout_s!r}")
         self.provider = provider
         self.timeout_s = float(timeout_s)
+        self._token = token  # private: a secret, never recorded or shown (the client holds the one in use)
         self.client = AgentClient(url, token if token is not None else os.environ.get(TOKEN_ENV), self.timeout_s)
         self._info: dict[str, Any] | None = None
         self._known: set[str] = set()  # models the agent holds, as far as this runner knows

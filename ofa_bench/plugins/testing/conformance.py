@@ -30,15 +30,18 @@ class ConformanceTests:
         return get_space(self.space_name)
 
     def _check_parameters_stored(self, plugin: object) -> None:
-        """Each constructor parameter is an attribute of the same name: run.json records them so."""
+        """Each constructor parameter is an attribute of the same name: run.json records them so.
+
+        ``_<name>`` counts too: a parameter that must stay out of records (a secret token) is kept so.
+        """
         from ofa_bench.plugins.parameters import parameter_names
 
         names = parameter_names(type(plugin)) or []
-        missing = [name for name in names if not hasattr(plugin, name)]
+        missing = [name for name in names if not (hasattr(plugin, name) or hasattr(plugin, f"_{name}"))]
         assert not missing, (
             f"{type(plugin).__name__} takes {', '.join(missing)} but stores no attribute of that name; "
             "store each parameter under its own name (self.<name> = <name>), as the registry, run.json and "
-            "get_params read them back"
+            "get_params read them back (self._<name> for a secret that records must not hold)"
         )
 
     def _must_override(self, fixture: str) -> NoReturn:
