@@ -165,10 +165,10 @@ class plugin_code:  # lower case: used as a function: ``with plugin_code():``
             raise OutOfTime  # the call returned after the deadline: the caller stops here
         if self.what is not None and kind is not None and issubclass(kind, Exception):
             from ofa_bench.errors import OfaBenchError, PluginError
+            from ofa_bench.io.untrusted import clip
 
             if not issubclass(kind, OfaBenchError):
-                reason = " ".join(str(value).split())
-                reason = reason if len(reason) <= 300 else reason[:297] + "..."
+                reason = clip(value, 300)
                 raise PluginError(f"{self.what} raised {kind.__name__}" + (f": {reason}" if reason else "")) from value
 
 

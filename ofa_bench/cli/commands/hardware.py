@@ -33,14 +33,12 @@ def _runner_params(args: argparse.Namespace) -> dict[str, Any]:
 
     Raises:
         OfaBenchError: An option that sets what the ``--runner`` spec sets to another value (the spec
-            would silently win), or a bool parameter of the spec that is not true or false.
+            would silently win). The values themselves are checked when the runner is created.
     """
-    from ofa_bench.plugins.parameters import check_bool_params
-
     names = ("threads", "batch_size", "repeats", "warmup", "rounds", "clock", "statistic")
     params = {k: getattr(args, k) for k in names}
     given = {k: v for k, v in params.items() if v is not None}
-    name, spec_params = registry.parse_spec(args.runner)
+    _, spec_params = registry.parse_spec(args.runner)
     for key in sorted(given.keys() & spec_params.keys()):
         if spec_params[key] != given[key]:
             option = f"--{key.replace('_', '-')}"
@@ -48,7 +46,6 @@ def _runner_params(args: argparse.Namespace) -> dict[str, Any]:
                 f"--runner {args.runner!r} sets {key}={spec_params[key]} but {option} {given[key]} was given; "
                 f"give {key} once"
             )
-    check_bool_params(registry.get("hardware", name), spec_params, f"--runner {args.runner!r}")
     return given
 
 
@@ -58,12 +55,11 @@ def _create_runner(spec: str, given: dict[str, Any], defaults: dict[str, Any]) -
     Options the user gave are passed as they are, so a runner that does not take one says so;
     defaults are only offered where the constructor accepts them (a third-party runner may not).
     """
-    import inspect
+    from ofa_bench.plugins.parameters import parameter_names
 
     name, spec_params = registry.parse_spec(spec)
-    parameters = inspect.signature(registry.get("hardware", name)).parameters
-    open_ended = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    offered = {k: v for k, v in defaults.items() if v is not None and (open_ended or k in parameters)}
+    accepted = parameter_names(registry.get("hardware", name))  # None: a **kwargs no base class closes
+    offered = {k: v for k, v in defaults.items() if v is not None and (accepted is None or k in accepted)}
     return registry.create("hardware", name, **{**offered, **given, **spec_params})
 
 

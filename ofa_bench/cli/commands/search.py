@@ -120,16 +120,14 @@ def check_columns(columns: Sequence[tuple[str, str]]) -> None:
 def _cmd_search(args: argparse.Namespace) -> int:
     from ofa_bench.nn import resolve_device
     from ofa_bench.objectives import backends_for, check_satisfiable, parse_constraint, parse_objectives
-    from ofa_bench.plugins.parameters import check_bool_params
     from ofa_bench.search.loop import evaluator_fn, run_search
 
     name, spec_params = registry.parse_spec(args.strategy)
-    strategy = registry.get("strategy", name)  # an unknown name fails here, listing the known ones
+    registry.get("strategy", name)  # an unknown name fails here, listing the known ones
     objectives = parse_objectives(args.objectives)
     constraints = tuple(parse_constraint(c) for c in args.constraint)
     check_columns([("objective", o.column) for o in objectives] + [("constraint", c.column) for c in constraints])
-    params = {**spec_params, **parse_params(args.param)}
-    check_bool_params(strategy, params, f"search strategy {name!r}")
+    params = {**spec_params, **parse_params(args.param)}  # checked by registry.create, before any evaluation
     if args.device is not None:
         resolve_device(args.device)  # as evaluate does, whatever the oracle: a shipped one runs on the CPU
     columns = [o.column for o in objectives] + [c.column for c in constraints]
